@@ -1,0 +1,23 @@
+# The README's commands. Each one installs and starts what it needs by itself.
+SHELL := /bin/bash
+ENV = eval "$$(scripts/setup.sh env)"
+
+.PHONY: run test bench stop lint setup
+
+setup:
+	scripts/setup.sh packages venv db
+
+run: setup
+	@$(ENV) && scripts/run.sh
+
+test: setup
+	@$(ENV) && DJANGO_ALLOW_ASYNC_UNSAFE=true .venv/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	@$(ENV) && .venv/bin/python -m bench $(BENCH_ARGS)
+
+stop:
+	scripts/setup.sh stop
+
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -1,0 +1,82 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+from leaflet.admin import LeafletGeoAdmin, LeafletGeoAdminMixin
+
+from .models import CareHome, Profile, SafetyServiceProvider, Subdistrict
+from .permissions import can_edit_carehome, can_manage_subdistricts
+from .scope import role_of, visible_carehomes, visible_subdistricts
+
+
+class ScopedAdmin(LeafletGeoAdmin):
+    """Admin views see exactly what the same user sees everywhere else (Leaflet widgets, served locally)."""
+
+    def get_queryset(self, request):
+        return self.scope(request)
+
+
+@admin.register(Subdistrict)
+class SubdistrictAdmin(ScopedAdmin):
+    list_display = ("code", "name", "kind", "boundary_is_approximate", "boundary_source", "updated_at")
+    list_filter = ("kind", "boundary_is_approximate")
+    search_fields = ("code", "name")
+
+    def scope(self, request):
+        return visible_subdistricts(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and can_manage_subdistricts(request.user)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and can_manage_subdistricts(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and can_manage_subdistricts(request.user)
+
+
+@admin.register(CareHome)
+class CareHomeAdmin(ScopedAdmin):
+    list_display = ("name", "credit_code", "subdistrict", "beds", "residents", "status", "is_demo")
+    list_filter = ("status", "subdistrict", "ownership", "is_demo")
+    search_fields = ("name", "credit_code", "address")
+    readonly_fields = ("subdistrict", "created_at", "updated_at")
+    autocomplete_fields = ("safety_service",)
+
+    def scope(self, request):
+        return visible_carehomes(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or can_edit_carehome(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and role_of(request.user) == "bureau"
+
+
+@admin.register(SafetyServiceProvider)
+class SafetyServiceProviderAdmin(admin.ModelAdmin):
+    list_display = ("name", "contact_person", "phone")
+    search_fields = ("name",)
+
+
+class ProfileInline(LeafletGeoAdminMixin, admin.StackedInline):
+    model = Profile
+    can_delete = False
+    verbose_name_plural = "角色与范围"
+    autocomplete_fields = ("care_home", "safety_service")
+
+
+class ProfileUserAdmin(UserAdmin):
+    inlines = [ProfileInline]
+    list_display = ("username", "first_name", "role", "is_staff", "is_active")
+
+    @admin.display(description="角色")
+    def role(self, user):
+        current = role_of(user)
+        return dict(Profile._meta.get_field("role").choices).get(current, "—")
+
+
+admin.site.unregister(User)
+admin.site.register(User, ProfileUserAdmin)
+admin.site.site_header = "滨海新区养老机构消防安全平台 · 管理后台"
+admin.site.site_title = "消防安全平台管理"

@@ -1,0 +1,125 @@
+"""Maps of the registry. The numbers and shapes come from querysets; folium only draws them."""
+
+import json
+
+import folium
+from django.contrib.gis.db.models.functions import AsGeoJSON, GeomOutputGeoFunc
+from django.urls import reverse
+from django.utils.html import format_html
+
+from gis_app.lib.maps import base_map
+
+from .models import CareHomeStatus
+
+class Simplify(GeomOutputGeoFunc):
+    """ST_SimplifyPreserveTopology: display geometry only, neighbours keep a shared edge."""
+
+    function = "ST_SimplifyPreserveTopology"
+    arity = 2
+
+
+STATUS_COLOURS = {CareHomeStatus.OPERATING: "#1565c0", CareHomeStatus.SUSPENDED: "#ef6c00", CareHomeStatus.CLOSED: "#757575"}
+SUBDISTRICT_STYLE = {"color": "#6a1b9a", "weight": 1.5, "fillColor": "#ce93d8", "fillOpacity": 0.12,
+                     "className": "subdistrict"}  # fmt: skip
+
+
+def subdistricts_geojson(subdistricts) -> dict:
+    rows = subdistricts.annotate(geojson=AsGeoJSON(Simplify("boundary", 0.0003), precision=5)).values(
+        "code", "name", "kind", "boundary_is_approximate", "geojson"
+    )
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": json.loads(r["geojson"]),
+                "properties": {
+                    "code": r["code"],
+                    "name": r["name"],
+                    "note": "演示用近似边界" if r["boundary_is_approximate"] else "",
+                },
+            }
+            for r in rows
+        ],
+    }
+
+
+def add_subdistricts(m: folium.Map, subdistricts) -> None:
+    data = subdistricts_geojson(subdistricts)
+    if not data["features"]:
+        return
+    folium.GeoJson(
+        data,
+        name="街镇边界",
+        style_function=lambda _f: SUBDISTRICT_STYLE,
+        highlight_function=lambda _f: {"weight": 3, "fillOpacity": 0.25},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "note"], aliases=["街镇", ""]),
+    ).add_to(m)
+
+
+def popup_html(home) -> str:
+    return format_html(
+        '<div class="popup"><b>{}</b>{}<br>床位 {} · 在院 {}<br>消防安全责任人：{}<br>'
+        '<a href="{}" target="_top">查看详情 »</a></div>',
+        home.name,
+        format_html(' <span class="badge">{}</span>', home.get_status_display())
+        if home.status != CareHomeStatus.OPERATING
+        else "",
+        home.beds,
+        home.residents,
+        home.fire_safety_owner or "未填写",
+        reverse("carehome-detail", args=[home.pk]),
+    )
+
+
+def add_carehomes(m: folium.Map, homes) -> None:
+    layer = folium.FeatureGroup(name="养老机构")
+    for home in homes:
+        folium.CircleMarker(
+            location=(home.location.y, home.location.x),
+            radius=7,
+            color="#ffffff",
+            weight=1.5,
+            fill=True,
+            fill_color=STATUS_COLOURS.get(home.status, "#1565c0"),
+            fill_opacity=0.95,
+            class_name="carehome-marker",
+            tooltip=home.name,
+            popup=folium.Popup(popup_html(home), max_width=320, parse_html=False),
+        ).add_to(layer)
+    layer.add_to(m)
+
+
+def overview_map(*, homes, subdistricts) -> folium.Map:
+    m = base_map()
+    add_subdistricts(m, subdistricts)
+    add_carehomes(m, homes.only("id", "name", "location", "status", "beds", "residents", "fire_safety_owner"))
+    bounds = _bounds(homes, subdistricts)
+    if bounds:
+        m.fit_bounds(bounds, padding=(20, 20))
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
+
+
+def site_map(home) -> folium.Map:
+    m = base_map(location=(home.location.y, home.location.x), zoom_start=16)
+    if home.subdistrict is not None:
+        add_subdistricts(m, type(home.subdistrict).objects.filter(pk=home.subdistrict_id))
+    if home.site_boundary is not None:
+        folium.GeoJson(
+            json.loads(home.site_boundary.geojson),
+            name="院区范围",
+            style_function=lambda _f: {"color": "#2e7d32", "weight": 2, "fillOpacity": 0.1, "className": "site-boundary"},
+        ).add_to(m)
+    add_carehomes(m, [home])
+    return m
+
+
+def _bounds(homes, subdistricts):
+    from django.contrib.gis.db.models import Extent
+
+    extent = subdistricts.aggregate(e=Extent("boundary"))["e"] or homes.aggregate(e=Extent("location"))["e"]
+    if not extent:
+        return None
+    minx, miny, maxx, maxy = extent
+    return [[miny, minx], [maxy, maxx]]

@@ -1,0 +1,107 @@
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from gis_app.jobs.services import enqueue
+from gis_app.lib.maps import render_parts
+
+from . import maps
+from .forms import CareHomeFilterForm, CareHomeImportForm
+from .importers.carehomes import write_template
+from .permissions import can_edit_carehome, can_import_carehomes
+from .scope import visible_carehomes, visible_subdistricts
+
+
+@login_required
+def map_view(request):
+    homes = visible_carehomes(request.user)
+    subdistricts = visible_subdistricts(request.user)
+    m = maps.overview_map(homes=homes, subdistricts=subdistricts)
+    return render(
+        request,
+        "carehomes/map.html",
+        {
+            **render_parts(m),
+            "home_count": homes.count(),
+            "subdistrict_count": subdistricts.count(),
+            "approximate": subdistricts.filter(boundary_is_approximate=True).exists(),
+            "status_colours": [(label, maps.STATUS_COLOURS[value]) for value, label in _status_choices()],
+        },
+    )
+
+
+def _status_choices():
+    from .models import CareHomeStatus
+
+    return CareHomeStatus.choices
+
+
+@login_required
+def carehome_list(request):
+    subdistricts = visible_subdistricts(request.user)
+    form = CareHomeFilterForm(request.GET or None, subdistricts=subdistricts)
+    homes = form.filter(visible_carehomes(request.user).select_related("subdistrict"))
+    page = Paginator(homes, 30).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "carehomes/list.html",
+        {"form": form, "page": page, "total": homes.count(), "query": query.urlencode()},
+    )
+
+
+@login_required
+def carehome_detail(request, pk: int):
+    # Another home's id gives 404, not 403: a guess must not even learn that the home exists.
+    home = get_object_or_404(visible_carehomes(request.user).select_related("subdistrict", "safety_service"), pk=pk)
+    return render(
+        request,
+        "carehomes/detail.html",
+        {"home": home, "can_edit": can_edit_carehome(request.user, home), **render_parts(maps.site_map(home))},
+    )
+
+
+@login_required
+def carehome_import(request):
+    if not can_import_carehomes(request.user):
+        raise PermissionDenied("只有区民政局可以批量导入养老机构")
+    form = CareHomeImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        job = enqueue(
+            kind="carehomes.import",
+            title=f"导入养老机构：{upload.name}",
+            params={
+                "crs": form.cleaned_data["crs"],
+                "skip_bad": form.cleaned_data["skip_bad"],
+                "commit": not form.cleaned_data["dry_run"],
+            },
+            payload=upload.read(),
+            payload_name=upload.name,
+            created_by=request.user,
+            max_attempts=1,
+        )
+        messages.info(request, "文件已上传，正在后台校验和导入")
+        return redirect("job-detail", pk=job.pk)
+    return render(request, "carehomes/import.html", {"form": form})
+
+
+@login_required
+def carehome_import_template(request):
+    buffer = io.BytesIO()
+    write_template(buffer)
+    response = HttpResponse(
+        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = "attachment; filename*=UTF-8''%E5%85%BB%E8%80%81%E6%9C%BA%E6%9E%84%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.xlsx"
+    return response
+
+
+def home(request):
+    return redirect("map" if request.user.is_authenticated else "login")

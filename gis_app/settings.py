@@ -1,0 +1,167 @@
+"""Settings for the Binhai care-home fire-safety platform. Every knob is an environment variable (.env.example)."""
+
+from pathlib import Path
+
+from gis_app.lib.env import database_from_url, env_bool, env_choice, env_int, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me" if DEBUG else "")
+if not SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false")
+ALLOWED_HOSTS = [h for h in env_str("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in env_str("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "rest_framework_gis",
+    "django_filters",
+    "drf_spectacular",
+    "leaflet",
+    "gis_app.jobs",
+    "gis_app.carehomes",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gis_app.urls"
+WSGI_APPLICATION = "gis_app.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "gis_app" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "gis_app.carehomes.context.role",
+            ],
+        },
+    },
+]
+
+_default_db = database_from_url(env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:54329/gis_app"))
+DATABASES = {
+    "default": _default_db,
+    # A second connection to the same database, so a job's progress is visible to the UI while the job's own
+    # work is still inside its transaction. In tests it mirrors "default".
+    "progress": {**_default_db, "TEST": {"MIRROR": "default"}},
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "map"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文")]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "gis_app" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / ".data" / "media")))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+
+REST_FRAMEWORK = {
+    # Token first: an anonymous API request then gets 401 with `WWW-Authenticate: Token`, never data.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "滨海新区养老机构消防安全平台 API",
+    "DESCRIPTION": "GeoJSON APIs for care homes, 街镇 and (later) site-plan layers. Auth: session or `Authorization: Token <key>`.",
+    "VERSION": "1.0.0",
+}
+
+# Basemap: "tianditu" (needs TIANDITU_KEY), "osm", or "none" (blank background; works offline and on an intranet).
+TIANDITU_KEY = env_str("TIANDITU_KEY")
+BASEMAP = env_choice("BASEMAP", "tianditu" if TIANDITU_KEY else "none", {"tianditu", "osm", "none"})
+if BASEMAP == "tianditu" and not TIANDITU_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("BASEMAP=tianditu needs TIANDITU_KEY")
+
+_TILE_URLS = {
+    "tianditu": f"https://t{{s}}.tianditu.gov.cn/DataServer?T=vec_w&x={{x}}&y={{y}}&l={{z}}&tk={TIANDITU_KEY}",
+    "osm": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    "none": "",
+}
+BASEMAP_TILE_URL = _TILE_URLS[BASEMAP]
+BASEMAP_LABEL_URL = (
+    f"https://t{{s}}.tianditu.gov.cn/DataServer?T=cva_w&x={{x}}&y={{y}}&l={{z}}&tk={TIANDITU_KEY}"
+    if BASEMAP == "tianditu"
+    else ""
+)
+BASEMAP_ATTRIBUTION = {"tianditu": "天地图 © 国家地理信息公共服务平台", "osm": "© OpenStreetMap contributors", "none": ""}[
+    BASEMAP
+]
+
+LEAFLET_CONFIG = {
+    "DEFAULT_CENTER": (39.0, 117.6),
+    "DEFAULT_ZOOM": 10,
+    "TILES": [("底图", BASEMAP_TILE_URL, {"attribution": BASEMAP_ATTRIBUTION, "subdomains": "01234567"})]
+    if BASEMAP_TILE_URL
+    else [],
+    "RESET_VIEW": False,
+}
+
+# How far outside the district outline a care home may lie before an import refuses it (metres).
+CAREHOME_DISTRICT_TOLERANCE_M = env_int("CAREHOME_DISTRICT_TOLERANCE_M", 0)
+JOB_WORKER_POLL_SECONDS = env_int("JOB_WORKER_POLL_SECONDS", 2)
+JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 300)
+
+# gis.W001: GDAL 3.6 cannot block file/network access from spatial references. We never hand GDAL an SRS text from
+# a user: importers only *identify* an EPSG code and build the transformation from that integer.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

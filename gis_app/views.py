@@ -1,0 +1,13 @@
+from django.db import connection
+from django.http import JsonResponse
+
+
+def healthz(request):
+    """Liveness for load balancers and `make run`: the database answers and PostGIS is installed."""
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT PostGIS_Lib_Version()")
+            version = cur.fetchone()[0]
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        return JsonResponse({"database": "error", "reason": str(exc).strip()[:500]}, status=503)
+    return JsonResponse({"database": "ok", "postgis": version})
