@@ -135,9 +135,11 @@ BASEMAP_LABEL_URL = (
     if BASEMAP == "tianditu"
     else ""
 )
-BASEMAP_ATTRIBUTION = {"tianditu": "天地图 © 国家地理信息公共服务平台", "osm": "© OpenStreetMap contributors", "none": ""}[
-    BASEMAP
-]
+BASEMAP_ATTRIBUTION = {
+    "tianditu": "天地图 © 国家地理信息公共服务平台",
+    "osm": "© OpenStreetMap contributors",
+    "none": "",
+}[BASEMAP]
 
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (39.0, 117.6),
@@ -152,6 +154,7 @@ LEAFLET_CONFIG = {
 CAREHOME_DISTRICT_TOLERANCE_M = env_int("CAREHOME_DISTRICT_TOLERANCE_M", 0)
 JOB_WORKER_POLL_SECONDS = env_int("JOB_WORKER_POLL_SECONDS", 2)
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 300)
+JOB_PROGRESS_DATABASE = "progress"  # the second connection above; tests inside one transaction use "default"
 
 # gis.W001: GDAL 3.6 cannot block file/network access from spatial references. We never hand GDAL an SRS text from
 # a user: importers only *identify* an EPSG code and build the transformation from that integer.

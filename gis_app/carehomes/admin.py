@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from leaflet.admin import LeafletGeoAdmin, LeafletGeoAdminMixin
 
+from .importers.subdistricts import reassign_care_homes
 from .models import CareHome, Profile, SafetyServiceProvider, Subdistrict
 from .permissions import can_edit_carehome, can_manage_subdistricts
 from .scope import role_of, visible_carehomes, visible_subdistricts
@@ -23,6 +24,12 @@ class SubdistrictAdmin(ScopedAdmin):
 
     def scope(self, request):
         return visible_subdistricts(request.user)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "boundary" in form.changed_data:
+            moved = reassign_care_homes()
+            self.message_user(request, f"边界已更新，{moved} 家养老机构的所属街镇随之调整")
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and can_manage_subdistricts(request.user)

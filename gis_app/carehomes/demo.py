@@ -79,9 +79,11 @@ def demo_accounts() -> int:
 def describe_accounts() -> list[str]:
     lines = []
     for username, role, display in DEMO_ACCOUNTS:
-        profile = Profile.objects.filter(user__username=username).select_related(
-            "subdistrict", "care_home", "safety_service"
-        ).first()
+        profile = (
+            Profile.objects.filter(user__username=username)
+            .select_related("subdistrict", "care_home", "safety_service")
+            .first()
+        )
         scope = ""
         if profile is not None:
             scope = str(profile.subdistrict or profile.care_home or profile.safety_service or "全区")

@@ -29,7 +29,9 @@ class CareHomeImportForm(forms.Form):
 
 
 class CareHomeFilterForm(forms.Form):
-    q = forms.CharField(label="搜索", required=False, widget=forms.TextInput(attrs={"placeholder": "名称、地址或信用代码"}))
+    q = forms.CharField(
+        label="搜索", required=False, widget=forms.TextInput(attrs={"placeholder": "名称、地址或信用代码"})
+    )
     subdistrict = forms.ChoiceField(label="街镇", required=False)
     status = forms.ChoiceField(label="状态", required=False, choices=[("", "全部状态"), *CareHomeStatus.choices])
 

@@ -11,6 +11,7 @@ from gis_app.lib.maps import base_map
 
 from .models import CareHomeStatus
 
+
 class Simplify(GeomOutputGeoFunc):
     """ST_SimplifyPreserveTopology: display geometry only, neighbours keep a shared edge."""
 
@@ -18,7 +19,11 @@ class Simplify(GeomOutputGeoFunc):
     arity = 2
 
 
-STATUS_COLOURS = {CareHomeStatus.OPERATING: "#1565c0", CareHomeStatus.SUSPENDED: "#ef6c00", CareHomeStatus.CLOSED: "#757575"}
+STATUS_COLOURS = {
+    CareHomeStatus.OPERATING: "#1565c0",
+    CareHomeStatus.SUSPENDED: "#ef6c00",
+    CareHomeStatus.CLOSED: "#757575",
+}
 SUBDISTRICT_STYLE = {"color": "#6a1b9a", "weight": 1.5, "fillColor": "#ce93d8", "fillOpacity": 0.12,
                      "className": "subdistrict"}  # fmt: skip
 
@@ -109,7 +114,12 @@ def site_map(home) -> folium.Map:
         folium.GeoJson(
             json.loads(home.site_boundary.geojson),
             name="院区范围",
-            style_function=lambda _f: {"color": "#2e7d32", "weight": 2, "fillOpacity": 0.1, "className": "site-boundary"},
+            style_function=lambda _f: {
+                "color": "#2e7d32",
+                "weight": 2,
+                "fillOpacity": 0.1,
+                "className": "site-boundary",
+            },
         ).add_to(m)
     add_carehomes(m, [home])
     return m

@@ -90,9 +90,7 @@ class CareHomeQuerySet(models.QuerySet):
 
 class CareHome(models.Model):
     name = models.CharField("机构名称", max_length=100)
-    credit_code = models.CharField(
-        "统一社会信用代码", max_length=18, unique=True, validators=[validate_credit_code]
-    )
+    credit_code = models.CharField("统一社会信用代码", max_length=18, unique=True, validators=[validate_credit_code])
     address = models.CharField("地址", max_length=200)
     location = models.PointField("位置", srid=WGS84)
     location_source = models.CharField(

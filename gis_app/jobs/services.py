@@ -56,7 +56,7 @@ class Progress:
             fields["progress_total"] = total
         if message is not None:
             fields["message"] = message[:300]
-        Job.objects.using("progress").filter(pk=self.job.pk).update(**fields)
+        Job.objects.using(settings.JOB_PROGRESS_DATABASE).filter(pk=self.job.pk).update(**fields)
 
 
 def requeue_stale() -> int:

@@ -66,7 +66,9 @@ class SubdistrictImportReport:
 
     def as_text(self) -> str:
         lines = [f"文件：{self.source}（坐标系 EPSG:{self.srid}，已转换为 WGS84）"]
-        lines.append(f"匹配 {len(self.matched)} 个，未匹配 {len(self.unmatched)} 个，文件中缺少 {len(self.missing)} 个街镇")
+        lines.append(
+            f"匹配 {len(self.matched)} 个，未匹配 {len(self.unmatched)} 个，文件中缺少 {len(self.missing)} 个街镇"
+        )
         for f in self.matched:
             how = "新建" if f.created else f"按{f.matched_by}匹配" + ("（边界无变化）" if f.unchanged else "")
             lines.append(f"  ✓ 第{f.index}个要素 {f.code or '-'} {f.name or '-'} → {how}")
@@ -145,7 +147,11 @@ def import_subdistricts(
     path = Path(path)
     lyr, epsg, transform = read_features(path, srid=srid, layer=layer)
     fields = list(lyr.fields)
-    code_field, name_field, kind_field = _pick(fields, CODE_FIELDS), _pick(fields, NAME_FIELDS), _pick(fields, KIND_FIELDS)
+    code_field, name_field, kind_field = (
+        _pick(fields, CODE_FIELDS),
+        _pick(fields, NAME_FIELDS),
+        _pick(fields, KIND_FIELDS),
+    )
     if code_field is None and name_field is None:
         raise ImportFileError(f"找不到代码或名称字段（现有字段：{', '.join(fields) or '无'}）")
     report = SubdistrictImportReport(source=path.name, srid=epsg)

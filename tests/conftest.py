@@ -1,0 +1,110 @@
+"""Tests run on a throwaway PostGIS database (test_<name>), created by pytest-django.
+
+The Binhai demo (21 approximate 街镇, 100 demo homes, one account per role) is loaded once into the test database
+through the same importers users run; each test then runs inside a transaction that is rolled back.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.gis.geos import Point
+
+from gis_app.carehomes.credit_code import check_character
+from gis_app.carehomes.demo import load_demo
+from gis_app.carehomes.models import CareHome, Profile, Role, SafetyServiceProvider, Subdistrict
+
+pytest_plugins = ["tests.browser"]  # the `browser` and `page` fixtures
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness costs ~0.3 s a user; tests create many.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
+@pytest.fixture(autouse=True)
+def job_progress_in_the_test_transaction(settings):
+    # Most tests run inside one rolled-back transaction, which a second connection cannot see into.
+    # test_jobs.py proves the real second-connection behaviour with a transactional test.
+    settings.JOB_PROGRESS_DATABASE = "default"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        load_demo()
+
+
+def make_credit_code(serial: int, prefix: str = "52120116") -> str:
+    head = f"{prefix}{serial:09d}"[:17]
+    return head + check_character(head)
+
+
+@pytest.fixture
+def tanggu(db) -> Subdistrict:
+    return Subdistrict.objects.get(code="120116001")
+
+
+@pytest.fixture
+def hangu(db) -> Subdistrict:
+    return Subdistrict.objects.get(code="120116031")
+
+
+def point_in(subdistrict: Subdistrict) -> Point:
+    p = subdistrict.boundary.point_on_surface
+    p.srid = 4326
+    return p
+
+
+@pytest.fixture
+def make_home(db):
+    counter = iter(range(900000, 999999))
+
+    def make(subdistrict: Subdistrict, **fields) -> CareHome:
+        serial = next(counter)
+        defaults = {
+            "name": f"测试养老院{serial}",
+            "credit_code": make_credit_code(serial),
+            "address": "天津市滨海新区测试路1号",
+            "location": point_in(subdistrict),
+            "beds": 50,
+            "residents": 40,
+        }
+        return CareHome.objects.create(**{**defaults, **fields})
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, role: str | None, **scope):
+        user = get_user_model().objects.create_user(username=username, password="pw-test-12345")
+        if role is not None:
+            Profile.objects.create(user=user, role=role, **scope)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def provider(db) -> SafetyServiceProvider:
+    return SafetyServiceProvider.objects.create(name="测试第三方服务机构")
+
+
+@pytest.fixture
+def world(make_home, make_user, tanggu, hangu, provider):
+    """Two homes in different 街镇, one of them contracted to a provider, and one user per role."""
+    home_a = make_home(tanggu, safety_service=provider)
+    home_b = make_home(hangu)
+    users = {
+        "bureau": make_user("t_bureau", Role.BUREAU),
+        "fire_rescue": make_user("t_fire", Role.FIRE_RESCUE),
+        "subdistrict": make_user("t_street", Role.SUBDISTRICT, subdistrict=tanggu),
+        "care_home": make_user("t_home", Role.CARE_HOME, care_home=home_a),
+        "other_home": make_user("t_home_b", Role.CARE_HOME, care_home=home_b),
+        "third_party": make_user("t_third", Role.THIRD_PARTY, safety_service=provider),
+        "no_role": make_user("t_nobody", None),
+    }
+    return {"home_a": home_a, "home_b": home_b, "tanggu": tanggu, "hangu": hangu, "users": users}

@@ -1,0 +1,59 @@
+import pytest
+
+from gis_app.carehomes.demo import load_demo
+from gis_app.carehomes.models import CareHome, Subdistrict
+from gis_app.jobs.services import run_pending
+
+from .browser import login
+from .test_import_carehomes import row, xlsx
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def demo(transactional_db):
+    load_demo()
+
+
+def test_bureau_logs_in_and_sees_every_home_and_the_21_subdistricts(page, live_server, demo):
+    login(page, live_server, "bureau")
+    assert page.url.endswith("/map/")
+    page.wait_for_selector("path.carehome-marker")
+    assert page.locator("path.carehome-marker").count() == CareHome.objects.count() == 100
+    # 街镇 polygons are drawn with the boundary colour; one SVG path per 街镇.
+    assert page.locator('path[stroke="#6a1b9a"]').count() == 21
+    assert "演示用近似边界" in page.locator("#legend").inner_text()
+    page.locator("path.carehome-marker").first.click(force=True)
+    popup = page.wait_for_selector(".leaflet-popup-content")
+    assert "查看详情" in popup.inner_text()
+    assert page.external_requests == [] and page.errors == []
+
+
+def test_a_street_office_sees_only_its_own_subdistrict(page, live_server, demo):
+    login(page, live_server, "street")
+    page.wait_for_selector("path.carehome-marker")
+    tanggu = Subdistrict.objects.get(code="120116001")
+    assert page.locator("path.carehome-marker").count() == CareHome.objects.filter(subdistrict=tanggu).count()
+    assert page.locator('path[stroke="#6a1b9a"]').count() == 1
+    page.goto(f"{live_server.url}/carehomes/")
+    assert page.locator("table tbody tr").count() == CareHome.objects.filter(subdistrict=tanggu).count()
+
+
+def test_bureau_imports_a_spreadsheet_from_the_web_and_follows_the_job(page, live_server, demo, tmp_path):
+    login(page, live_server, "bureau")
+    page.goto(f"{live_server.url}/carehomes/import/")
+    path = tmp_path / "新机构.xlsx"
+    path.write_bytes(xlsx([row(801), row(802)]))
+    page.set_input_files("input[name=file]", str(path))
+    page.click("text=上传并导入")
+    page.wait_for_selector("#job")
+    assert "排队中" in page.inner_text("#job-status")
+    run_pending()  # what the worker does
+    page.wait_for_selector("#job-result", timeout=10_000)
+    assert "新增 2 家" in page.inner_text("#job-result")
+    assert CareHome.objects.filter(name__startswith="导入测试养老院80").count() == 2
+    page.goto(f"{live_server.url}/carehomes/?q=导入测试养老院801")
+    page.click("text=导入测试养老院801")
+    page.wait_for_selector("#site-map path.carehome-marker")
+    assert "塘沽街道" in page.inner_text("main")
+    assert page.external_requests == [] and page.errors == []
