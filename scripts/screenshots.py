@@ -1,0 +1,43 @@
+"""Retakes the README screenshots from a running `make run` (BASE_URL, default http://127.0.0.1:8000).
+
+    .venv/bin/python scripts/screenshots.py
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.browser import ARGS, CHROMIUM  # noqa: E402
+
+BASE = os.environ.get("BASE_URL", "http://127.0.0.1:8000")
+OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 760})
+        page.goto(f"{BASE}/accounts/login/")
+        page.fill("input[name=username]", "bureau")
+        page.fill("input[name=password]", "demo12345")
+        with page.expect_navigation():
+            page.click("text=登录 >> nth=-1")
+        page.wait_for_selector("path.carehome-marker")
+        page.locator("path.carehome-marker").nth(20).click(force=True)
+        page.wait_for_selector(".leaflet-popup-content")
+        page.screenshot(path=OUT / "map.png")
+        page.goto(f"{BASE}/carehomes/")
+        page.screenshot(path=OUT / "carehomes.png")
+        page.click("table tbody tr >> nth=0 >> a")
+        page.wait_for_selector("#site-map path.carehome-marker")
+        page.screenshot(path=OUT / "carehome.png")
+        browser.close()
+    print(f"screenshots written to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
