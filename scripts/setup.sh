@@ -54,37 +54,39 @@ venv() {
 # lives under /var/lib/gis_app-pg/<hash> and .data/pg links to it.
 pg_user() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
 as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
+# The cluster's real directory (the postgres user may not be able to traverse the link in .data/).
+pg_dir() { readlink -f "$PGDATA"; }
 
 db() {
   if [ -n "${DATABASE_URL:-}" ]; then say "using DATABASE_URL (no local cluster)"; return 0; fi
   mkdir -p "$DATA_DIR"
-  if [ ! -e "$PGDATA/PG_VERSION" ] && [ ! -L "$PGDATA" ]; then
+  if [ ! -e "$PGDATA/PG_VERSION" ]; then
     say "creating the project PostGIS cluster in .data/pg (port $PGPORT)"
     local target="$PGDATA"
-    if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$DATA_DIR" 2>/dev/null; then
+    if [ -L "$PGDATA" ]; then
+      target="$(pg_dir)"
+    elif [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$DATA_DIR" 2>/dev/null; then
       target="/var/lib/gis_app-pg/$(echo -n "$ROOT" | sha256sum | cut -c1-12)"
       mkdir -p "$target"; ln -sfn "$target" "$PGDATA"
     fi
     mkdir -p "$target"
+    find "$target" -mindepth 1 -delete  # leftovers of an interrupted initdb; never a cluster (no PG_VERSION)
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$target"
     chmod 700 "$target"
     as_pg "$PG_BIN/initdb" -D "$target" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
     cat >> "$target/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-port = $PGPORT
 unix_socket_directories = ''
 max_connections = 100
 shared_buffers = 256MB
 fsync = on
 CONF
   fi
-  if ! as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$(pg_dir)" status >/dev/null 2>&1; then
     say "starting PostGIS on 127.0.0.1:$PGPORT"
-    local log="$PGDATA/../pg.log"
-    [ "$(id -u)" -eq 0 ] && log="$(readlink -f "$PGDATA")/server.log"
-    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$log" -w -t 60 start >/dev/null
+    as_pg "$PG_BIN/pg_ctl" -D "$(pg_dir)" -l "$(pg_dir)/server.log" -o "-p $PGPORT" -w -t 60 start >/dev/null
   fi
   local psql=("$PG_BIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
   if [ "$("${psql[@]}" -d postgres -c "select 1 from pg_database where datname='$DB_NAME'")" != 1 ]; then
@@ -101,7 +103,7 @@ env_lines() {
 
 stop() {
   if [ -e "$PGDATA/PG_VERSION" ]; then
-    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast stop 2>/dev/null || true
+    as_pg "$PG_BIN/pg_ctl" -D "$(pg_dir)" -m fast stop 2>/dev/null || true
     say "PostGIS stopped"
   fi
 }
