@@ -88,7 +88,7 @@ CONF
     say "starting PostGIS on 127.0.0.1:$PGPORT"
     as_pg "$PG_BIN/pg_ctl" -D "$(pg_dir)" -l "$(pg_dir)/server.log" -o "-p $PGPORT" -w -t 60 start >/dev/null
   fi
-  local psql=("$PG_BIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
+  local psql=(env PGOPTIONS=--client-min-messages=warning "$PG_BIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
   if [ "$("${psql[@]}" -d postgres -c "select 1 from pg_database where datname='$DB_NAME'")" != 1 ]; then
     "${psql[@]}" -d postgres -c "create database $DB_NAME" >/dev/null
   fi
