@@ -31,7 +31,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "leaflet",
     "gis_app.jobs",
+    "gis_app.notifications",
     "gis_app.carehomes",
+    "gis_app.inspections",
+    "gis_app.hazards",
 ]
 
 MIDDLEWARE = [
@@ -60,6 +63,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "gis_app.carehomes.context.role",
+                "gis_app.notifications.views.unread_count",
             ],
         },
     },
@@ -161,6 +165,19 @@ JOB_PROGRESS_DATABASE = "progress"  # the second connection above; tests inside 
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@localhost")
+# Reminders and escalations also go by e-mail (to users with an address) when this is on.
+EMAIL_NOTIFICATIONS = env_bool("EMAIL_NOTIFICATIONS", False)
+
+# The ledger: default rectification deadline per severity (days from the day found), and how many days ahead the
+# responsible person is reminded.
+HAZARD_DUE_DAYS = {"general": env_int("HAZARD_DUE_DAYS_GENERAL", 30), "major": env_int("HAZARD_DUE_DAYS_MAJOR", 90)}
+HAZARD_REMINDER_DAYS = env_int("HAZARD_REMINDER_DAYS", 3)
+# Checks: shift checks expected per day, and the first day missed checks are counted (the platform's start).
+SHIFTS_PER_DAY = env_int("SHIFTS_PER_DAY", 2)
+CHECKS_TRACKED_FROM = env_str("CHECKS_TRACKED_FROM", "2020-08-01")
+# The daily job (reminders, escalation) runs once a day from this local hour on.
+DAILY_JOBS_HOUR = env_int("DAILY_JOBS_HOUR", 7)
 
 LOGGING = {
     "version": 1,

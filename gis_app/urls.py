@@ -6,15 +6,22 @@ from rest_framework.routers import DefaultRouter
 
 from gis_app.carehomes import api as carehomes_api
 from gis_app.carehomes import views as carehomes
+from gis_app.hazards import api as hazards_api
+from gis_app.inspections import api as inspections_api
+from gis_app.hazards import views as hazards
+from gis_app.inspections import views as inspections
+from gis_app.notifications import views as notifications
 from gis_app.jobs import views as jobs
 
-from .views import healthz
+from .views import healthz, protected_media
 
 router = DefaultRouter()
 router.register("subdistricts", carehomes_api.SubdistrictViewSet, basename="api-subdistrict")
 router.register("carehomes", carehomes_api.CareHomeViewSet, basename="api-carehome")
+router.register("hazards", hazards_api.HazardViewSet, basename="api-hazard")
 
 urlpatterns = [
+    path("media/<path:path>", protected_media, name="media"),
     path("", carehomes.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -24,9 +31,25 @@ urlpatterns = [
     path("carehomes/import/", carehomes.carehome_import, name="carehome-import"),
     path("carehomes/import/template.xlsx", carehomes.carehome_import_template, name="carehome-import-template"),
     path("carehomes/<int:pk>/", carehomes.carehome_detail, name="carehome-detail"),
+    path("carehomes/<int:home_pk>/hazards/new/", hazards.hazard_new, name="hazard-new"),
+    path("carehomes/<int:home_pk>/inspections/new/", inspections.inspection_new, name="inspection-new"),
+    path("hazards/", hazards.hazard_list, name="hazard-list"),
+    path("hazards/export/", hazards.ledger_export, name="ledger-export"),
+    path("hazards/supervision/", hazards.supervision_list, name="supervision-list"),
+    path("hazards/<int:pk>/", hazards.hazard_detail, name="hazard-detail"),
+    path("hazards/<int:pk>/do/<str:action>/", hazards.hazard_action, name="hazard-action"),
+    path("hazards/<int:pk>/list/", hazards.hazard_list_for_supervision, name="hazard-list-supervision"),
+    path("supervision/<int:pk>/entry/", hazards.supervision_entry, name="supervision-entry"),
+    path("supervision/<int:pk>/delist/", hazards.supervision_delist, name="supervision-delist"),
+    path("inspections/missed/", inspections.missed_checks, name="missed-checks"),
+    path("inspections/<int:pk>/", inspections.inspection_detail, name="inspection-detail"),
+    path("notifications/", notifications.notification_list, name="notification-list"),
+    path("notifications/<int:pk>/open/", notifications.notification_open, name="notification-open"),
     path("jobs/", jobs.job_list, name="job-list"),
+    path("jobs/<int:pk>/download/", hazards.job_download, name="job-download"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job-detail"),
     path("jobs/<int:pk>/status.json", jobs.job_status, name="job-status"),
+    path("api/inspections/", inspections_api.InspectionCreateView.as_view(), name="api-inspection-create"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),

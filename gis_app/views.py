@@ -15,3 +15,28 @@ def healthz(request):
     except Exception as exc:  # noqa: BLE001 - any failure is the answer
         return JsonResponse({"database": "error", "reason": str(exc).strip()[:500]}, status=503)
     return JsonResponse({"database": "ok", "postgis": version})
+
+
+def protected_media(request, path: str):
+    """Photos and exports are evidence about named homes: only a logged-in user whose scope covers the home gets them."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.http import FileResponse, Http404
+
+    from gis_app.carehomes.scope import visible_carehomes
+    from gis_app.hazards.models import HazardPhoto
+    from gis_app.inspections.models import CheckResult
+
+    if not request.user.is_authenticated:
+        raise Http404
+    homes = visible_carehomes(request.user)
+    allowed = (
+        HazardPhoto.objects.filter(image=path, hazard__care_home__in=homes).exists()
+        or CheckResult.objects.filter(photo=path, care_home__in=homes).exists()
+    )
+    root = Path(settings.MEDIA_ROOT).resolve()
+    file = (root / path).resolve()
+    if not allowed or not file.is_relative_to(root) or not file.is_file():
+        raise Http404
+    return FileResponse(open(file, "rb"))

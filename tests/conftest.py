@@ -10,6 +10,7 @@ from django.contrib.gis.geos import Point
 
 from gis_app.carehomes.credit_code import check_character
 from gis_app.carehomes.demo import load_demo
+from gis_app.inspections.catalogue import load_catalogue
 from gis_app.carehomes.models import CareHome, Profile, Role, SafetyServiceProvider, Subdistrict
 
 pytest_plugins = ["tests.browser"]  # the `browser` and `page` fixtures
@@ -34,7 +35,8 @@ def job_progress_in_the_test_transaction(settings):
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        load_demo()
+        load_demo(ledger=False)  # the demo ledger history has its own test
+        load_catalogue()
 
 
 def make_credit_code(serial: int, prefix: str = "52120116") -> str:
@@ -108,3 +110,40 @@ def world(make_home, make_user, tanggu, hangu, provider):
         "no_role": make_user("t_nobody", None),
     }
     return {"home_a": home_a, "home_b": home_b, "tanggu": tanggu, "hangu": hangu, "users": users}
+
+
+@pytest.fixture
+def clock_at(monkeypatch):
+    """Moves the platform's clock: clock_at(date or datetime)."""
+    from datetime import date, datetime, time
+
+    from django.utils import timezone
+
+    from gis_app.lib import clock
+
+    def move(when):
+        if isinstance(when, date) and not isinstance(when, datetime):
+            when = datetime.combine(when, time(10))
+        if timezone.is_naive(when):
+            when = timezone.make_aware(when)
+        monkeypatch.setattr(clock, "_frozen", when)
+        return when
+
+    return move
+
+
+@pytest.fixture
+def photo():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from gis_app.hazards.demo import PIXEL
+
+    def make(name: str = "after.png"):
+        return SimpleUploadedFile(name, PIXEL, content_type="image/png")
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"

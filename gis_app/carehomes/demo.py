@@ -25,7 +25,7 @@ DEMO_ACCOUNTS = [
 ]
 
 
-def load_demo(stdout=None) -> None:
+def load_demo(stdout=None, *, ledger: bool = True) -> None:
     def say(text: str) -> None:
         if stdout is not None:
             stdout.write(text)
@@ -45,6 +45,13 @@ def load_demo(stdout=None) -> None:
     say(f"演示养老机构：新增 {report.created}，更新 {report.updated}，无变化 {report.unchanged}")
     created = demo_accounts()
     say(f"演示账号：新建 {created} 个")
+    if ledger:
+        from gis_app.hazards.demo import load_demo_ledger
+        from gis_app.inspections.catalogue import load_catalogue
+
+        changed = load_catalogue()
+        say(f"检查表与判定标准：新增检查项 {changed['items']} 个")
+        load_demo_ledger(stdout=stdout)
 
 
 @transaction.atomic

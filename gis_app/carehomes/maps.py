@@ -19,11 +19,21 @@ class Simplify(GeomOutputGeoFunc):
     arity = 2
 
 
-STATUS_COLOURS = {
-    CareHomeStatus.OPERATING: "#1565c0",
-    CareHomeStatus.SUSPENDED: "#ef6c00",
-    CareHomeStatus.CLOSED: "#757575",
-}
+# Marker colour tells the hazard state of a home at a glance: overdue is red everywhere in the platform.
+OVERDUE, OPEN, CLEAR, INACTIVE = "#c62828", "#f9a825", "#1565c0", "#9e9e9e"
+LEGEND = [("有逾期隐患", OVERDUE), ("有在办隐患", OPEN), ("无在办隐患", CLEAR), ("停业或关闭", INACTIVE)]
+
+
+def marker_colour(home, summary: dict | None) -> str:
+    if summary and summary["overdue"]:
+        return OVERDUE
+    if summary and summary["open"]:
+        return OPEN
+    if home.status != CareHomeStatus.OPERATING:
+        return INACTIVE
+    return CLEAR
+
+
 SUBDISTRICT_STYLE = {"color": "#6a1b9a", "weight": 1.5, "fillColor": "#ce93d8", "fillOpacity": 0.12,
                      "className": "subdistrict"}  # fmt: skip
 
@@ -62,9 +72,12 @@ def add_subdistricts(m: folium.Map, subdistricts) -> None:
     ).add_to(m)
 
 
-def popup_html(home) -> str:
+def popup_html(home, summary: dict | None = None) -> str:
+    hazards = (
+        format_html("<br>在办隐患 {} 条，逾期 {} 条", summary["open"], summary["overdue"]) if summary else "<br>无在办隐患"
+    )
     return format_html(
-        '<div class="popup"><b>{}</b>{}<br>床位 {} · 在院 {}<br>消防安全责任人：{}<br>'
+        '<div class="popup"><b>{}</b>{}<br>床位 {} · 在院 {}<br>消防安全责任人：{}{}<br>'
         '<a href="{}" target="_top">查看详情 »</a></div>',
         home.name,
         format_html(' <span class="badge">{}</span>', home.get_status_display())
@@ -73,32 +86,35 @@ def popup_html(home) -> str:
         home.beds,
         home.residents,
         home.fire_safety_owner or "未填写",
+        hazards,
         reverse("carehome-detail", args=[home.pk]),
     )
 
 
-def add_carehomes(m: folium.Map, homes) -> None:
+def add_carehomes(m: folium.Map, homes, hazards: dict | None = None) -> None:
+    hazards = hazards or {}
     layer = folium.FeatureGroup(name="养老机构")
     for home in homes:
+        summary = hazards.get(home.pk)
         folium.CircleMarker(
             location=(home.location.y, home.location.x),
             radius=7,
             color="#ffffff",
             weight=1.5,
             fill=True,
-            fill_color=STATUS_COLOURS.get(home.status, "#1565c0"),
+            fill_color=marker_colour(home, summary),
             fill_opacity=0.95,
             class_name="carehome-marker",
             tooltip=home.name,
-            popup=folium.Popup(popup_html(home), max_width=320, parse_html=False),
+            popup=folium.Popup(popup_html(home, summary), max_width=320, parse_html=False),
         ).add_to(layer)
     layer.add_to(m)
 
 
-def overview_map(*, homes, subdistricts) -> folium.Map:
+def overview_map(*, homes, subdistricts, hazards: dict | None = None) -> folium.Map:
     m = base_map()
     add_subdistricts(m, subdistricts)
-    add_carehomes(m, homes.only("id", "name", "location", "status", "beds", "residents", "fire_safety_owner"))
+    add_carehomes(m, homes.only("id", "name", "location", "status", "beds", "residents", "fire_safety_owner"), hazards)
     bounds = _bounds(homes, subdistricts)
     if bounds:
         m.fit_bounds(bounds, padding=(20, 20))

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -19,9 +20,11 @@ from .scope import visible_carehomes, visible_subdistricts
 
 @login_required
 def map_view(request):
+    from gis_app.hazards.views import home_hazard_summary
+
     homes = visible_carehomes(request.user)
     subdistricts = visible_subdistricts(request.user)
-    m = maps.overview_map(homes=homes, subdistricts=subdistricts)
+    m = maps.overview_map(homes=homes, subdistricts=subdistricts, hazards=home_hazard_summary(homes))
     return render(
         request,
         "carehomes/map.html",
@@ -30,15 +33,9 @@ def map_view(request):
             "home_count": homes.count(),
             "subdistrict_count": subdistricts.count(),
             "approximate": subdistricts.filter(boundary_is_approximate=True).exists(),
-            "status_colours": [(label, maps.STATUS_COLOURS[value]) for value, label in _status_choices()],
+            "legend": maps.LEGEND,
         },
     )
-
-
-def _status_choices():
-    from .models import CareHomeStatus
-
-    return CareHomeStatus.choices
 
 
 @login_required
@@ -59,11 +56,30 @@ def carehome_list(request):
 @login_required
 def carehome_detail(request, pk: int):
     # Another home's id gives 404, not 403: a guess must not even learn that the home exists.
+    from gis_app.hazards.models import Hazard, Status
+    from gis_app.hazards.permissions import can_report_hazard
+    from gis_app.inspections.schedule import schedule_status
+    from gis_app.inspections.services import allowed_kinds
+
     home = get_object_or_404(visible_carehomes(request.user).select_related("subdistrict", "safety_service"), pk=pk)
+    hazards = Hazard.objects.filter(care_home=home)
+    counts = dict(hazards.order_by().values_list("status").annotate(n=Count("id")))
     return render(
         request,
         "carehomes/detail.html",
-        {"home": home, "can_edit": can_edit_carehome(request.user, home), **render_parts(maps.site_map(home))},
+        {
+            "home": home,
+            "can_edit": can_edit_carehome(request.user, home),
+            "can_report": can_report_hazard(request.user, home),
+            "can_inspect": bool(allowed_kinds(request.user)),
+            "status_counts": [(value, label, counts.get(value, 0)) for value, label in Status.choices],
+            "open_count": hazards.open().count(),
+            "overdue_count": hazards.overdue().count(),
+            "open_hazards": hazards.open().order_by("due_on")[:10],
+            "schedule": schedule_status(visible_carehomes(request.user).filter(pk=home.pk)).get(home.pk, []),
+            "inspections": home.inspections.select_related("version")[:10],
+            **render_parts(maps.site_map(home)),
+        },
     )
 
 

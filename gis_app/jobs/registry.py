@@ -19,3 +19,16 @@ def get_handler(kind: str) -> Callable:
     if not HANDLERS:
         autodiscover_modules("jobs")
     return HANDLERS[kind]
+
+
+# Daily jobs: kind -> title. The worker enqueues each once a day (from DAILY_JOBS_HOUR on), keyed by the date.
+DAILY: dict[str, str] = {}
+
+
+def daily(kind: str, title: str):
+    def register(func: Callable) -> Callable:
+        HANDLERS[kind] = func
+        DAILY[kind] = title
+        return func
+
+    return register

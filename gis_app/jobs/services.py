@@ -16,7 +16,11 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from .models import Job, JobStatus
-from .registry import get_handler
+from django.db import IntegrityError
+
+from gis_app.lib import clock
+
+from .registry import DAILY, get_handler
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +127,35 @@ def run_pending(limit: int | None = None) -> int:
     return count
 
 
+def schedule_daily(now=None) -> int:
+    """Enqueue today's run of every daily job once (the unique key makes a second worker's attempt a no-op)."""
+    if not DAILY:
+        from django.utils.module_loading import autodiscover_modules
+
+        autodiscover_modules("jobs")
+    now = timezone.localtime(now or clock.now())
+    if now.hour < settings.DAILY_JOBS_HOUR:
+        return 0
+    created = 0
+    for kind, title in DAILY.items():
+        key = f"{kind}:{now.date().isoformat()}"
+        if Job.objects.filter(unique_key=key).exists():
+            continue
+        try:
+            with transaction.atomic():
+                Job.objects.create(kind=kind, title=f"{title}（{now.date():%Y-%m-%d}）", unique_key=key,
+                                   params={"date": now.date().isoformat()})  # fmt: skip
+            created += 1
+        except IntegrityError:
+            pass
+    return created
+
+
 def work_forever(poll_seconds: float) -> None:
     log.info("job worker started")
     while True:
         close_old_connections()
         requeue_stale()
+        schedule_daily()
         if run_pending() == 0:
             time.sleep(poll_seconds)

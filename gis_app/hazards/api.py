@@ -1,0 +1,93 @@
+"""Hazards as GeoJSON, and the same lifecycle as the web pages: POST /api/hazards/<id>/actions/<action>/.
+Refusals answer 409 (or 403) with {"code": ..., "detail": ...}: the service's stable error code."""
+
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from gis_app.carehomes.api import BBoxFilter, Pagination
+from gis_app.carehomes.scope import visible_carehomes
+
+from . import services
+from .models import Hazard
+
+
+class HazardSerializer(GeoFeatureModelSerializer):
+    care_home_name = serializers.CharField(source="care_home.name", read_only=True)
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    is_overdue = serializers.BooleanField(read_only=True)
+    criterion_code = serializers.CharField(source="criterion.code", read_only=True, default=None)
+
+    class Meta:
+        model = Hazard
+        geo_field = "location"
+        fields = ("id", "care_home", "care_home_name", "category", "description", "severity", "criterion_code",
+                  "found_on", "due_on", "responsible_person", "status", "status_label", "is_overdue", "closed_on")  # fmt: skip
+
+
+class ActionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    responsible_person = serializers.CharField(required=False, allow_blank=True, default="")
+    responsible_phone = serializers.CharField(required=False, allow_blank=True, default="")
+    due_on = serializers.DateField(required=False, allow_null=True, default=None)
+    measures = serializers.CharField(required=False, allow_blank=True, default="")
+    safeguards = serializers.CharField(required=False, allow_blank=True, default="")
+    planned_on = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class HazardViewSet(viewsets.ReadOnlyModelViewSet):
+    """Hazards in the caller's scope. Filters: bbox, status (or `open`), severity, overdue=true."""
+
+    serializer_class = HazardSerializer
+    pagination_class = Pagination
+    filter_backends = [BBoxFilter]
+    geo_field = "location"
+
+    def get_queryset(self):
+        qs = Hazard.objects.filter(care_home__in=visible_carehomes(self.request.user)).select_related("care_home", "criterion")
+        p = self.request.query_params
+        if p.get("status") == "open":
+            qs = qs.open()
+        elif p.get("status"):
+            qs = qs.filter(status=p["status"])
+        if p.get("severity"):
+            qs = qs.filter(severity=p["severity"])
+        if p.get("overdue") == "true":
+            qs = qs.overdue()
+        return qs.order_by("id")
+
+    @action(detail=True, methods=["post"], url_path=r"actions/(?P<name>[a-z_]+)")
+    def actions(self, request, pk=None, name=None):
+        hazard = self.get_object()
+        if name not in services.RULES:
+            return Response({"code": "unknown_action", "detail": f"unknown action {name!r}; one of {sorted(services.RULES)}"},
+                            status=status.HTTP_400_BAD_REQUEST)  # fmt: skip
+        data = ActionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d, user = data.validated_data, request.user
+        photos = request.FILES.getlist("photos")
+        calls = {
+            "assign": lambda: services.assign(hazard, by=user, responsible_person=d["responsible_person"],
+                                              responsible_phone=d["responsible_phone"], due_on=d["due_on"], comment=d["comment"]),
+            "start": lambda: services.start_rectification(hazard, by=user, comment=d["comment"]),
+            "plan": lambda: services.set_rectification_plan(hazard, by=user, measures=d["measures"], safeguards=d["safeguards"],
+                                                            planned_on=d["planned_on"]) if d["planned_on"] else _missing("planned_on"),
+            "submit": lambda: services.submit_for_verification(hazard, by=user, note=d["comment"], after_photos=photos),
+            "verify": lambda: services.verify(hazard, by=user, comment=d["comment"]),
+            "send_back": lambda: services.send_back(hazard, by=user, comment=d["comment"]),
+            "close_out": lambda: services.close_out(hazard, by=user, comment=d["comment"]),
+            "fix_on_spot": lambda: services.fix_on_spot(hazard, by=user, note=d["comment"], evidence=photos),
+            "close_unfixed": lambda: services.close_unfixed(hazard, by=user, comment=d["comment"]),
+            "reopen": lambda: services.reopen(hazard, by=user, comment=d["comment"]),
+        }  # fmt: skip
+        try:
+            hazard = calls[name]()
+        except services.HazardError as exc:
+            code = status.HTTP_403_FORBIDDEN if exc.code == "forbidden" else status.HTTP_409_CONFLICT
+            return Response({"code": exc.code, "detail": exc.message}, status=code)
+        return Response(HazardSerializer(hazard).data)
+
+
+def _missing(field: str):
+    raise services.HazardError("plan_incomplete", f"{field} is required")

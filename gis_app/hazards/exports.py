@@ -1,0 +1,114 @@
+"""The three lists (三项清单) and the full ledger as .xlsx, for a home, a 街镇 or the district."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from gis_app.carehomes.models import CareHome, Subdistrict
+from gis_app.carehomes.scope import visible_carehomes
+from gis_app.lib import clock
+from gis_app.lib.excel import Column, Sheet, write_workbook
+
+from .models import Hazard, Status
+
+
+@dataclass
+class Scope:
+    kind: str  # district | subdistrict | carehome
+    label: str
+    homes: object  # CareHome queryset
+
+    @classmethod
+    def parse(cls, text: str, user=None) -> "Scope":
+        """district | subdistrict:<code> | carehome:<id>, limited to what `user` may see (None: everything)."""
+        homes = visible_carehomes(user) if user is not None else CareHome.objects.all()
+        kind, _, value = text.partition(":")
+        if kind == "district" and not value:
+            return cls("district", "滨海新区", homes)
+        if kind == "subdistrict" and value:
+            sub = Subdistrict.objects.filter(code=value).first()
+            if sub is None:
+                raise ValueError(f"没有区划代码为 {value} 的街镇")
+            return cls("subdistrict", sub.name, homes.filter(subdistrict=sub))
+        if kind == "carehome" and value.isdigit():
+            home = homes.filter(pk=int(value)).first()
+            if home is None:
+                raise ValueError(f"没有编号为 {value} 的养老机构，或无权查看")
+            return cls("carehome", home.name, homes.filter(pk=home.pk))
+        raise ValueError(f"范围格式应为 district、subdistrict:<代码> 或 carehome:<编号>，实际为“{text}”")
+
+
+def _base(homes):
+    return (
+        Hazard.objects.filter(care_home__in=homes)
+        .select_related("care_home__subdistrict", "key_place", "criterion", "inspection", "verified_by")
+        .order_by("care_home__subdistrict__code", "care_home__name", "found_on", "id")
+    )
+
+
+def _status(h: Hazard) -> str:
+    return dict(Status.choices)[h.status]
+
+
+def _who(user) -> str:
+    return (user.get_full_name() or user.first_name or user.username) if user else ""
+
+
+def sheets_for(scope: Scope, hazards=None) -> list[Sheet]:
+    hazards = hazards if hazards is not None else _base(scope.homes)
+    today = clock.today()
+    stamp = f"{scope.label}（导出日期 {today:%Y-%m-%d}）"
+
+    def hazard_rows():
+        for i, h in enumerate(hazards.iterator(chunk_size=2000), start=1):
+            yield [i, h.care_home.name, h.care_home.subdistrict.name if h.care_home.subdistrict else "",
+                   h.key_place.name if h.key_place else "", h.get_category_display(), h.description,
+                   h.get_severity_display(), h.criterion.code if h.criterion else "", h.found_on,
+                   h.inspection.get_kind_display() if h.inspection else "上报", _status(h)]  # fmt: skip
+
+    def responsibility_rows():
+        for i, h in enumerate(hazards.iterator(chunk_size=2000), start=1):
+            overdue = h.is_open and h.due_on < today
+            yield [i, h.care_home.name, h.description, h.responsible_person, h.responsible_phone, h.due_on,
+                   h.plan_measures, h.plan_safeguards, "是" if overdue else "否",
+                   (today - h.due_on).days if overdue else 0]  # fmt: skip
+
+    def implementation_rows():
+        for i, h in enumerate(hazards.iterator(chunk_size=2000), start=1):
+            yield [i, h.care_home.name, h.description, h.rectification_note, h.rectified_on, _who(h.verified_by),
+                   h.verified_on, h.closed_on, _status(h)]  # fmt: skip
+
+    return [
+        Sheet("隐患问题清单", f"隐患问题清单 · {stamp}", [
+            Column("序号", 6, "int"), Column("养老机构", 28), Column("街镇", 12), Column("重点部位", 14),
+            Column("隐患类别", 16), Column("隐患描述", 48), Column("等级", 10), Column("判定条款", 16),
+            Column("发现日期", 12, "date"), Column("发现方式", 12), Column("状态", 12)], hazard_rows()),
+        Sheet("整改责任清单", f"整改责任清单 · {stamp}", [
+            Column("序号", 6, "int"), Column("养老机构", 28), Column("隐患描述", 48), Column("整改责任人", 12),
+            Column("联系电话", 14), Column("整改期限", 12, "date"), Column("整改措施", 36), Column("临时防范措施", 30),
+            Column("是否逾期", 10), Column("逾期天数", 10, "int")], responsibility_rows()),
+        Sheet("整改落实清单", f"整改落实清单 · {stamp}", [
+            Column("序号", 6, "int"), Column("养老机构", 28), Column("隐患描述", 48), Column("整改情况", 36),
+            Column("整改完成日期", 14, "date"), Column("复查人", 12), Column("复查日期", 12, "date"),
+            Column("销号日期", 12, "date"), Column("状态", 12)], implementation_rows()),
+    ]  # fmt: skip
+
+
+def export_ledger(target, scope: Scope, progress=None) -> int:
+    return write_workbook(target, sheets_for(scope), progress=progress)
+
+
+def export_ledger_job(job, progress) -> dict:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=job.created_by_id).first()
+    scope = Scope.parse(job.params["scope"], user)
+    total = Hazard.objects.filter(care_home__in=scope.homes).count() * 3
+    progress(0, total, "正在生成", force=True)
+    out_dir = Path(settings.MEDIA_ROOT) / "exports"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"ledger-{job.pk}.xlsx"
+    rows = export_ledger(path, scope, progress=lambda n: progress(n, total, f"已写入 {n} 行"))
+    return {"file": str(path.relative_to(settings.MEDIA_ROOT)), "rows": rows, "scope": scope.label,
+            "filename": f"三项清单-{scope.label}-{clock.today():%Y%m%d}.xlsx"}  # fmt: skip

@@ -1,0 +1,210 @@
+"""The hazard ledger (台账): hazards, their append-only history, photos, and listed supervision (挂牌督办)."""
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.db.models import Q
+
+from gis_app.lib import clock
+from gis_app.lib.srid import WGS84
+
+
+class Severity(models.TextChoices):
+    GENERAL = "general", "一般隐患"
+    MAJOR = "major", "重大隐患"
+
+
+class Category(models.TextChoices):
+    ELECTRICAL = "electrical", "电气线路与用电"
+    EBIKE = "ebike", "电动自行车停放充电"
+    FIRE_LANE = "fire_lane", "消防车通道"
+    EXITS = "exits", "安全出口与疏散通道"
+    EQUIPMENT = "equipment", "消防设施器材"
+    FLAMMABLES = "flammables", "易燃易爆物品"
+    OPEN_FLAME = "open_flame", "用火与吸烟"
+    BUILDING = "building", "建筑与装修"
+    CONTROL_ROOM = "control_room", "消防控制室"
+    MANAGEMENT = "management", "制度与管理"
+    TRAINING = "training", "培训与演练"
+    OTHER = "other", "其他"
+
+
+class Status(models.TextChoices):
+    REPORTED = "reported", "已上报"
+    ASSIGNED = "assigned", "已交办"
+    RECTIFYING = "rectifying", "整改中"
+    SUBMITTED = "submitted", "待复查"
+    VERIFIED = "verified", "复查通过"
+    CLOSED = "closed", "已销号"
+    CLOSED_UNFIXED = "closed_unfixed", "未整改关闭"
+    REOPENED = "reopened", "已重新打开"
+
+
+OPEN_STATUSES = (Status.REPORTED, Status.ASSIGNED, Status.RECTIFYING, Status.SUBMITTED, Status.VERIFIED, Status.REOPENED)
+FINAL_STATUSES = (Status.CLOSED, Status.CLOSED_UNFIXED)
+
+
+class HazardQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def closed(self):
+        return self.filter(status__in=FINAL_STATUSES)
+
+    def overdue(self, today=None):
+        return self.open().filter(due_on__lt=today or clock.today())
+
+    def major(self):
+        return self.filter(severity=Severity.MAJOR)
+
+
+class Hazard(models.Model):
+    care_home = models.ForeignKey("carehomes.CareHome", verbose_name="养老机构", on_delete=models.PROTECT, related_name="hazards")
+    key_place = models.ForeignKey("inspections.KeyPlace", verbose_name="重点部位", null=True, blank=True, on_delete=models.PROTECT)
+    category = models.CharField("类别", max_length=20, choices=Category.choices, default=Category.OTHER)
+    description = models.TextField("隐患描述")
+    location = models.PointField("位置", srid=WGS84, null=True, blank=True)
+    severity = models.CharField("等级", max_length=10, choices=Severity.choices, default=Severity.GENERAL)
+    criterion = models.ForeignKey(
+        "inspections.Criterion", verbose_name="重大隐患判定条款", null=True, blank=True, on_delete=models.PROTECT
+    )
+    inspection = models.ForeignKey(
+        "inspections.Inspection", verbose_name="发现于检查", null=True, blank=True, on_delete=models.PROTECT, related_name="hazards"
+    )  # fmt: skip
+    check_result = models.OneToOneField(
+        "inspections.CheckResult", verbose_name="对应检查项", null=True, blank=True, on_delete=models.PROTECT, related_name="hazard"
+    )  # fmt: skip
+    found_on = models.DateField("发现日期")
+    found_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="发现人", null=True, on_delete=models.SET_NULL, related_name="+")
+    responsible_person = models.CharField("整改责任人", max_length=50, blank=True)
+    responsible_phone = models.CharField("责任人电话", max_length=30, blank=True)
+    due_on = models.DateField("整改期限")
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.REPORTED)
+    # 整改方案 for a hazard that cannot be fixed quickly
+    plan_measures = models.TextField("整改措施", blank=True)
+    plan_safeguards = models.TextField("临时防范措施", blank=True)
+    plan_due_on = models.DateField("方案完成日期", null=True, blank=True)
+    rectification_note = models.TextField("整改情况", blank=True)
+    rectified_on = models.DateField("整改完成日期", null=True, blank=True)
+    verified_on = models.DateField("复查日期", null=True, blank=True)
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="复查人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    closed_on = models.DateField("销号日期", null=True, blank=True)
+    uuid = models.UUIDField("UUID", unique=True, null=True, blank=True, help_text="外业采集时的唯一标识")
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    objects = HazardQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "隐患"
+        ordering = ["-found_on", "-id"]
+        indexes = [
+            models.Index(fields=["care_home", "status"], name="hazard_home_status_idx"),
+            models.Index(fields=["status", "due_on"], name="hazard_status_due_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(severity="major") | Q(criterion__isnull=False),
+                name="hazard_major_has_criterion",
+                violation_error_message="重大隐患必须注明判定条款",
+            ),
+            models.CheckConstraint(condition=Q(due_on__gte=models.F("found_on")), name="hazard_due_after_found"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.description[:30]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_on < clock.today()
+
+    @property
+    def days_overdue(self) -> int:
+        return max(0, (clock.today() - self.due_on).days) if self.is_open else 0
+
+    @property
+    def days_open(self) -> int:
+        end = self.closed_on if not self.is_open and self.closed_on else clock.today()
+        return (end - self.found_on).days
+
+
+class HazardPhoto(models.Model):
+    class Stage(models.TextChoices):
+        BEFORE = "before", "整改前"
+        AFTER = "after", "整改后"
+
+    hazard = models.ForeignKey(Hazard, on_delete=models.CASCADE, related_name="photos")
+    stage = models.CharField("阶段", max_length=6, choices=Stage.choices)
+    image = models.ImageField("照片", upload_to="hazards/%Y/%m/")
+    taken_at = models.DateTimeField("拍摄/上传时间", auto_now_add=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "隐患照片"
+        ordering = ["stage", "taken_at"]
+
+
+class HazardEvent(models.Model):
+    """The history of a hazard: appended by the services, never changed (a database trigger refuses UPDATE/DELETE)."""
+
+    hazard = models.ForeignKey(Hazard, on_delete=models.PROTECT, related_name="events")
+    care_home = models.ForeignKey("carehomes.CareHome", on_delete=models.PROTECT, related_name="+")  # shard key
+    at = models.DateTimeField("时间")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作人", null=True, on_delete=models.PROTECT, related_name="+")
+    by_name = models.CharField("操作人姓名", max_length=100)
+    action = models.CharField("操作", max_length=30)
+    from_status = models.CharField("原状态", max_length=16, choices=Status.choices, blank=True)
+    to_status = models.CharField("新状态", max_length=16, choices=Status.choices)
+    comment = models.TextField("说明", blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "隐患处理记录"
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.by_name} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("隐患处理记录不可修改")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("隐患处理记录不可删除")
+
+
+class SupervisionListing(models.Model):
+    """挂牌督办 of a major hazard by the bureau; delisting (摘牌) only after the hazard is closed."""
+
+    hazard = models.OneToOneField(Hazard, verbose_name="隐患", on_delete=models.PROTECT, related_name="listing")
+    supervising_department = models.CharField("督办部门", max_length=100)
+    listed_on = models.DateField("挂牌日期")
+    deadline = models.DateField("督办期限")
+    listed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="挂牌人", null=True, on_delete=models.SET_NULL, related_name="+")
+    delisted_on = models.DateField("摘牌日期", null=True, blank=True)
+    delisted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="摘牌人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "挂牌督办"
+        ordering = ["-listed_on"]
+
+    def __str__(self) -> str:
+        return f"挂牌督办：{self.hazard}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.delisted_on is None
+
+
+class SupervisionEntry(models.Model):
+    listing = models.ForeignKey(SupervisionListing, on_delete=models.CASCADE, related_name="entries")
+    at = models.DateTimeField("时间")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.TextField("督办情况")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "督办跟踪记录"
+        ordering = ["at"]

@@ -1,0 +1,211 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.gis.geos import Point
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from gis_app.carehomes.scope import visible_carehomes, visible_subdistricts
+from gis_app.jobs.models import JobStatus
+from gis_app.jobs.services import enqueue
+from gis_app.jobs.views import _visible_job
+from gis_app.lib import clock
+
+from . import permissions as perms
+from . import services
+from .forms import ActionForm, HazardFilterForm, HazardReportForm, ListingForm
+from .models import Hazard, Status, SupervisionListing
+
+
+def visible_hazards(user):
+    return Hazard.objects.filter(care_home__in=visible_carehomes(user))
+
+
+@login_required
+def hazard_list(request):
+    form = HazardFilterForm(request.GET or None, subdistricts=visible_subdistricts(request.user))
+    base = visible_hazards(request.user)
+    hazards = form.filter(base).select_related("care_home__subdistrict", "key_place")
+    counts = dict(hazards.order_by().values_list("status").annotate(n=Count("id")))
+    page = Paginator(hazards, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    home = visible_carehomes(request.user).filter(pk=form.cleaned_data.get("home")).first() if form.is_valid() else None
+    return render(request, "hazards/list.html", {
+        "form": form, "page": page, "query": query.urlencode(), "home": home, "total": hazards.count(),
+        "status_counts": [(label, counts.get(value, 0), value) for value, label in Status.choices],
+        "overdue_count": hazards.overdue().count(), "export_scope": form.export_scope(),
+    })  # fmt: skip
+
+
+@login_required
+def hazard_detail(request, pk: int):
+    hazard = get_object_or_404(
+        visible_hazards(request.user).select_related("care_home", "key_place", "criterion__criterion_set", "inspection"), pk=pk
+    )
+    listing = SupervisionListing.objects.filter(hazard=hazard).prefetch_related("entries").first()
+    return render(request, "hazards/detail.html", {
+        "hazard": hazard, "events": hazard.events.all(), "photos": hazard.photos.all(), "listing": listing,
+        "actions": services.allowed_actions(request.user, hazard), "rules": services.RULES, "form": ActionForm(),
+        "can_list": perms.can_list_for_supervision(request.user) and hazard.severity == "major" and hazard.is_open and listing is None,
+        "can_track": listing is not None and listing.is_active and perms.can_track_supervision(request.user, hazard),
+        "can_delist": listing is not None and listing.is_active and perms.can_list_for_supervision(request.user),
+        "listing_form": ListingForm(),
+    })  # fmt: skip
+
+
+@login_required
+@require_POST
+def hazard_action(request, pk: int, action: str):
+    hazard = get_object_or_404(visible_hazards(request.user), pk=pk)
+    form = ActionForm(request.POST, request.FILES)
+    if action not in services.RULES or not form.is_valid():
+        messages.error(request, "提交的内容无效：" + "; ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("hazard-detail", pk=pk)
+    d, user = form.cleaned_data, request.user
+    photos = request.FILES.getlist("photos")
+    try:
+        if action == "assign":
+            services.assign(hazard, by=user, responsible_person=d["responsible_person"], responsible_phone=d["responsible_phone"],
+                            due_on=d["due_on"], comment=d["comment"])  # fmt: skip
+        elif action == "start":
+            services.start_rectification(hazard, by=user, comment=d["comment"])
+        elif action == "plan":
+            if d["planned_on"] is None:
+                raise services.HazardError("plan_incomplete", "请填写方案完成日期")
+            services.set_rectification_plan(hazard, by=user, measures=d["measures"], safeguards=d["safeguards"], planned_on=d["planned_on"])
+        elif action == "submit":
+            services.submit_for_verification(hazard, by=user, note=d["comment"], after_photos=photos)
+        elif action == "verify":
+            services.verify(hazard, by=user, comment=d["comment"])
+        elif action == "send_back":
+            services.send_back(hazard, by=user, comment=d["comment"])
+        elif action == "close_out":
+            services.close_out(hazard, by=user, comment=d["comment"])
+        elif action == "fix_on_spot":
+            services.fix_on_spot(hazard, by=user, note=d["comment"], evidence=photos)
+        elif action == "close_unfixed":
+            services.close_unfixed(hazard, by=user, comment=d["comment"])
+        elif action == "reopen":
+            services.reopen(hazard, by=user, comment=d["comment"])
+    except services.HazardError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已{services.RULES[action].label}")
+    return redirect("hazard-detail", pk=pk)
+
+
+@login_required
+def hazard_new(request, home_pk: int):
+    home = get_object_or_404(visible_carehomes(request.user), pk=home_pk)
+    if not perms.can_report_hazard(request.user, home):
+        raise PermissionDenied("您无权为该养老机构上报隐患")
+    form = HazardReportForm(request.POST or None, request.FILES or None, initial={"found_on": clock.today()})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            hazard = services.report_hazard(
+                care_home=home, by=request.user, description=d["description"], category=d["category"],
+                key_place=d["key_place"], severity=d["severity"], criterion=d["criterion"], found_on=d["found_on"],
+                due_on=d["due_on"], responsible_person=d["responsible_person"],
+                location=Point(d["lon"], d["lat"], srid=4326) if d["lon"] is not None else None,
+                photos=[d["photo"]] if d["photo"] else (),
+            )  # fmt: skip
+        except services.HazardError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "隐患已上报")
+            return redirect("hazard-detail", pk=hazard.pk)
+    return render(request, "hazards/new.html", {"form": form, "home": home})
+
+
+@login_required
+@require_POST
+def hazard_list_for_supervision(request, pk: int):
+    hazard = get_object_or_404(visible_hazards(request.user), pk=pk)
+    form = ListingForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "请填写督办部门和督办期限")
+    else:
+        try:
+            services.list_for_supervision(hazard, by=request.user, department=form.cleaned_data["department"],
+                                          deadline=form.cleaned_data["deadline"])  # fmt: skip
+            messages.success(request, "已挂牌督办")
+        except services.HazardError as exc:
+            messages.error(request, exc.message)
+    return redirect("hazard-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def supervision_entry(request, pk: int):
+    listing = get_object_or_404(SupervisionListing, hazard__in=visible_hazards(request.user), pk=pk)
+    try:
+        services.add_supervision_entry(listing, by=request.user, note=request.POST.get("note", ""))
+        messages.success(request, "已添加督办跟踪记录")
+    except services.HazardError as exc:
+        messages.error(request, exc.message)
+    return redirect("hazard-detail", pk=listing.hazard_id)
+
+
+@login_required
+@require_POST
+def supervision_delist(request, pk: int):
+    listing = get_object_or_404(SupervisionListing, hazard__in=visible_hazards(request.user), pk=pk)
+    try:
+        services.delist(listing, by=request.user, comment=request.POST.get("comment", ""))
+        messages.success(request, "已摘牌")
+    except services.HazardError as exc:
+        messages.error(request, exc.message)
+    return redirect("hazard-detail", pk=listing.hazard_id)
+
+
+@login_required
+def supervision_list(request):
+    listings = SupervisionListing.objects.filter(hazard__in=visible_hazards(request.user)).select_related("hazard__care_home")
+    pending = visible_hazards(request.user).major().open().filter(listing__isnull=True).select_related("care_home")
+    return render(request, "hazards/supervision.html", {"listings": listings, "pending": pending})
+
+
+@login_required
+@require_POST
+def ledger_export(request):
+    scope = request.POST.get("scope", "district")
+    from .exports import Scope
+
+    try:
+        parsed = Scope.parse(scope, request.user)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect("hazard-list")
+    job = enqueue(kind="hazards.export_ledger", title=f"导出三项清单：{parsed.label}", params={"scope": scope},
+                  created_by=request.user, max_attempts=2)  # fmt: skip
+    return redirect("job-detail", pk=job.pk)
+
+
+@login_required
+def job_download(request, pk: int):
+    job = _visible_job(request, pk)
+    if job.status != JobStatus.SUCCEEDED or not (job.result or {}).get("file"):
+        raise Http404
+    path = (Path(settings.MEDIA_ROOT) / job.result["file"]).resolve()
+    if not path.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) or not path.exists():
+        raise Http404
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=job.result.get("filename", path.name))
+
+
+def home_hazard_summary(homes) -> dict[int, dict]:
+    """{home id: {"open": n, "overdue": n, "major": n}} for map colours and lists."""
+    today = clock.today()
+    rows = (
+        Hazard.objects.open().filter(care_home__in=homes).values("care_home_id")
+        .annotate(open=Count("id"), overdue=Count("id", filter=Q(due_on__lt=today)), major=Count("id", filter=Q(severity="major")))
+    )  # fmt: skip
+    return {r["care_home_id"]: r for r in rows}
+

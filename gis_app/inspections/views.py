@@ -1,0 +1,121 @@
+from datetime import date, timedelta
+from itertools import groupby
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+
+from gis_app.carehomes.scope import visible_carehomes, visible_subdistricts
+from gis_app.lib import clock
+
+from .models import CheckResult, ChecklistVersion, Frequency, Inspection, InspectionKind
+from .schedule import schedule_status, scheduled_frequencies
+from .services import InspectionError, InspectionInput, InspectorEntry, ItemAnswer, allowed_kinds, items_for, record_inspection
+
+
+def _date(text: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat(text) if text else default
+    except ValueError:
+        return default
+
+
+@login_required
+def inspection_new(request, home_pk: int):
+    home = get_object_or_404(visible_carehomes(request.user), pk=home_pk)
+    kinds = [k for k in InspectionKind if k in allowed_kinds(request.user)]
+    if not kinds:
+        raise PermissionDenied("您的角色不能录入检查")
+    data = request.POST if request.method == "POST" else request.GET
+    kind = data.get("kind") if data.get("kind") in kinds else kinds[0]
+    frequency = data.get("frequency") or None
+    if frequency not in Frequency.values:
+        frequency = Frequency.DAILY if kind == InspectionKind.SELF_CHECK else None
+    inspected_on = _date(data.get("inspected_on"), clock.today())
+    version = ChecklistVersion.in_force(inspected_on)
+    items = list(items_for(version, frequency)) if version else []
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        answers = []
+        for item in items:
+            result = request.POST.get(f"result_{item.code}")
+            if not result:
+                continue
+            lon, lat = request.POST.get(f"lon_{item.code}"), request.POST.get(f"lat_{item.code}")
+            try:
+                lon_f, lat_f = (float(lon), float(lat)) if lon and lat else (None, None)
+            except ValueError:
+                errors[f"item:{item.code}"] = "经纬度应为数字"
+                continue
+            answers.append(ItemAnswer(item.code, result, request.POST.get(f"note_{item.code}", ""),
+                                      request.FILES.get(f"photo_{item.code}"), lon_f, lat_f))  # fmt: skip
+        inspectors = [
+            InspectorEntry(n.strip(), o.strip())
+            for n, o in zip(request.POST.getlist("inspector_name"), request.POST.getlist("inspector_org"), strict=False)
+            if n.strip()
+        ]
+        if len(answers) < len(items) and not errors:
+            errors["answers"] = f"还有 {len(items) - len(answers)} 个检查项未填写结果"
+        if not errors:
+            try:
+                inspection = record_inspection(
+                    InspectionInput(care_home=home, kind=kind, frequency=frequency, inspected_on=inspected_on,
+                                    signed_by_name=request.POST.get("signed_by_name", ""), answers=answers,
+                                    inspectors=inspectors, note=request.POST.get("note", "")),
+                    by=request.user,
+                )  # fmt: skip
+            except InspectionError as exc:
+                errors = exc.errors
+            else:
+                failed = inspection.results.filter(result=CheckResult.Result.FAIL).count()
+                messages.success(request, f"检查已保存" + (f"，{failed} 个不合格项已生成隐患" if failed else "，全部合格"))
+                return redirect("inspection-detail", pk=inspection.pk)
+    groups = [(place, list(its)) for place, its in groupby(items, key=lambda i: i.key_place)]
+    return render(request, "inspections/new.html", {
+        "home": home, "kinds": kinds, "kind": kind, "frequency": frequency, "frequencies": Frequency.choices,
+        "inspected_on": inspected_on, "version": version, "groups": groups, "errors": errors, "post": request.POST,
+        "item_errors": {k.removeprefix("item:"): v for k, v in errors.items() if k.startswith("item:")},
+        "form_errors": {k: v for k, v in errors.items() if not k.startswith("item:")},
+    })  # fmt: skip
+
+
+@login_required
+def inspection_detail(request, pk: int):
+    inspection = get_object_or_404(
+        Inspection.objects.filter(care_home__in=visible_carehomes(request.user)).select_related("care_home", "version"), pk=pk
+    )
+    results = inspection.results.select_related("item__key_place", "hazard")
+    return render(request, "inspections/detail.html", {"inspection": inspection, "results": results,
+                                                         "inspectors": inspection.inspectors.all()})  # fmt: skip
+
+
+@login_required
+def missed_checks(request):
+    today = clock.today()
+    end = min(_date(request.GET.get("to"), today), today)
+    start = _date(request.GET.get("from"), end - timedelta(days=29))
+    if start > end:
+        start = end
+    subdistricts = visible_subdistricts(request.user)
+    homes = visible_carehomes(request.user).select_related("subdistrict")
+    code = request.GET.get("subdistrict", "")
+    if code:
+        homes = homes.filter(subdistrict__code=code)
+    status = schedule_status(homes, start, end)
+    rows = []
+    for home in homes:
+        statuses = status.get(home.pk, [])
+        rows.append({"home": home, "statuses": statuses, "missed": sum(s.missed for s in statuses)})
+    rows.sort(key=lambda r: (-r["missed"], r["home"].name))
+    frequencies = [Frequency(f).label for f in scheduled_frequencies(end)]
+    by_subdistrict: dict[str, list[int]] = {}
+    for r in rows:
+        name = r["home"].subdistrict.name if r["home"].subdistrict else "—"
+        agg = by_subdistrict.setdefault(name, [0, 0])
+        agg[0] += 1
+        agg[1] += r["missed"]
+    return render(request, "inspections/missed.html", {
+        "rows": rows, "frequencies": frequencies, "start": start, "end": end, "subdistricts": subdistricts,
+        "code": code, "by_subdistrict": sorted(by_subdistrict.items(), key=lambda kv: -kv[1][1]),
+    })  # fmt: skip

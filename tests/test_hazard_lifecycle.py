@@ -1,0 +1,251 @@
+"""The ledger's lifecycle: every transition, every refusal with its code, who may do what, and the history."""
+
+import threading
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection, connections, transaction
+from django.db import DatabaseError
+
+from gis_app.carehomes.models import Role
+from gis_app.hazards import services
+from gis_app.hazards.models import Hazard, HazardEvent, Status
+from gis_app.hazards.services import HazardError
+from gis_app.inspections.models import Criterion
+
+
+@pytest.fixture
+def hazard(world):
+    return services.report_hazard(care_home=world["home_a"], description="消防车通道被车辆占用", by=world["users"]["bureau"])
+
+
+def codes(fn):
+    with pytest.raises(HazardError) as err:
+        fn()
+    return err.value.code
+
+
+def walk_to(hazard, status, users, photo):
+    bureau, home = users["bureau"], users["care_home"]
+    steps = [
+        (Status.ASSIGNED, lambda: services.assign(hazard, by=home, responsible_person="张三")),
+        (Status.RECTIFYING, lambda: services.start_rectification(hazard, by=home)),
+        (Status.SUBMITTED, lambda: services.submit_for_verification(hazard, by=home, note="已清理", after_photos=[photo()])),
+        (Status.VERIFIED, lambda: services.verify(hazard, by=bureau)),
+        (Status.CLOSED, lambda: services.close_out(hazard, by=bureau)),
+    ]
+    for target, step in steps:
+        if hazard.status == status:
+            break
+        step()
+        hazard.refresh_from_db()
+        assert hazard.status == target
+    return hazard
+
+
+def test_report_sets_default_due_date_and_records_history(hazard, settings):
+    assert hazard.status == Status.REPORTED
+    assert hazard.due_on == hazard.found_on + timedelta(days=settings.HAZARD_DUE_DAYS["general"])
+    assert hazard.responsible_person == hazard.care_home.fire_safety_manager
+    [event] = hazard.events.all()
+    assert (event.action, event.from_status, event.to_status) == ("上报", "", Status.REPORTED)
+
+
+def test_the_full_path_to_close_out(hazard, world, photo):
+    walk_to(hazard, Status.CLOSED, world["users"], photo)
+    hazard.refresh_from_db()
+    assert hazard.closed_on and hazard.verified_by == world["users"]["bureau"]
+    assert [(e.from_status, e.to_status) for e in hazard.events.all()] == [
+        ("", "reported"), ("reported", "assigned"), ("assigned", "rectifying"), ("rectifying", "submitted"),
+        ("submitted", "verified"), ("verified", "closed"),
+    ]  # fmt: skip
+    assert hazard.photos.filter(stage="after").count() == 1
+
+
+def test_submit_needs_after_photos_and_a_note(hazard, world, photo):
+    home = world["users"]["care_home"]
+    walk_to(hazard, Status.RECTIFYING, world["users"], photo)
+    assert codes(lambda: services.submit_for_verification(hazard, by=home, note="done")) == "after_photos_required"
+    assert codes(lambda: services.submit_for_verification(hazard, by=home, note=" ", after_photos=[photo()])) == "note_required"
+    hazard.refresh_from_db()
+    assert hazard.status == Status.RECTIFYING and not hazard.photos.exists()  # nothing stored half-way
+
+
+def test_verification_can_send_it_back(hazard, world, photo):
+    walk_to(hazard, Status.SUBMITTED, world["users"], photo)
+    fire = world["users"]["fire_rescue"]
+    assert codes(lambda: services.send_back(hazard, by=fire, comment="")) == "comment_required"
+    services.send_back(hazard, by=fire, comment="照片不清楚")
+    hazard.refresh_from_db()
+    assert hazard.status == Status.RECTIFYING and hazard.events.last().comment == "照片不清楚"
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        (Status.REPORTED, lambda h, u, p: services.close_out(h, by=u["bureau"])),
+        (Status.REPORTED, lambda h, u, p: services.verify(h, by=u["bureau"])),
+        (Status.REPORTED, lambda h, u, p: services.start_rectification(h, by=u["care_home"])),
+        (Status.ASSIGNED, lambda h, u, p: services.submit_for_verification(h, by=u["care_home"], note="x", after_photos=[p()])),
+        (Status.RECTIFYING, lambda h, u, p: services.fix_on_spot(h, by=u["bureau"], note="x", evidence=[p()])),
+        (Status.CLOSED, lambda h, u, p: services.close_out(h, by=u["bureau"])),
+        (Status.CLOSED, lambda h, u, p: services.close_unfixed(h, by=u["bureau"], comment="x")),
+        (Status.SUBMITTED, lambda h, u, p: services.reopen(h, by=u["bureau"], comment="x")),
+    ],
+)
+def test_invalid_transitions_are_refused_with_a_code(hazard, world, photo, status, action):
+    walk_to(hazard, status, world["users"], photo)
+    events = hazard.events.count()
+    assert codes(lambda: action(hazard, world["users"], photo)) == "invalid_transition"
+    hazard.refresh_from_db()
+    assert hazard.status == status and hazard.events.count() == events
+
+
+@pytest.mark.parametrize("role", ["care_home", "subdistrict", "no_role", "other_home"])
+def test_only_bureau_fire_and_the_contracted_third_party_verify_and_close(hazard, world, photo, role):
+    walk_to(hazard, Status.SUBMITTED, world["users"], photo)
+    assert codes(lambda: services.verify(hazard, by=world["users"][role])) == "forbidden"
+    for verifier in ("bureau", "fire_rescue", "third_party"):
+        assert "verify" in services.allowed_actions(world["users"][verifier], hazard)
+
+
+def test_a_third_party_without_a_contract_cannot_verify(world, make_user, photo):
+    from gis_app.carehomes.models import SafetyServiceProvider
+
+    other = SafetyServiceProvider.objects.create(name="别家服务机构")
+    stranger = make_user("stranger", Role.THIRD_PARTY, safety_service=other)
+    h = services.report_hazard(care_home=world["home_a"], description="x", by=world["users"]["bureau"])
+    walk_to(h, Status.SUBMITTED, world["users"], photo)
+    assert codes(lambda: services.verify(h, by=stranger)) == "forbidden"
+
+
+def test_a_home_cannot_touch_another_homes_hazard(world, photo):
+    h = services.report_hazard(care_home=world["home_b"], description="x", by=world["users"]["bureau"])
+    assert codes(lambda: services.assign(h, by=world["users"]["care_home"], responsible_person="x")) == "forbidden"
+    assert services.allowed_actions(world["users"]["care_home"], h) == []
+
+
+def test_fix_on_spot_closes_in_one_step_with_evidence(hazard, world, photo):
+    bureau = world["users"]["bureau"]
+    assert codes(lambda: services.fix_on_spot(hazard, by=bureau, note="已挪走车辆")) == "evidence_required"
+    assert codes(lambda: services.fix_on_spot(hazard, by=world["users"]["care_home"], note="x", evidence=[photo()])) == "forbidden"
+    services.fix_on_spot(hazard, by=bureau, note="已挪走车辆", evidence=[photo()])
+    hazard.refresh_from_db()
+    assert hazard.status == Status.CLOSED and hazard.closed_on == hazard.verified_on
+
+
+def test_closed_not_fixed_and_reopening_are_honest_states(hazard, world):
+    bureau, fire = world["users"]["bureau"], world["users"]["fire_rescue"]
+    assert codes(lambda: services.close_unfixed(hazard, by=fire, comment="机构已停业")) == "forbidden"
+    assert codes(lambda: services.close_unfixed(hazard, by=bureau, comment="")) == "comment_required"
+    services.close_unfixed(hazard, by=bureau, comment="机构已停业")
+    hazard.refresh_from_db()
+    assert hazard.status == Status.CLOSED_UNFIXED and not hazard.is_open
+    services.reopen(hazard, by=fire, comment="机构复业，隐患仍在")
+    hazard.refresh_from_db()
+    assert hazard.status == Status.REOPENED and hazard.is_open and hazard.closed_on is None
+    services.assign(hazard, by=bureau, responsible_person="李四", due_on=date.today() + timedelta(days=7))
+    hazard.refresh_from_db()
+    assert hazard.status == Status.ASSIGNED
+
+
+def test_rectification_plan_for_a_hard_to_fix_hazard(hazard, world):
+    home = world["users"]["care_home"]
+    services.assign(hazard, by=home, responsible_person="张三")
+    planned = hazard.found_on + timedelta(days=120)
+    assert codes(lambda: services.set_rectification_plan(hazard, by=home, measures="x", safeguards="", planned_on=planned)) == "plan_incomplete"
+    services.set_rectification_plan(hazard, by=home, measures="改造疏散楼梯", safeguards="专人值守", planned_on=planned)
+    hazard.refresh_from_db()
+    assert hazard.status == Status.ASSIGNED and hazard.plan_due_on == planned and hazard.due_on == planned
+    assert hazard.events.last().action == "制定整改方案"
+
+
+def test_major_hazards_need_a_criterion(world):
+    with pytest.raises(HazardError) as err:
+        services.report_hazard(care_home=world["home_a"], description="x", by=world["users"]["bureau"], severity="major")
+    assert err.value.code == "criterion_required"
+
+
+def test_reporting_is_scoped(world):
+    assert codes(lambda: services.report_hazard(care_home=world["home_b"], description="x", by=world["users"]["care_home"])) == "forbidden"
+    assert codes(lambda: services.report_hazard(care_home=world["home_a"], description="x", by=world["users"]["no_role"])) == "forbidden"
+
+
+def test_history_cannot_be_changed_or_deleted(hazard):
+    event = hazard.events.first()
+    original = event.comment
+    with pytest.raises(PermissionError):
+        event.comment = "篡改"
+        event.save()
+    with pytest.raises(PermissionError):
+        event.delete()
+    # Not through the ORM either: the database itself refuses.
+    for sql in ("UPDATE hazards_hazardevent SET comment = 'x' WHERE id = %s", "DELETE FROM hazards_hazardevent WHERE id = %s"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+            cur.execute(sql, [event.pk])
+    assert HazardEvent.objects.get(pk=event.pk).comment == original
+
+
+def test_overdue_is_computed_from_the_clock(hazard, clock_at):
+    clock_at(hazard.due_on)
+    assert not hazard.is_overdue and not Hazard.objects.overdue().filter(pk=hazard.pk).exists()
+    clock_at(hazard.due_on + timedelta(days=3))
+    assert hazard.is_overdue and hazard.days_overdue == 3
+    assert Hazard.objects.overdue().filter(pk=hazard.pk).exists()
+
+
+# 挂牌督办
+
+
+@pytest.fixture
+def major(world):
+    criterion = Criterion.objects.get(code="MCA2023-2-5")
+    return services.report_hazard(care_home=world["home_a"], description="安全出口上锁", by=world["users"]["bureau"],
+                                  severity="major", criterion=criterion)  # fmt: skip
+
+
+def test_listing_and_delisting_a_major_hazard(major, hazard, world, photo):
+    bureau = world["users"]["bureau"]
+    deadline = date.today() + timedelta(days=30)
+    assert codes(lambda: services.list_for_supervision(hazard, by=bureau, department="民政局", deadline=deadline)) == "not_major"
+    assert codes(lambda: services.list_for_supervision(major, by=world["users"]["fire_rescue"], department="x", deadline=deadline)) == "forbidden"
+    listing = services.list_for_supervision(major, by=bureau, department="滨海新区民政局", deadline=deadline)
+    assert codes(lambda: services.list_for_supervision(major, by=bureau, department="x", deadline=deadline)) == "already_listed"
+    services.add_supervision_entry(listing, by=world["users"]["subdistrict"], note="街道已督促")
+    assert codes(lambda: services.add_supervision_entry(listing, by=world["users"]["care_home"], note="x")) == "forbidden"
+    assert codes(lambda: services.delist(listing, by=bureau)) == "hazard_not_closed"
+    walk_to(major, Status.CLOSED, world["users"], photo)
+    services.delist(listing, by=bureau, comment="已销号")
+    listing.refresh_from_db()
+    assert listing.delisted_on is not None
+    assert codes(lambda: services.delist(listing, by=bureau)) == "already_delisted"
+    assert [e.action for e in major.events.all()][-1] == "摘牌"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_close_outs_exactly_one_wins(world, photo):
+    bureau, fire = world["users"]["bureau"], world["users"]["fire_rescue"]
+    hazard = services.report_hazard(care_home=world["home_a"], description="并发测试", by=bureau)
+    walk_to(hazard, Status.VERIFIED, world["users"], photo)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def close(user):
+        try:
+            barrier.wait()
+            services.close_out(Hazard.objects.get(pk=hazard.pk), by=user)
+            outcomes.append("won")
+        except HazardError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=close, args=(u,)) for u in (bureau, fire)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["invalid_transition", "won"]
+    hazard.refresh_from_db()
+    assert hazard.status == Status.CLOSED
+    assert hazard.events.filter(to_status=Status.CLOSED).count() == 1
