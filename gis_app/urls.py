@@ -7,11 +7,11 @@ from rest_framework.routers import DefaultRouter
 from gis_app.carehomes import api as carehomes_api
 from gis_app.carehomes import views as carehomes
 from gis_app.hazards import api as hazards_api
-from gis_app.inspections import api as inspections_api
 from gis_app.hazards import views as hazards
+from gis_app.inspections import api as inspections_api
 from gis_app.inspections import views as inspections
-from gis_app.notifications import views as notifications
 from gis_app.jobs import views as jobs
+from gis_app.notifications import views as notifications
 
 from .views import healthz, protected_media
 

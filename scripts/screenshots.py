@@ -1,6 +1,6 @@
 """Retakes the README screenshots from a running `make run` (BASE_URL, default http://127.0.0.1:8000).
 
-    .venv/bin/python scripts/screenshots.py
+.venv/bin/python scripts/screenshots.py
 """
 
 import os

@@ -10,8 +10,8 @@ from django.contrib.gis.geos import Point
 
 from gis_app.carehomes.credit_code import check_character
 from gis_app.carehomes.demo import load_demo
-from gis_app.inspections.catalogue import load_catalogue
 from gis_app.carehomes.models import CareHome, Profile, Role, SafetyServiceProvider, Subdistrict
+from gis_app.inspections.catalogue import load_catalogue
 
 pytest_plugins = ["tests.browser"]  # the `browser` and `page` fixtures
 
@@ -44,13 +44,22 @@ def make_credit_code(serial: int, prefix: str = "52120116") -> str:
     return head + check_character(head)
 
 
+def ensure_demo() -> None:
+    """Transactional tests flush the database afterwards; the next one reloads the reference data it needs."""
+    if not Subdistrict.objects.exists():
+        load_demo(ledger=False)
+        load_catalogue()
+
+
 @pytest.fixture
 def tanggu(db) -> Subdistrict:
+    ensure_demo()
     return Subdistrict.objects.get(code="120116001")
 
 
 @pytest.fixture
 def hangu(db) -> Subdistrict:
+    ensure_demo()
     return Subdistrict.objects.get(code="120116031")
 
 

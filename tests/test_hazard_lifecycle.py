@@ -4,8 +4,7 @@ import threading
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection, connections, transaction
-from django.db import DatabaseError
+from django.db import DatabaseError, connection, connections, transaction
 
 from gis_app.carehomes.models import Role
 from gis_app.hazards import services
@@ -16,7 +15,9 @@ from gis_app.inspections.models import Criterion
 
 @pytest.fixture
 def hazard(world):
-    return services.report_hazard(care_home=world["home_a"], description="消防车通道被车辆占用", by=world["users"]["bureau"])
+    return services.report_hazard(
+        care_home=world["home_a"], description="消防车通道被车辆占用", by=world["users"]["bureau"]
+    )
 
 
 def codes(fn):
@@ -30,7 +31,10 @@ def walk_to(hazard, status, users, photo):
     steps = [
         (Status.ASSIGNED, lambda: services.assign(hazard, by=home, responsible_person="张三")),
         (Status.RECTIFYING, lambda: services.start_rectification(hazard, by=home)),
-        (Status.SUBMITTED, lambda: services.submit_for_verification(hazard, by=home, note="已清理", after_photos=[photo()])),
+        (
+            Status.SUBMITTED,
+            lambda: services.submit_for_verification(hazard, by=home, note="已清理", after_photos=[photo()]),
+        ),
         (Status.VERIFIED, lambda: services.verify(hazard, by=bureau)),
         (Status.CLOSED, lambda: services.close_out(hazard, by=bureau)),
     ]
@@ -66,7 +70,10 @@ def test_submit_needs_after_photos_and_a_note(hazard, world, photo):
     home = world["users"]["care_home"]
     walk_to(hazard, Status.RECTIFYING, world["users"], photo)
     assert codes(lambda: services.submit_for_verification(hazard, by=home, note="done")) == "after_photos_required"
-    assert codes(lambda: services.submit_for_verification(hazard, by=home, note=" ", after_photos=[photo()])) == "note_required"
+    assert (
+        codes(lambda: services.submit_for_verification(hazard, by=home, note=" ", after_photos=[photo()]))
+        == "note_required"
+    )
     hazard.refresh_from_db()
     assert hazard.status == Status.RECTIFYING and not hazard.photos.exists()  # nothing stored half-way
 
@@ -86,7 +93,10 @@ def test_verification_can_send_it_back(hazard, world, photo):
         (Status.REPORTED, lambda h, u, p: services.close_out(h, by=u["bureau"])),
         (Status.REPORTED, lambda h, u, p: services.verify(h, by=u["bureau"])),
         (Status.REPORTED, lambda h, u, p: services.start_rectification(h, by=u["care_home"])),
-        (Status.ASSIGNED, lambda h, u, p: services.submit_for_verification(h, by=u["care_home"], note="x", after_photos=[p()])),
+        (
+            Status.ASSIGNED,
+            lambda h, u, p: services.submit_for_verification(h, by=u["care_home"], note="x", after_photos=[p()]),
+        ),
         (Status.RECTIFYING, lambda h, u, p: services.fix_on_spot(h, by=u["bureau"], note="x", evidence=[p()])),
         (Status.CLOSED, lambda h, u, p: services.close_out(h, by=u["bureau"])),
         (Status.CLOSED, lambda h, u, p: services.close_unfixed(h, by=u["bureau"], comment="x")),
@@ -128,7 +138,10 @@ def test_a_home_cannot_touch_another_homes_hazard(world, photo):
 def test_fix_on_spot_closes_in_one_step_with_evidence(hazard, world, photo):
     bureau = world["users"]["bureau"]
     assert codes(lambda: services.fix_on_spot(hazard, by=bureau, note="已挪走车辆")) == "evidence_required"
-    assert codes(lambda: services.fix_on_spot(hazard, by=world["users"]["care_home"], note="x", evidence=[photo()])) == "forbidden"
+    assert (
+        codes(lambda: services.fix_on_spot(hazard, by=world["users"]["care_home"], note="x", evidence=[photo()]))
+        == "forbidden"
+    )
     services.fix_on_spot(hazard, by=bureau, note="已挪走车辆", evidence=[photo()])
     hazard.refresh_from_db()
     assert hazard.status == Status.CLOSED and hazard.closed_on == hazard.verified_on
@@ -153,7 +166,10 @@ def test_rectification_plan_for_a_hard_to_fix_hazard(hazard, world):
     home = world["users"]["care_home"]
     services.assign(hazard, by=home, responsible_person="张三")
     planned = hazard.found_on + timedelta(days=120)
-    assert codes(lambda: services.set_rectification_plan(hazard, by=home, measures="x", safeguards="", planned_on=planned)) == "plan_incomplete"
+    assert (
+        codes(lambda: services.set_rectification_plan(hazard, by=home, measures="x", safeguards="", planned_on=planned))
+        == "plan_incomplete"
+    )
     services.set_rectification_plan(hazard, by=home, measures="改造疏散楼梯", safeguards="专人值守", planned_on=planned)
     hazard.refresh_from_db()
     assert hazard.status == Status.ASSIGNED and hazard.plan_due_on == planned and hazard.due_on == planned
@@ -162,13 +178,23 @@ def test_rectification_plan_for_a_hard_to_fix_hazard(hazard, world):
 
 def test_major_hazards_need_a_criterion(world):
     with pytest.raises(HazardError) as err:
-        services.report_hazard(care_home=world["home_a"], description="x", by=world["users"]["bureau"], severity="major")
+        services.report_hazard(
+            care_home=world["home_a"], description="x", by=world["users"]["bureau"], severity="major"
+        )
     assert err.value.code == "criterion_required"
 
 
 def test_reporting_is_scoped(world):
-    assert codes(lambda: services.report_hazard(care_home=world["home_b"], description="x", by=world["users"]["care_home"])) == "forbidden"
-    assert codes(lambda: services.report_hazard(care_home=world["home_a"], description="x", by=world["users"]["no_role"])) == "forbidden"
+    assert (
+        codes(
+            lambda: services.report_hazard(care_home=world["home_b"], description="x", by=world["users"]["care_home"])
+        )
+        == "forbidden"
+    )
+    assert (
+        codes(lambda: services.report_hazard(care_home=world["home_a"], description="x", by=world["users"]["no_role"]))
+        == "forbidden"
+    )
 
 
 def test_history_cannot_be_changed_or_deleted(hazard):
@@ -180,7 +206,10 @@ def test_history_cannot_be_changed_or_deleted(hazard):
     with pytest.raises(PermissionError):
         event.delete()
     # Not through the ORM either: the database itself refuses.
-    for sql in ("UPDATE hazards_hazardevent SET comment = 'x' WHERE id = %s", "DELETE FROM hazards_hazardevent WHERE id = %s"):
+    for sql in (
+        "UPDATE hazards_hazardevent SET comment = 'x' WHERE id = %s",
+        "DELETE FROM hazards_hazardevent WHERE id = %s",
+    ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
             cur.execute(sql, [event.pk])
     assert HazardEvent.objects.get(pk=event.pk).comment == original
@@ -207,12 +236,27 @@ def major(world):
 def test_listing_and_delisting_a_major_hazard(major, hazard, world, photo):
     bureau = world["users"]["bureau"]
     deadline = date.today() + timedelta(days=30)
-    assert codes(lambda: services.list_for_supervision(hazard, by=bureau, department="民政局", deadline=deadline)) == "not_major"
-    assert codes(lambda: services.list_for_supervision(major, by=world["users"]["fire_rescue"], department="x", deadline=deadline)) == "forbidden"
+    assert (
+        codes(lambda: services.list_for_supervision(hazard, by=bureau, department="民政局", deadline=deadline))
+        == "not_major"
+    )
+    assert (
+        codes(
+            lambda: services.list_for_supervision(
+                major, by=world["users"]["fire_rescue"], department="x", deadline=deadline
+            )
+        )
+        == "forbidden"
+    )
     listing = services.list_for_supervision(major, by=bureau, department="滨海新区民政局", deadline=deadline)
-    assert codes(lambda: services.list_for_supervision(major, by=bureau, department="x", deadline=deadline)) == "already_listed"
+    assert (
+        codes(lambda: services.list_for_supervision(major, by=bureau, department="x", deadline=deadline))
+        == "already_listed"
+    )
     services.add_supervision_entry(listing, by=world["users"]["subdistrict"], note="街道已督促")
-    assert codes(lambda: services.add_supervision_entry(listing, by=world["users"]["care_home"], note="x")) == "forbidden"
+    assert (
+        codes(lambda: services.add_supervision_entry(listing, by=world["users"]["care_home"], note="x")) == "forbidden"
+    )
     assert codes(lambda: services.delist(listing, by=bureau)) == "hazard_not_closed"
     walk_to(major, Status.CLOSED, world["users"], photo)
     services.delist(listing, by=bureau, comment="已销号")

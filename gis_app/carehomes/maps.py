@@ -74,7 +74,9 @@ def add_subdistricts(m: folium.Map, subdistricts) -> None:
 
 def popup_html(home, summary: dict | None = None) -> str:
     hazards = (
-        format_html("<br>在办隐患 {} 条，逾期 {} 条", summary["open"], summary["overdue"]) if summary else "<br>无在办隐患"
+        format_html("<br>在办隐患 {} 条，逾期 {} 条", summary["open"], summary["overdue"])
+        if summary
+        else "<br>无在办隐患"
     )
     return format_html(
         '<div class="popup"><b>{}</b>{}<br>床位 {} · 在院 {}<br>消防安全责任人：{}{}<br>'

@@ -45,7 +45,9 @@ class HazardViewSet(viewsets.ReadOnlyModelViewSet):
     geo_field = "location"
 
     def get_queryset(self):
-        qs = Hazard.objects.filter(care_home__in=visible_carehomes(self.request.user)).select_related("care_home", "criterion")
+        qs = Hazard.objects.filter(care_home__in=visible_carehomes(self.request.user)).select_related(
+            "care_home", "criterion"
+        )
         p = self.request.query_params
         if p.get("status") == "open":
             qs = qs.open()

@@ -10,17 +10,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from gis_app.carehomes.models import CareHome
-from gis_app.inspections.models import CheckResult, ChecklistVersion, Frequency, Inspection, InspectionKind
+from gis_app.inspections.models import ChecklistVersion, CheckResult, Frequency, Inspection, InspectionKind
 from gis_app.inspections.services import InspectionInput, ItemAnswer, record_inspection
 from gis_app.lib import clock
 
 from . import services
 from .models import Hazard
 
-# A 1x1 PNG: demo "photos" so that submit/close-out find their evidence.
+# A small valid PNG (4x3, red): demo "photos", so that submit and close-out find their evidence.
 PIXEL = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db40000000049454e44ae426082"
+    "89504e470d0a1a0a0000000d49484452000000040000000308020000003b963991000000144944415478"
+    "9c633c2127c700034c0c480085030026da010a40003b0f0000000049454e44ae426082"
 )
 
 
@@ -81,7 +81,9 @@ def load_demo_ledger(stdout=None) -> None:
         if n == 0:
             bad.add("X01")  # one major hazard: an exit locked, under listed supervision
         answers = [
-            ItemAnswer(item.code, "fail" if item.code in bad else "pass", "现场检查发现问题" if item.code in bad else "")
+            ItemAnswer(
+                item.code, "fail" if item.code in bad else "pass", "现场检查发现问题" if item.code in bad else ""
+            )
             for item in version.items.all()
         ]
         with clock.travel(_at(found)):
@@ -93,7 +95,9 @@ def load_demo_ledger(stdout=None) -> None:
         for hazard in Hazard.objects.filter(inspection=inspection):
             _advance(hazard, bureau, rng, found, today)
     if stdout is not None:
-        stdout.write(f"演示检查记录 {len(inspections)} 条，隐患 {Hazard.objects.filter(care_home__in=homes).count()} 条")
+        stdout.write(
+            f"演示检查记录 {len(inspections)} 条，隐患 {Hazard.objects.filter(care_home__in=homes).count()} 条"
+        )
 
 
 def _advance(hazard: Hazard, bureau, rng: random.Random, found, today) -> None:
@@ -118,7 +122,9 @@ def _advance(hazard: Hazard, bureau, rng: random.Random, found, today) -> None:
         services.assign(hazard, by=bureau, responsible_person=hazard.responsible_person or "院长")
     if hazard.severity == "major":
         with step(1):
-            services.list_for_supervision(hazard, by=bureau, department="滨海新区民政局", deadline=today + timedelta(days=60))
+            services.list_for_supervision(
+                hazard, by=bureau, department="滨海新区民政局", deadline=today + timedelta(days=60)
+            )
     if stage == "assigned":
         return
     with step(2):
@@ -130,7 +136,9 @@ def _advance(hazard: Hazard, bureau, rng: random.Random, found, today) -> None:
     if stage == "rectifying":
         return
     with step(5):
-        services.submit_for_verification(hazard, by=bureau, note="已整改完毕", after_photos=[_photo(f"after-{hazard.pk}")])
+        services.submit_for_verification(
+            hazard, by=bureau, note="已整改完毕", after_photos=[_photo(f"after-{hazard.pk}")]
+        )
     if stage == "submitted":
         return
     with step(2):

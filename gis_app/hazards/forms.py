@@ -14,8 +14,12 @@ class HazardFilterForm(forms.Form):
     )  # fmt: skip
     severity = forms.ChoiceField(label="等级", required=False, choices=[("", "全部等级"), *Severity.choices])
     overdue = forms.BooleanField(label="仅逾期", required=False)
-    found_from = forms.DateField(label="发现日期从", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    found_to = forms.DateField(label="至", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    found_from = forms.DateField(
+        label="发现日期从", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    found_to = forms.DateField(
+        label="至", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def __init__(self, *args, subdistricts, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,9 +64,12 @@ class HazardReportForm(forms.Form):
     criterion = forms.ModelChoiceField(
         label="重大隐患判定条款", queryset=Criterion.objects.select_related("criterion_set"), required=False
     )
-    found_on = forms.DateField(label="发现日期", widget=forms.DateInput(attrs={"type": "date"}))
+    found_on = forms.DateField(label="发现日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     due_on = forms.DateField(
-        label="整改期限", required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="留空按等级取默认期限"
+        label="整改期限",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="留空按等级取默认期限",
     )
     responsible_person = forms.CharField(label="整改责任人", required=False, help_text="留空取本机构消防安全管理人")
     lon = forms.FloatField(label="经度", required=False)
@@ -84,13 +91,17 @@ class ActionForm(forms.Form):
     comment = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
     responsible_person = forms.CharField(label="整改责任人", required=False)
     responsible_phone = forms.CharField(label="电话", required=False)
-    due_on = forms.DateField(label="整改期限", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    due_on = forms.DateField(
+        label="整改期限", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     measures = forms.CharField(label="整改措施", required=False, widget=forms.Textarea(attrs={"rows": 2}))
     safeguards = forms.CharField(label="临时防范措施", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    planned_on = forms.DateField(label="方案完成日期", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    planned_on = forms.DateField(
+        label="方案完成日期", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     photos = forms.ImageField(label="整改后照片", required=False)
 
 
 class ListingForm(forms.Form):
     department = forms.CharField(label="督办部门", initial="滨海新区民政局")
-    deadline = forms.DateField(label="督办期限", widget=forms.DateInput(attrs={"type": "date"}))
+    deadline = forms.DateField(label="督办期限", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))

@@ -39,7 +39,14 @@ class Status(models.TextChoices):
     REOPENED = "reopened", "已重新打开"
 
 
-OPEN_STATUSES = (Status.REPORTED, Status.ASSIGNED, Status.RECTIFYING, Status.SUBMITTED, Status.VERIFIED, Status.REOPENED)
+OPEN_STATUSES = (
+    Status.REPORTED,
+    Status.ASSIGNED,
+    Status.RECTIFYING,
+    Status.SUBMITTED,
+    Status.VERIFIED,
+    Status.REOPENED,
+)
 FINAL_STATUSES = (Status.CLOSED, Status.CLOSED_UNFIXED)
 
 
@@ -58,8 +65,12 @@ class HazardQuerySet(models.QuerySet):
 
 
 class Hazard(models.Model):
-    care_home = models.ForeignKey("carehomes.CareHome", verbose_name="养老机构", on_delete=models.PROTECT, related_name="hazards")
-    key_place = models.ForeignKey("inspections.KeyPlace", verbose_name="重点部位", null=True, blank=True, on_delete=models.PROTECT)
+    care_home = models.ForeignKey(
+        "carehomes.CareHome", verbose_name="养老机构", on_delete=models.PROTECT, related_name="hazards"
+    )
+    key_place = models.ForeignKey(
+        "inspections.KeyPlace", verbose_name="重点部位", null=True, blank=True, on_delete=models.PROTECT
+    )
     category = models.CharField("类别", max_length=20, choices=Category.choices, default=Category.OTHER)
     description = models.TextField("隐患描述")
     location = models.PointField("位置", srid=WGS84, null=True, blank=True)
@@ -74,7 +85,9 @@ class Hazard(models.Model):
         "inspections.CheckResult", verbose_name="对应检查项", null=True, blank=True, on_delete=models.PROTECT, related_name="hazard"
     )  # fmt: skip
     found_on = models.DateField("发现日期")
-    found_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="发现人", null=True, on_delete=models.SET_NULL, related_name="+")
+    found_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="发现人", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     responsible_person = models.CharField("整改责任人", max_length=50, blank=True)
     responsible_phone = models.CharField("责任人电话", max_length=30, blank=True)
     due_on = models.DateField("整改期限")
@@ -86,7 +99,14 @@ class Hazard(models.Model):
     rectification_note = models.TextField("整改情况", blank=True)
     rectified_on = models.DateField("整改完成日期", null=True, blank=True)
     verified_on = models.DateField("复查日期", null=True, blank=True)
-    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="复查人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="复查人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     closed_on = models.DateField("销号日期", null=True, blank=True)
     uuid = models.UUIDField("UUID", unique=True, null=True, blank=True, help_text="外业采集时的唯一标识")
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
@@ -153,7 +173,9 @@ class HazardEvent(models.Model):
     hazard = models.ForeignKey(Hazard, on_delete=models.PROTECT, related_name="events")
     care_home = models.ForeignKey("carehomes.CareHome", on_delete=models.PROTECT, related_name="+")  # shard key
     at = models.DateTimeField("时间")
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作人", null=True, on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="操作人", null=True, on_delete=models.PROTECT, related_name="+"
+    )
     by_name = models.CharField("操作人姓名", max_length=100)
     action = models.CharField("操作", max_length=30)
     from_status = models.CharField("原状态", max_length=16, choices=Status.choices, blank=True)
@@ -183,9 +205,18 @@ class SupervisionListing(models.Model):
     supervising_department = models.CharField("督办部门", max_length=100)
     listed_on = models.DateField("挂牌日期")
     deadline = models.DateField("督办期限")
-    listed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="挂牌人", null=True, on_delete=models.SET_NULL, related_name="+")
+    listed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="挂牌人", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     delisted_on = models.DateField("摘牌日期", null=True, blank=True)
-    delisted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="摘牌人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    delisted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="摘牌人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "挂牌督办"

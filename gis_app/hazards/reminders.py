@@ -15,7 +15,9 @@ from .models import Hazard
 
 
 def _home_users(hazard: Hazard):
-    return get_user_model().objects.filter(is_active=True, profile__role=Role.CARE_HOME, profile__care_home=hazard.care_home_id)
+    return get_user_model().objects.filter(
+        is_active=True, profile__role=Role.CARE_HOME, profile__care_home=hazard.care_home_id
+    )
 
 
 def _supervisors(hazard: Hazard):
@@ -47,6 +49,8 @@ def send_reminders(today: date | None = None) -> dict[str, int]:
         body = f"{h.description[:60]}；整改期限 {h.due_on:%Y-%m-%d}，已逾期 {days} 天（{h.get_severity_display()}）"
         link = reverse("hazard-detail", args=[h.pk])
         key = f"hazard:{h.pk}:overdue:{h.due_on.isoformat()}"
-        counts["escalated"] += notify(_supervisors(h), title=f"隐患逾期未整改：{h.care_home.name}", body=body, link=link, key=key)
+        counts["escalated"] += notify(
+            _supervisors(h), title=f"隐患逾期未整改：{h.care_home.name}", body=body, link=link, key=key
+        )
         notify(_home_users(h), title=f"隐患已逾期：{h.care_home.name}", body=body, link=link, key=key)
     return counts

@@ -13,7 +13,17 @@ from gis_app.carehomes.models import CareHome
 from gis_app.lib import clock
 
 from . import permissions as perms
-from .models import FINAL_STATUSES, OPEN_STATUSES, Hazard, HazardEvent, HazardPhoto, Severity, Status, SupervisionEntry, SupervisionListing
+from .models import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    Hazard,
+    HazardEvent,
+    HazardPhoto,
+    Severity,
+    Status,
+    SupervisionEntry,
+    SupervisionListing,
+)
 
 
 class HazardError(Exception):
@@ -123,16 +133,16 @@ def _event(hazard: Hazard, *, by, action: str, from_status: str, comment: str = 
     )  # fmt: skip
 
 
-def _transition(hazard: Hazard, action: str, *, by, comment: str = "", change: Callable[[Hazard], None] | None = None) -> Hazard:
+def _transition(
+    hazard: Hazard, action: str, *, by, comment: str = "", change: Callable[[Hazard], None] | None = None
+) -> Hazard:
     rule = RULES[action]
     with transaction.atomic():
         locked = Hazard.objects.select_for_update().select_related("care_home").get(pk=hazard.pk)
         if not perms.has_power(by, locked.care_home, rule.power):
             raise HazardError("forbidden", f"您无权对该隐患执行“{rule.label}”")
         if locked.status not in rule.sources:
-            raise HazardError(
-                "invalid_transition", f"“{locked.get_status_display()}”状态的隐患不能执行“{rule.label}”"
-            )
+            raise HazardError("invalid_transition", f"“{locked.get_status_display()}”状态的隐患不能执行“{rule.label}”")
         before = locked.status
         if change is not None:
             change(locked)
@@ -150,7 +160,15 @@ def _require(text: str, code: str, message: str) -> str:
     return text.strip()
 
 
-def assign(hazard: Hazard, *, by, responsible_person: str, responsible_phone: str = "", due_on: date | None = None, comment: str = "") -> Hazard:
+def assign(
+    hazard: Hazard,
+    *,
+    by,
+    responsible_person: str,
+    responsible_phone: str = "",
+    due_on: date | None = None,
+    comment: str = "",
+) -> Hazard:
     person = _require(responsible_person, "responsible_required", "请填写整改责任人")
 
     def change(h: Hazard) -> None:
@@ -161,7 +179,9 @@ def assign(hazard: Hazard, *, by, responsible_person: str, responsible_phone: st
         h.responsible_person, h.responsible_phone = person, responsible_phone
 
     due = f"，期限 {due_on:%Y-%m-%d}" if due_on else ""
-    return _transition(hazard, "assign", by=by, comment=f"责任人 {person}{due}" + (f"；{comment}" if comment else ""), change=change)
+    return _transition(
+        hazard, "assign", by=by, comment=f"责任人 {person}{due}" + (f"；{comment}" if comment else ""), change=change
+    )
 
 
 def start_rectification(hazard: Hazard, *, by, comment: str = "") -> Hazard:
@@ -269,7 +289,13 @@ def list_for_supervision(hazard: Hazard, *, by, department: str, deadline: date)
         listing = SupervisionListing.objects.create(
             hazard=locked, supervising_department=department, listed_on=clock.today(), deadline=deadline, listed_by=by
         )
-        _event(locked, by=by, action="挂牌督办", from_status=locked.status, comment=f"{department}，期限 {deadline:%Y-%m-%d}")
+        _event(
+            locked,
+            by=by,
+            action="挂牌督办",
+            from_status=locked.status,
+            comment=f"{department}，期限 {deadline:%Y-%m-%d}",
+        )
     return listing
 
 

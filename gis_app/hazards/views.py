@@ -47,7 +47,10 @@ def hazard_list(request):
 @login_required
 def hazard_detail(request, pk: int):
     hazard = get_object_or_404(
-        visible_hazards(request.user).select_related("care_home", "key_place", "criterion__criterion_set", "inspection"), pk=pk
+        visible_hazards(request.user).select_related(
+            "care_home", "key_place", "criterion__criterion_set", "inspection"
+        ),
+        pk=pk,
     )
     listing = SupervisionListing.objects.filter(hazard=hazard).prefetch_related("entries").first()
     return render(request, "hazards/detail.html", {
@@ -79,7 +82,9 @@ def hazard_action(request, pk: int, action: str):
         elif action == "plan":
             if d["planned_on"] is None:
                 raise services.HazardError("plan_incomplete", "请填写方案完成日期")
-            services.set_rectification_plan(hazard, by=user, measures=d["measures"], safeguards=d["safeguards"], planned_on=d["planned_on"])
+            services.set_rectification_plan(
+                hazard, by=user, measures=d["measures"], safeguards=d["safeguards"], planned_on=d["planned_on"]
+            )
         elif action == "submit":
             services.submit_for_verification(hazard, by=user, note=d["comment"], after_photos=photos)
         elif action == "verify":
@@ -168,7 +173,9 @@ def supervision_delist(request, pk: int):
 
 @login_required
 def supervision_list(request):
-    listings = SupervisionListing.objects.filter(hazard__in=visible_hazards(request.user)).select_related("hazard__care_home")
+    listings = SupervisionListing.objects.filter(hazard__in=visible_hazards(request.user)).select_related(
+        "hazard__care_home"
+    )
     pending = visible_hazards(request.user).major().open().filter(listing__isnull=True).select_related("care_home")
     return render(request, "hazards/supervision.html", {"listings": listings, "pending": pending})
 
@@ -208,4 +215,3 @@ def home_hazard_summary(homes) -> dict[int, dict]:
         .annotate(open=Count("id"), overdue=Count("id", filter=Q(due_on__lt=today)), major=Count("id", filter=Q(severity="major")))
     )  # fmt: skip
     return {r["care_home_id"]: r for r in rows}
-

@@ -18,7 +18,9 @@ def load_catalogue(path: Path = DEFAULT) -> dict[str, int]:
     changed = {"key_places": 0, "criteria": 0, "items": 0}
     places = {}
     for kp in data["key_places"]:
-        obj, created = KeyPlace.objects.update_or_create(code=kp["code"], defaults={"name": kp["name"], "order": kp["order"]})
+        obj, created = KeyPlace.objects.update_or_create(
+            code=kp["code"], defaults={"name": kp["name"], "order": kp["order"]}
+        )
         places[kp["code"]] = obj
         changed["key_places"] += created
     criteria = {}

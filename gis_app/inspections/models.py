@@ -86,7 +86,9 @@ class CriterionSet(models.Model):
 
 
 class Criterion(models.Model):
-    criterion_set = models.ForeignKey(CriterionSet, verbose_name="标准", on_delete=models.CASCADE, related_name="criteria")
+    criterion_set = models.ForeignKey(
+        CriterionSet, verbose_name="标准", on_delete=models.CASCADE, related_name="criteria"
+    )
     code = models.CharField("条款代码", max_length=40, unique=True)
     category = models.CharField("类别", max_length=50)
     text = models.TextField("判定情形")
@@ -120,7 +122,9 @@ class ChecklistVersion(models.Model):
 
 
 class CheckItem(models.Model):
-    version = models.ForeignKey(ChecklistVersion, verbose_name="检查表版本", on_delete=models.CASCADE, related_name="items")
+    version = models.ForeignKey(
+        ChecklistVersion, verbose_name="检查表版本", on_delete=models.CASCADE, related_name="items"
+    )
     code = models.CharField("代码", max_length=40)
     key_place = models.ForeignKey(KeyPlace, verbose_name="重点部位", on_delete=models.PROTECT)
     text = models.TextField("检查内容")
@@ -155,7 +159,9 @@ class InspectionQuerySet(models.QuerySet):
 
 
 class Inspection(models.Model):
-    care_home = models.ForeignKey("carehomes.CareHome", verbose_name="养老机构", on_delete=models.PROTECT, related_name="inspections")
+    care_home = models.ForeignKey(
+        "carehomes.CareHome", verbose_name="养老机构", on_delete=models.PROTECT, related_name="inspections"
+    )
     kind = models.CharField("检查类型", max_length=12, choices=InspectionKind.choices)
     frequency = models.CharField(
         "计划频次", max_length=12, choices=Frequency.choices, null=True, blank=True,
@@ -166,7 +172,9 @@ class Inspection(models.Model):
     note = models.TextField("总体情况", blank=True)
     signed_by_name = models.CharField("签字人", max_length=50)
     signed_at = models.DateTimeField("签字时间")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="录入人", null=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="录入人", null=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField("录入时间", auto_now_add=True)
     uuid = models.UUIDField("UUID", unique=True, null=True, blank=True, help_text="外业采集时的唯一标识")
 

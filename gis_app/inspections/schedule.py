@@ -13,7 +13,15 @@ from django.conf import settings
 
 from gis_app.lib import clock
 
-from .models import ChecklistVersion, Frequency, Inspection, InspectionKind, next_period_start, period_start, required_per_period
+from .models import (
+    ChecklistVersion,
+    Frequency,
+    Inspection,
+    InspectionKind,
+    next_period_start,
+    period_start,
+    required_per_period,
+)
 
 
 @dataclass
@@ -75,8 +83,13 @@ def schedule_status(homes, start: date | None = None, end: date | None = None) -
             missed = sum(1 for p in ps[:-1] if counts[(home_id, f, p)] < need)
             statuses.append(
                 FrequencyStatus(
-                    frequency=f, label=Frequency(f).label, due=len(ps), done=done, missed=missed,
-                    last_done_on=last.get((home_id, f)), current_done=current is not None and counts[(home_id, f, current)] >= need,
+                    frequency=f,
+                    label=Frequency(f).label,
+                    due=len(ps),
+                    done=done,
+                    missed=missed,
+                    last_done_on=last.get((home_id, f)),
+                    current_done=current is not None and counts[(home_id, f, current)] >= need,
                 )  # fmt: skip
             )
         result[home_id] = statuses

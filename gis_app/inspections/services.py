@@ -14,7 +14,7 @@ from gis_app.hazards.models import Category, Severity
 from gis_app.hazards.services import report_hazard
 from gis_app.lib import clock
 
-from .models import CheckItem, CheckResult, ChecklistVersion, Inspection, InspectionKind, Inspector
+from .models import ChecklistVersion, CheckResult, Inspection, InspectionKind, Inspector
 
 # Which roles may record which kind of inspection.
 KINDS_BY_ROLE = {
@@ -118,7 +118,11 @@ def record_inspection(data: InspectionInput, *, by) -> Inspection:
             signed_at=clock.now(), created_by=by, uuid=data.uuid,
         )  # fmt: skip
         Inspector.objects.bulk_create(
-            [Inspector(inspection=inspection, name=i.name, organisation=i.organisation) for i in data.inspectors if i.name.strip()]
+            [
+                Inspector(inspection=inspection, name=i.name, organisation=i.organisation)
+                for i in data.inspectors
+                if i.name.strip()
+            ]
             or [Inspector(inspection=inspection, user=by, name=data.signed_by_name.strip())]
         )
         for answer in data.answers:

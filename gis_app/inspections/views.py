@@ -9,9 +9,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from gis_app.carehomes.scope import visible_carehomes, visible_subdistricts
 from gis_app.lib import clock
 
-from .models import CheckResult, ChecklistVersion, Frequency, Inspection, InspectionKind
+from .models import ChecklistVersion, CheckResult, Frequency, Inspection, InspectionKind
 from .schedule import schedule_status, scheduled_frequencies
-from .services import InspectionError, InspectionInput, InspectorEntry, ItemAnswer, allowed_kinds, items_for, record_inspection
+from .services import (
+    InspectionError,
+    InspectionInput,
+    InspectorEntry,
+    ItemAnswer,
+    allowed_kinds,
+    items_for,
+    record_inspection,
+)
 
 
 def _date(text: str | None, default: date) -> date:
@@ -69,7 +77,9 @@ def inspection_new(request, home_pk: int):
                 errors = exc.errors
             else:
                 failed = inspection.results.filter(result=CheckResult.Result.FAIL).count()
-                messages.success(request, f"检查已保存" + (f"，{failed} 个不合格项已生成隐患" if failed else "，全部合格"))
+                messages.success(
+                    request, "检查已保存" + (f"，{failed} 个不合格项已生成隐患" if failed else "，全部合格")
+                )
                 return redirect("inspection-detail", pk=inspection.pk)
     groups = [(place, list(its)) for place, its in groupby(items, key=lambda i: i.key_place)]
     return render(request, "inspections/new.html", {
@@ -83,7 +93,8 @@ def inspection_new(request, home_pk: int):
 @login_required
 def inspection_detail(request, pk: int):
     inspection = get_object_or_404(
-        Inspection.objects.filter(care_home__in=visible_carehomes(request.user)).select_related("care_home", "version"), pk=pk
+        Inspection.objects.filter(care_home__in=visible_carehomes(request.user)).select_related("care_home", "version"),
+        pk=pk,
     )
     results = inspection.results.select_related("item__key_place", "hazard")
     return render(request, "inspections/detail.html", {"inspection": inspection, "results": results,

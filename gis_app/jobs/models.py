@@ -14,7 +14,12 @@ class Job(models.Model):
 
     kind = models.CharField("类型", max_length=60)
     unique_key = models.CharField(
-        "唯一键", max_length=120, null=True, blank=True, unique=True, help_text="周期任务每期只建一次，如 hazards.daily:2026-11-30"
+        "唯一键",
+        max_length=120,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="周期任务每期只建一次，如 hazards.daily:2026-11-30",
     )
     title = models.CharField("名称", max_length=200)
     params = models.JSONField("参数", default=dict, blank=True)

@@ -12,14 +12,12 @@ import traceback
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
-
-from .models import Job, JobStatus
-from django.db import IntegrityError
 
 from gis_app.lib import clock
 
+from .models import Job, JobStatus
 from .registry import DAILY, get_handler
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,172 @@
+from datetime import date, timedelta
+
+import pytest
+
+from gis_app.hazards.models import Hazard, Status
+from gis_app.inspections.models import (
+    CheckItem,
+    ChecklistVersion,
+    Frequency,
+    Inspection,
+    next_period_start,
+    period_start,
+)
+from gis_app.inspections.schedule import schedule_status
+from gis_app.inspections.services import InspectionError, InspectionInput, ItemAnswer, record_inspection
+
+
+def answers_for(version, frequency=None, fail=(), note="发现问题"):
+    items = version.items.filter(frequency=frequency) if frequency else version.items.all()
+    return [ItemAnswer(i.code, "fail" if i.code in fail else "pass", note if i.code in fail else "") for i in items]
+
+
+def test_the_catalogue_is_versioned_with_items_per_key_place_and_frequency(db):
+    v2020 = ChecklistVersion.in_force(date(2021, 5, 1))
+    v2023 = ChecklistVersion.in_force(date(2026, 1, 1))
+    assert (v2020.code, v2023.code) == ("BH-2020", "BH-2023")
+    assert set(v2023.items.values_list("frequency", flat=True)) == set(Frequency.values)
+    item = v2023.items.get(code="X01")
+    assert item.major_criterion.code == "MCA2023-2-5" and item.legal_basis and item.responsible_post
+    assert v2020.items.get(code="X01").major_criterion.criterion_set.code == "GB35181-2017"
+    assert ChecklistVersion.in_force(date(2019, 1, 1)) is None
+
+
+def test_criterion_sets_know_when_they_are_in_force(db):
+    from gis_app.inspections.models import CriterionSet
+
+    gb2017, gb2025 = CriterionSet.objects.get(code="GB35181-2017"), CriterionSet.objects.get(code="GB35181-2025")
+    assert gb2017.in_force_on(date(2025, 10, 31)) and not gb2017.in_force_on(date(2025, 11, 1))
+    assert gb2025.in_force_on(date(2025, 11, 1))
+
+
+def test_loading_the_catalogue_twice_changes_nothing(db):
+    from gis_app.inspections.catalogue import load_catalogue
+
+    before = CheckItem.objects.count()
+    assert load_catalogue() == {"key_places": 0, "criteria": 0, "items": 0}
+    assert CheckItem.objects.count() == before
+
+
+def test_a_failed_item_becomes_a_prefilled_hazard_in_the_same_transaction(world):
+    version = ChecklistVersion.in_force()
+    inspection = record_inspection(
+        InspectionInput(care_home=world["home_a"], kind="patrol", inspected_on=date.today(), signed_by_name="王科长",
+                        answers=answers_for(version, fail={"L01", "X01"}, note="通道被占用")),
+        by=world["users"]["bureau"],
+    )  # fmt: skip
+    hazards = {h.check_result.item.code: h for h in inspection.hazards.all()}
+    assert set(hazards) == {"L01", "X01"}
+    lane, exit_ = hazards["L01"], hazards["X01"]
+    assert lane.severity == "general" and lane.category == "fire_lane" and lane.key_place.code == "fire_lane"
+    assert exit_.severity == "major" and exit_.criterion.code == "MCA2023-2-5"
+    assert lane.status == Status.REPORTED and lane.found_on == date.today() and "通道被占用" in lane.description
+    assert inspection.inspectors.get().name == "王科长"
+
+
+def test_a_bad_inspection_stores_nothing(world):
+    version = ChecklistVersion.in_force()
+    answers = answers_for(version, fail={"L01"}, note="")  # a failed item without a note
+    before = (Inspection.objects.count(), Hazard.objects.count())
+    with pytest.raises(InspectionError) as err:
+        record_inspection(
+            InspectionInput(care_home=world["home_a"], kind="patrol", inspected_on=date.today(), signed_by_name="",
+                            answers=answers + [ItemAnswer("NOPE", "pass")]),
+            by=world["users"]["bureau"],
+        )  # fmt: skip
+    assert set(err.value.errors) == {"signed_by_name", "item:L01", "item:NOPE"}
+    assert (Inspection.objects.count(), Hazard.objects.count()) == before
+
+
+@pytest.mark.parametrize(
+    ("role", "kind", "ok"),
+    [("care_home", "self_check", True), ("care_home", "patrol", False), ("bureau", "covert", True),
+     ("fire_rescue", "joint", True), ("third_party", "third_party", True), ("subdistrict", "self_check", False)],
+)  # fmt: skip
+def test_who_records_which_kind(world, role, kind, ok):
+    version = ChecklistVersion.in_force()
+    data = InspectionInput(care_home=world["home_a"], kind=kind, frequency="daily", inspected_on=date.today(),
+                           signed_by_name="张三", answers=answers_for(version, "daily"))  # fmt: skip
+    if ok:
+        assert record_inspection(data, by=world["users"][role]).pk
+    else:
+        with pytest.raises(InspectionError):
+            record_inspection(data, by=world["users"][role])
+
+
+def test_another_home_cannot_be_inspected(world):
+    version = ChecklistVersion.in_force()
+    with pytest.raises(InspectionError, match="无权"):
+        record_inspection(
+            InspectionInput(care_home=world["home_b"], kind="self_check", frequency="daily", inspected_on=date.today(),
+                            signed_by_name="张三", answers=answers_for(version, "daily")),
+            by=world["users"]["care_home"],
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("frequency", "day", "start", "following"),
+    [
+        ("weekly", date(2026, 11, 26), date(2026, 11, 23), date(2026, 11, 30)),
+        ("monthly", date(2026, 12, 31), date(2026, 12, 1), date(2027, 1, 1)),
+        ("quarterly", date(2026, 5, 15), date(2026, 4, 1), date(2026, 7, 1)),
+        ("half_yearly", date(2026, 9, 3), date(2026, 7, 1), date(2027, 1, 1)),
+        ("yearly", date(2026, 9, 3), date(2026, 1, 1), date(2027, 1, 1)),
+        ("daily", date(2026, 9, 3), date(2026, 9, 3), date(2026, 9, 4)),
+    ],
+)
+def test_periods(frequency, day, start, following):
+    assert period_start(frequency, day) == start
+    assert next_period_start(frequency, start) == following
+
+
+def test_due_done_and_missed_self_checks_on_a_fake_clock(world, clock_at, settings):
+    home = world["home_a"]
+    user = world["users"]["care_home"]
+    version = ChecklistVersion.in_force()
+    today = date(2026, 11, 30)  # a Monday
+    clock_at(today)
+    # Daily patrols on 5 of the last 7 days, none today; one weekly check last week.
+    for back in (1, 2, 4, 5, 6):
+        day = today - timedelta(days=back)
+        record_inspection(InspectionInput(care_home=home, kind="self_check", frequency="daily", inspected_on=day,
+                                          signed_by_name="张三", answers=answers_for(version, "daily")), by=user)  # fmt: skip
+    record_inspection(InspectionInput(care_home=home, kind="self_check", frequency="weekly", inspected_on=today - timedelta(days=3),
+                                      signed_by_name="张三", answers=answers_for(version, "weekly")), by=user)  # fmt: skip
+    from gis_app.carehomes.models import CareHome
+
+    status = {
+        s.frequency: s
+        for s in schedule_status(CareHome.objects.filter(pk=home.pk), today - timedelta(days=6), today)[home.pk]
+    }
+    daily = status["daily"]
+    assert (daily.due, daily.done, daily.missed, daily.current_done) == (7, 5, 1, False)  # missed: 3 days ago
+    assert daily.last_done_on == today - timedelta(days=1)
+    weekly = status["weekly"]  # periods: the week of Nov 23 (done) and this week (due, not yet missed)
+    assert (weekly.due, weekly.done, weekly.missed) == (2, 1, 0)
+    shift = status["shift"]
+    assert shift.missed == 6  # no shift checks at all: every finished day is missed
+    settings.CHECKS_TRACKED_FROM = "2026-11-29"
+    status = {
+        s.frequency: s
+        for s in schedule_status(CareHome.objects.filter(pk=home.pk), today - timedelta(days=6), today)[home.pk]
+    }
+    assert status["daily"].due == 2 and status["daily"].missed == 0
+
+
+def test_api_records_an_inspection_with_the_same_rules(client, world):
+    client.force_login(world["users"]["bureau"])
+    version = ChecklistVersion.in_force()
+    results = [{"item": i.code, "result": "pass"} for i in version.items.all()]
+    results[0] = {"item": results[0]["item"], "result": "fail", "note": "插线板串接", "lon": 117.66, "lat": 39.02}
+    payload = {"care_home": world["home_a"].pk, "kind": "joint", "inspected_on": date.today().isoformat(),
+               "signed_by_name": "王科长", "inspectors": [{"name": "李参谋", "organisation": "消防救援支队"}], "results": results}  # fmt: skip
+    response = client.post("/api/inspections/", payload, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    assert len(response.json()["hazards"]) == 1
+    hazard = Hazard.objects.get(pk=response.json()["hazards"][0])
+    assert hazard.location is not None
+    bad = {**payload, "results": [{"item": "R01", "result": "maybe"}]}
+    response = client.post("/api/inspections/", bad, content_type="application/json")
+    assert response.status_code == 400 and "item:R01" in response.json()["errors"]
+    other = {**payload, "care_home": 10**9}
+    assert client.post("/api/inspections/", other, content_type="application/json").status_code == 404
