@@ -27,7 +27,7 @@ def neutralise(text: str) -> str:
 class Column:
     header: str
     width: int = 14
-    kind: str = "text"  # text | date | datetime | int
+    kind: str = "text"  # text | date | int: documents the column; values keep their Python type
 
 
 @dataclass
@@ -38,22 +38,16 @@ class Sheet:
     rows: Iterable[list]
 
 
-def _cell(ws, value, column: Column):
+def _value(value, column: Column):
+    """Plain values stream fastest: openpyxl types them itself (dates get yyyy-mm-dd). Only text needs care: after
+    neutralise() no string starts with '=', so none can be taken for a formula."""
     if value is None or value == "":
         return None
-    if column.kind == "date" and isinstance(value, date):
-        cell = WriteOnlyCell(ws, value=value)
-        cell.number_format = "yyyy-mm-dd"
-        return cell
-    if column.kind == "datetime" and isinstance(value, datetime):
-        cell = WriteOnlyCell(ws, value=timezone.localtime(value).replace(tzinfo=None))
-        cell.number_format = "yyyy-mm-dd hh:mm"
-        return cell
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, datetime):
+        return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
+    if isinstance(value, date | int | float) and not isinstance(value, bool):
         return value
-    cell = WriteOnlyCell(ws, value=neutralise(str(value)))
-    cell.data_type = "s"
-    return cell
+    return neutralise(str(value))
 
 
 def write_workbook(target, sheets: list[Sheet], progress: Callable[[int], None] | None = None) -> int:
@@ -79,7 +73,7 @@ def write_workbook(target, sheets: list[Sheet], progress: Callable[[int], None] 
         ws.append(header)
         count = 0
         for row in sheet.rows:
-            ws.append([_cell(ws, v, c) for v, c in zip(row, sheet.columns, strict=True)])
+            ws.append([_value(v, c) for v, c in zip(row, sheet.columns, strict=True)])
             count += 1
             written += 1
             if progress and written % 2000 == 0:

@@ -1,0 +1,19 @@
+"""make bench: every benchmark, each against a baseline measured in the same process (ratios survive noisy machines)."""
+
+import sys
+
+from .common import bench_database, setup_django, table
+
+
+def main() -> None:
+    setup_django()
+    from . import ledger_export
+
+    results = []
+    with bench_database():
+        results += ledger_export.run()
+    print(table(results, ["benchmark", "size", "platform", "baseline", "ratio", "goal"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
