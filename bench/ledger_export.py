@@ -15,7 +15,7 @@ def generate(n: int) -> None:
     from gis_app.carehomes.models import CareHome
     from gis_app.hazards.models import Category, Hazard, Status
 
-    load_demo(ledger=False)
+    load_demo(ledger=False, layers=False)
     homes = list(CareHome.objects.all())
     rng = random.Random(1)
     bureau = get_user_model().objects.get(username="bureau")

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "gis_app.carehomes",
     "gis_app.inspections",
     "gis_app.hazards",
+    "layers",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +155,8 @@ LEAFLET_CONFIG = {
     "RESET_VIEW": False,
 }
 
+# Site-plan features must lie within this distance of their care home (metres).
+LAYER_MAX_DISTANCE_M = env_int("LAYER_MAX_DISTANCE_M", 500)
 # How far outside the district outline a care home may lie before an import refuses it (metres).
 CAREHOME_DISTRICT_TOLERANCE_M = env_int("CAREHOME_DISTRICT_TOLERANCE_M", 0)
 JOB_WORKER_POLL_SECONDS = env_int("JOB_WORKER_POLL_SECONDS", 2)

@@ -12,6 +12,11 @@ from gis_app.inspections import api as inspections_api
 from gis_app.inspections import views as inspections
 from gis_app.jobs import views as jobs
 from gis_app.notifications import views as notifications
+from layers import api as layers_api
+from layers import downloads as layers_downloads
+from layers import ogc
+from layers import tiles as layers_tiles
+from layers import views as layers_views
 
 from .views import healthz, protected_media
 
@@ -50,6 +55,23 @@ urlpatterns = [
     path("jobs/<int:pk>/", jobs.job_detail, name="job-detail"),
     path("jobs/<int:pk>/status.json", jobs.job_status, name="job-status"),
     path("api/inspections/", inspections_api.InspectionCreateView.as_view(), name="api-inspection-create"),
+    path("api/layers/", layers_api.CatalogueView.as_view(), name="api-layers"),
+    path("api/layers/<str:layer>/", layers_api.FeatureListView.as_view(), name="api-layer-features"),
+    path("api/layers/<str:layer>/<str:ident>/", layers_api.FeatureDetailView.as_view(), name="api-layer-feature"),
+    path("ogc/", ogc.Landing.as_view(), name="ogc-landing"),
+    path("ogc/conformance", ogc.Conformance.as_view(), name="ogc-conformance"),
+    path("ogc/collections", ogc.Collections.as_view(), name="ogc-collections"),
+    path("ogc/collections/<str:collection>", ogc.Collection.as_view(), name="ogc-collection"),
+    path("ogc/collections/<str:collection>/items", ogc.Items.as_view(), name="ogc-items"),
+    path("ogc/collections/<str:collection>/items/<str:fid>", ogc.Item.as_view(), name="ogc-item"),
+    path("tiles/<str:layer>/<int:z>/<int:x>/<int:y>.pbf", layers_tiles.TileView.as_view(), name="tile"),
+    path("layers/<str:layer>/download.<str:fmt>", layers_downloads.LayerDownload.as_view(), name="layer-download"),
+    path(
+        "carehomes/<int:pk>/layers.<str:fmt>",
+        layers_downloads.CareHomeDownload.as_view(),
+        name="carehome-layers-download",
+    ),
+    path("layers/legend/", layers_views.legend, name="layers-legend"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),

@@ -35,7 +35,7 @@ def job_progress_in_the_test_transaction(settings):
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        load_demo(ledger=False)  # the demo ledger history has its own test
+        load_demo(ledger=False, layers=False)  # the demo ledger history has its own test
         load_catalogue()
 
 
@@ -47,7 +47,7 @@ def make_credit_code(serial: int, prefix: str = "52120116") -> str:
 def ensure_demo() -> None:
     """Transactional tests flush the database afterwards; the next one reloads the reference data it needs."""
     if not Subdistrict.objects.exists():
-        load_demo(ledger=False)
+        load_demo(ledger=False, layers=False)
         load_catalogue()
 
 

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def demo(transactional_db):
-    load_demo(ledger=False)
+    load_demo(ledger=False, layers=False)
     load_catalogue()
 
 

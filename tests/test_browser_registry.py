@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def demo(transactional_db):
-    load_demo()
+    load_demo(ledger=False, layers=False)
 
 
 def test_bureau_logs_in_and_sees_every_home_and_the_21_subdistricts(page, live_server, demo):

@@ -25,7 +25,7 @@ DEMO_ACCOUNTS = [
 ]
 
 
-def load_demo(stdout=None, *, ledger: bool = True) -> None:
+def load_demo(stdout=None, *, ledger: bool = True, layers: bool = True) -> None:
     def say(text: str) -> None:
         if stdout is not None:
             stdout.write(text)
@@ -52,6 +52,10 @@ def load_demo(stdout=None, *, ledger: bool = True) -> None:
         changed = load_catalogue()
         say(f"检查表与判定标准：新增检查项 {changed['items']} 个")
         load_demo_ledger(stdout=stdout)
+    if layers:
+        from layers.demo import load_demo_layers
+
+        load_demo_layers(stdout=stdout)
 
 
 @transaction.atomic

@@ -125,7 +125,7 @@ def overview_map(*, homes, subdistricts, hazards: dict | None = None) -> folium.
 
 
 def site_map(home) -> folium.Map:
-    m = base_map(location=(home.location.y, home.location.x), zoom_start=16)
+    m = base_map(location=(home.location.y, home.location.x), zoom_start=17)
     if home.subdistrict is not None:
         add_subdistricts(m, type(home.subdistrict).objects.filter(pk=home.subdistrict_id))
     if home.site_boundary is not None:

@@ -60,6 +60,8 @@ def carehome_detail(request, pk: int):
     from gis_app.hazards.permissions import can_report_hazard
     from gis_app.inspections.schedule import schedule_status
     from gis_app.inspections.services import allowed_kinds
+    from layers import services as layer_services
+    from layers.catalogue import own_layers
 
     home = get_object_or_404(visible_carehomes(request.user).select_related("subdistrict", "safety_service"), pk=pk)
     hazards = Hazard.objects.filter(care_home=home)
@@ -72,6 +74,7 @@ def carehome_detail(request, pk: int):
             "can_edit": can_edit_carehome(request.user, home),
             "can_report": can_report_hazard(request.user, home),
             "can_inspect": bool(allowed_kinds(request.user)),
+            "can_edit_layers": any(layer_services.can_edit(request.user, layer, home) for layer in own_layers()),
             "status_counts": [(value, label, counts.get(value, 0)) for value, label in Status.choices],
             "open_count": hazards.open().count(),
             "overdue_count": hazards.overdue().count(),

@@ -1,0 +1,176 @@
+"""REST API of the layers, generated from the catalogue: GeoJSON read for every layer, create/update/delete where the
+catalogue lets the caller's role edit. Errors are precise: 400 {"errors": {field: reason}}, 403, 404."""
+
+import uuid as uuidlib
+
+from django.http import HttpResponse
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gis_app.carehomes.scope import visible_carehomes
+
+from . import queries, services
+from .catalogue import BY_KEY, CATALOGUE, Layer
+
+
+def geojson_response(text: str, status: int = 200) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="application/geo+json; charset=utf-8")
+
+
+def layer_or_404(key: str) -> Layer:
+    try:
+        return BY_KEY[key]
+    except KeyError:
+        raise NotFound(f"unknown layer {key!r}; layers: {', '.join(BY_KEY)}") from None
+
+
+def catalogue_json(user=None) -> list[dict]:
+    from gis_app.carehomes.scope import role_of
+
+    role = role_of(user) if user is not None else None
+    return [
+        {
+            "key": layer.key,
+            "title": layer.title,
+            "geometry": list(layer.geometry),
+            "editable": role in layer.edit_roles,
+            "status_field": layer.status_field,
+            "problem_values": sorted(layer.problem_values),
+            "style": layer.style.__dict__,
+            "fields": [
+                {
+                    "name": f.name,
+                    "label": f.label,
+                    "kind": f.kind,
+                    "required": f.required,
+                    "unit": f.unit,
+                    "help": f.help,
+                    "min": f.min,
+                    "max": f.max,
+                    "values": [list(v) for v in f.values.values] if f.values else None,
+                }
+                for f in layer.fields
+            ],
+        }  # fmt: skip
+        for layer in CATALOGUE
+    ]
+
+
+class CatalogueView(APIView):
+    """The layer catalogue as JSON: titles, geometry types, fields, value lists, styles, and whether you may edit."""
+
+    def get(self, request):
+        return Response(catalogue_json(request.user))
+
+
+def _read_body(request) -> tuple[dict, object]:
+    data = request.data
+    if not isinstance(data, dict):
+        raise services.FeatureError({"body": "expected a GeoJSON Feature object"})
+    if data.get("type") not in (None, "Feature"):
+        raise services.FeatureError({"type": "expected a GeoJSON Feature"})
+    props = data.get("properties") or {}
+    if not isinstance(props, dict):
+        raise services.FeatureError({"properties": "expected an object"})
+    return dict(props), data.get("geometry")
+
+
+def _error(exc: services.FeatureError) -> Response:
+    status = 403 if exc.code in ("forbidden", "read_only") else 400
+    return Response({"code": exc.code, "errors": exc.errors}, status=status)
+
+
+class FeatureListView(APIView):
+    """GET: features of one layer (bbox, care_home, subdistrict, status; page, page_size). POST: a GeoJSON Feature."""
+
+    def get(self, request, layer: str):
+        spec = layer_or_404(layer)
+        try:
+            qs = queries.filtered(spec, queries.scoped(spec, request.user), request.query_params)
+        except queries.QueryError as exc:
+            return Response({exc.param: str(exc)}, status=400)
+        try:
+            page = max(1, int(request.query_params.get("page", 1)))
+            size = min(1000, max(1, int(request.query_params.get("page_size", 100))))
+        except ValueError:
+            return Response({"page": "page and page_size must be integers"}, status=400)
+        count = qs.count()
+        rows = list(queries.feature_rows(spec, qs)[(page - 1) * size : page * size])
+        url = request.build_absolute_uri
+        params = request.query_params.copy()
+        links = {}
+        if page * size < count:
+            params["page"] = page + 1
+            links["next"] = url(f"?{params.urlencode()}")
+        if page > 1:
+            params["page"] = page - 1
+            links["previous"] = url(f"?{params.urlencode()}")
+        return geojson_response(queries.collection_json(spec, rows, {"count": count, **links}))
+
+    def post(self, request, layer: str):
+        spec = layer_or_404(layer)
+        try:
+            props, geometry = _read_body(request)
+            home_id = props.pop("care_home", None)
+            props.pop("care_home_name", None)
+            home = visible_carehomes(request.user).filter(pk=home_id).first() if str(home_id).isdigit() else None
+            if home is None:
+                raise services.FeatureError({"care_home": "unknown care home, or not in your scope"})
+            feature = services.save_feature(spec, by=request.user, home=home, geometry=geometry,
+                                            attributes=_strip_labels(spec, props))  # fmt: skip
+        except services.FeatureError as exc:
+            return _error(exc)
+        return _one(spec, feature, status=201)
+
+
+def _strip_labels(spec: Layer, props: dict) -> dict:
+    computed = {f.name for f in spec.fields if f.kind == "computed"}
+    return {k: v for k, v in props.items() if not k.endswith("_label") and k not in computed and k != "updated_at"}
+
+
+def _one(spec: Layer, feature, status: int = 200) -> HttpResponse:
+    qs = spec.get_model().objects.filter(pk=feature.pk)
+    row = queries.feature_rows(spec, qs).get()
+    return geojson_response(queries.feature_json(spec, row), status=status)
+
+
+class FeatureDetailView(APIView):
+    def _get(self, request, spec: Layer, ident: str):
+        qs = queries.scoped(spec, request.user)
+        try:
+            lookup = {"uuid": uuidlib.UUID(ident)} if spec.owned_here else {"pk": int(ident)}
+        except ValueError:
+            raise NotFound("no such feature") from None
+        feature = qs.filter(**lookup).select_related("care_home").first()
+        if feature is None:
+            raise NotFound("no such feature in your scope")
+        return feature
+
+    def get(self, request, layer: str, ident: str):
+        spec = layer_or_404(layer)
+        return _one(spec, self._get(request, spec, ident))
+
+    def patch(self, request, layer: str, ident: str):
+        spec = layer_or_404(layer)
+        feature = self._get(request, spec, ident)
+        try:
+            props, geometry = _read_body(request)
+            props.pop("care_home", None)
+            props.pop("care_home_name", None)
+            feature = services.save_feature(spec, by=request.user, instance=feature, geometry=geometry,
+                                            attributes=_strip_labels(spec, props))  # fmt: skip
+        except services.FeatureError as exc:
+            return _error(exc)
+        return _one(spec, feature)
+
+    put = patch
+
+    def delete(self, request, layer: str, ident: str):
+        spec = layer_or_404(layer)
+        feature = self._get(request, spec, ident)
+        try:
+            services.delete_feature(spec, feature, by=request.user)
+        except services.FeatureError as exc:
+            return _error(exc)
+        return Response(status=204)

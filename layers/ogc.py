@@ -1,0 +1,136 @@
+"""OGC API - Features (Part 1: Core, GeoJSON) at /ogc/, so QGIS and GDAL add the layers directly.
+Scoped like every API (token or session); coordinates in CRS84 (lon, lat)."""
+
+import json
+from datetime import UTC, datetime
+
+from django.contrib.gis.db.models import Extent
+from django.http import HttpResponse
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import queries
+from .api import geojson_response, layer_or_404
+from .catalogue import CATALOGUE, Layer
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+]
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+MAX_LIMIT = 10_000
+
+
+def _json(data, content_type="application/json") -> HttpResponse:
+    return HttpResponse(json.dumps(data, ensure_ascii=False), content_type=f"{content_type}; charset=utf-8")
+
+
+class Landing(APIView):
+    def get(self, request):
+        base = request.build_absolute_uri("/ogc")
+        return _json({
+            "title": "滨海新区养老机构消防安全平台 · OGC API - Features",
+            "description": "养老机构消防安全图层（消防车通道、安全出口、疏散通道、电动自行车充电区、微型消防站、消防设施、隐患）",
+            "links": [
+                {"href": f"{base}/", "rel": "self", "type": "application/json", "title": "this document"},
+                {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json"},
+                {"href": f"{base}/collections", "rel": "data", "type": "application/json"},
+                {"href": request.build_absolute_uri("/api/schema/"), "rel": "service-desc",
+                 "type": "application/vnd.oai.openapi+json;version=3.0"},
+            ],
+        })  # fmt: skip
+
+
+class Conformance(APIView):
+    def get(self, request):
+        return _json({"conformsTo": CONFORMANCE})
+
+
+def _collection(request, layer: Layer) -> dict:
+    base = request.build_absolute_uri(f"/ogc/collections/{layer.key}")
+    extent = queries.scoped(layer, request.user).aggregate(e=Extent(layer.geometry_field))["e"]
+    return {
+        "id": layer.key,
+        "title": layer.title,
+        "description": f"{layer.title}（{'、'.join(layer.geometry)}）",
+        "itemType": "feature",
+        "crs": [CRS84],
+        "extent": {"spatial": {"bbox": [list(extent) if extent else [117.1, 38.5, 118.1, 39.5]], "crs": CRS84}},
+        "links": [
+            {"href": base, "rel": "self", "type": "application/json"},
+            {"href": f"{base}/items", "rel": "items", "type": "application/geo+json"},
+        ],
+    }
+
+
+class Collections(APIView):
+    def get(self, request):
+        base = request.build_absolute_uri("/ogc/collections")
+        return _json({
+            "links": [{"href": base, "rel": "self", "type": "application/json"}],
+            "collections": [_collection(request, layer) for layer in CATALOGUE],
+        })  # fmt: skip
+
+
+class Collection(APIView):
+    def get(self, request, collection: str):
+        return _json(_collection(request, layer_or_404(collection)))
+
+
+class Items(APIView):
+    def get(self, request, collection: str):
+        layer = layer_or_404(collection)
+        p = request.query_params
+        try:
+            limit = int(p.get("limit", 10))
+            offset = int(p.get("offset", 0))
+            if not (1 <= limit and offset >= 0):
+                raise ValueError
+        except ValueError:
+            return Response(
+                {"code": "InvalidParameterValue", "description": "limit must be >= 1 and offset >= 0"}, status=400
+            )
+        limit = min(limit, MAX_LIMIT)
+        try:
+            qs = queries.filtered(layer, queries.scoped(layer, request.user), p)
+        except queries.QueryError as exc:
+            return Response({"code": "InvalidParameterValue", "description": f"{exc.param}: {exc}"}, status=400)
+        matched = qs.count()
+        rows = list(queries.feature_rows(layer, qs)[offset : offset + limit])
+        base = request.build_absolute_uri(f"/ogc/collections/{layer.key}/items")
+        params = p.copy()
+        params["limit"] = limit
+
+        def link(rel: str, off: int) -> dict:
+            params["offset"] = off
+            return {"href": f"{base}?{params.urlencode()}", "rel": rel, "type": "application/geo+json"}
+
+        links = [link("self", offset)]
+        if offset + limit < matched:
+            links.append(link("next", offset + limit))
+        if offset > 0:
+            links.append(link("prev", max(0, offset - limit)))
+        links.append({"href": request.build_absolute_uri(f"/ogc/collections/{layer.key}"), "rel": "collection",
+                      "type": "application/json"})  # fmt: skip
+        extra = {"numberMatched": matched, "numberReturned": len(rows),
+                 "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "links": links}  # fmt: skip
+        return geojson_response(queries.collection_json(layer, rows, extra))
+
+
+class Item(APIView):
+    def get(self, request, collection: str, fid: str):
+        from .api import FeatureDetailView
+
+        layer = layer_or_404(collection)
+        feature = FeatureDetailView()._get(request, layer, fid)
+        row = queries.feature_rows(layer, layer.get_model().objects.filter(pk=feature.pk)).get()
+        data = json.loads(queries.feature_json(layer, row))
+        data["links"] = [
+            {"href": request.build_absolute_uri(), "rel": "self", "type": "application/geo+json"},
+            {
+                "href": request.build_absolute_uri(f"/ogc/collections/{layer.key}"),
+                "rel": "collection",
+                "type": "application/json",
+            },
+        ]
+        return geojson_response(json.dumps(data, ensure_ascii=False))

@@ -1,0 +1,101 @@
+"""Reading layers: scoped querysets and fast GeoJSON (geometry serialised by PostGIS, never parsed in Python)."""
+
+import json
+
+from django.contrib.gis.db.models.functions import AsGeoJSON
+from django.contrib.gis.geos import Polygon
+
+from gis_app.carehomes.scope import visible_carehomes
+from gis_app.lib.srid import WGS84
+
+from .catalogue import Layer
+
+
+class QueryError(ValueError):
+    """A bad filter: `param` names it, the message says what was expected."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+
+
+def scoped(layer: Layer, user):
+    return layer.get_model().objects.filter(care_home__in=visible_carehomes(user))
+
+
+def parse_bbox(raw: str) -> Polygon:
+    try:
+        minx, miny, maxx, maxy = (float(p) for p in raw.split(","))
+    except ValueError:
+        raise QueryError("bbox", "expected four numbers: minLon,minLat,maxLon,maxLat") from None
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise QueryError("bbox", "need -180<=minLon<=maxLon<=180 and -90<=minLat<=maxLat<=90")
+    box = Polygon.from_bbox((minx, miny, maxx, maxy))
+    box.srid = WGS84
+    return box
+
+
+def filtered(layer: Layer, qs, params):
+    if params.get("bbox"):
+        qs = qs.filter(**{f"{layer.geometry_field}__intersects": parse_bbox(params["bbox"])})
+    if params.get("care_home"):
+        if not str(params["care_home"]).isdigit():
+            raise QueryError("care_home", "expected a care home id")
+        qs = qs.filter(care_home_id=int(params["care_home"]))
+    if params.get("subdistrict"):
+        qs = qs.filter(care_home__subdistrict__code=params["subdistrict"])
+    if params.get("status"):
+        if not layer.status_field:
+            raise QueryError("status", f"layer {layer.key} has no status")
+        allowed = layer.field(layer.status_field).values.codes if layer.field(layer.status_field).values else []
+        if params["status"] not in allowed:
+            raise QueryError("status", f"expected one of {', '.join(allowed)}")
+        qs = qs.filter(**{layer.status_field: params["status"]})
+    return qs
+
+
+def property_names(layer: Layer) -> list[str]:
+    names = [f.name for f in layer.fields]
+    if layer.owned_here:
+        names += ["note", "surveyed_on", "surveyed_by", "updated_at"]
+    return names
+
+
+def feature_rows(layer: Layer, qs):
+    """Dicts with the properties, `geojson` (text) and identifiers, in a stable order."""
+    names = property_names(layer)
+    uuid = "uuid" if layer.owned_here else "id"
+    return (
+        qs.annotate(geojson=AsGeoJSON(layer.geometry_field, precision=7))
+        .order_by("id")
+        .values("id", uuid, "care_home_id", "care_home__name", "geojson", *names)
+    )
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return float(value) if value.__class__.__name__ == "Decimal" else str(value)
+
+
+def feature_json(layer: Layer, row: dict) -> str:
+    props = {"care_home": row["care_home_id"], "care_home_name": row["care_home__name"]}
+    for f in layer.fields:
+        props[f.name] = _jsonable(row.get(f.name))
+        if f.values is not None and row.get(f.name) is not None:
+            props[f"{f.name}_label"] = f.values.label(row[f.name])
+    for extra in ("note", "surveyed_on", "surveyed_by", "updated_at"):
+        if extra in row:
+            props[extra] = _jsonable(row[extra])
+    ident = str(row["uuid"]) if layer.owned_here else row["id"]
+    return (
+        f'{{"type":"Feature","id":{json.dumps(ident)},"geometry":{row["geojson"] or "null"},'
+        f'"properties":{json.dumps(props, ensure_ascii=False)}}}'
+    )
+
+
+def collection_json(layer: Layer, rows, extra: dict | None = None) -> str:
+    head = json.dumps({"type": "FeatureCollection", **(extra or {})}, ensure_ascii=False)[:-1]
+    return head + ',"features":[' + ",".join(feature_json(layer, r) for r in rows) + "]}"

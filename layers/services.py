@@ -1,0 +1,256 @@
+"""Creating, changing and deleting site-plan features: attributes checked against the catalogue, geometry checked
+(type, validity, inside the district, near its care home), then written in one transaction."""
+
+import json
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.contrib.gis.geos import GEOSException, GEOSGeometry
+from django.core.cache import cache
+from django.db import connection, transaction
+
+from gis_app.carehomes.models import CareHome
+from gis_app.carehomes.scope import role_of, visible_carehomes
+from gis_app.lib.srid import WGS84
+
+from .catalogue import Layer
+
+
+class FeatureError(Exception):
+    """Refused input: `errors` maps a field (or "geometry", "care_home", "permission") to a precise reason."""
+
+    def __init__(self, errors: dict[str, str], code: str = "invalid"):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+        self.code = code
+
+
+def can_edit(user, layer: Layer, home: CareHome) -> bool:
+    return role_of(user) in layer.edit_roles and visible_carehomes(user).filter(pk=home.pk).exists()
+
+
+def parse_geometry(value) -> GEOSGeometry:
+    """GeoJSON (dict or text) or WKT, in WGS84."""
+    if isinstance(value, GEOSGeometry):
+        return value
+    try:
+        text = json.dumps(value) if isinstance(value, dict) else str(value)
+        geom = GEOSGeometry(text)
+    except (GEOSException, ValueError, TypeError) as exc:
+        raise FeatureError({"geometry": f"无法解析几何：{exc}"}) from None
+    if geom.srid is None:
+        geom.srid = WGS84
+    if geom.srid != WGS84:
+        raise FeatureError({"geometry": f"几何应为 WGS84（EPSG:4326），实际为 EPSG:{geom.srid}"})
+    return geom
+
+
+def clean_geometry(layer: Layer, geom: GEOSGeometry, home: CareHome) -> tuple[GEOSGeometry, str]:
+    """Returns the geometry to store and a note when it was repaired; raises FeatureError when refused."""
+    note = ""
+    if geom.empty:
+        raise FeatureError({"geometry": "几何为空"})
+    if geom.geom_type.startswith("Multi") and len(geom) == 1 and geom[0].geom_type in layer.geometry:
+        geom = geom[0]  # a one-part multi geometry is unambiguous
+        geom.srid = WGS84
+    if geom.geom_type not in layer.geometry:
+        allowed = "、".join(layer.geometry)
+        raise FeatureError(
+            {"geometry": f"{layer.title}的几何类型应为 {allowed}，实际为 {geom.geom_type}"}, "wrong_type"
+        )
+    if not geom.valid:
+        reason = geom.valid_reason
+        repaired = geom.make_valid()
+        same_shape = repaired.geom_type == geom.geom_type and (
+            geom.geom_type != "Polygon"
+            or abs(repaired.area - abs(_signed_area(geom))) <= 1e-3 * abs(_signed_area(geom))
+        )
+        if not same_shape:
+            raise FeatureError({"geometry": f"几何无效且无法唯一修复：{reason}"}, "invalid_geometry")
+        repaired.srid = WGS84
+        geom, note = repaired, f"几何已自动修复（{reason}）"
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT (SELECT ST_Covers(ST_Union(boundary), ST_GeomFromEWKB(%s)) FROM carehomes_subdistrict),
+                   ST_Distance(ST_GeomFromEWKB(%s)::geography, h.location::geography)
+            FROM carehomes_carehome h WHERE h.id = %s
+            """,
+            [geom.ewkb, geom.ewkb, home.pk],
+        )
+        inside, distance = cur.fetchone()
+    if not inside:
+        raise FeatureError({"geometry": "几何超出滨海新区范围"}, "outside_district")
+    limit = settings.LAYER_MAX_DISTANCE_M
+    if distance > limit:
+        raise FeatureError({"geometry": f"距所属养老机构 {distance:.0f} 米，超过允许的 {limit} 米"}, "too_far")
+    return geom, note
+
+
+def _signed_area(polygon: GEOSGeometry) -> float:
+    ring = polygon.exterior_ring.coords
+    return sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False)) / 2
+
+
+def clean_attributes(layer: Layer, data: dict, *, partial: bool = False) -> dict:
+    out, errors = {}, {}
+    for f in layer.editable_fields:
+        if f.name not in data:
+            if f.required and not partial:
+                errors[f.name] = f"{f.label}为必填项"
+            continue
+        raw = data[f.name]
+        empty = raw is None or (isinstance(raw, str) and not raw.strip())
+        if empty:
+            if f.required:
+                errors[f.name] = f"{f.label}为必填项"
+            else:
+                out[f.name] = "" if f.kind in ("text", "choice") else None
+            continue
+        try:
+            out[f.name] = _parse(f, raw)
+        except ValueError as exc:
+            errors[f.name] = f"{f.label}：{exc}"
+    for key in ("note", "surveyed_by"):
+        if key in data:
+            out[key] = str(data[key] or "")[:2000]
+    if data.get("surveyed_on"):
+        try:
+            out["surveyed_on"] = date.fromisoformat(str(data["surveyed_on"]))
+        except ValueError:
+            errors["surveyed_on"] = "调查日期格式应为 YYYY-MM-DD"
+    unknown = set(data) - {f.name for f in layer.fields} - {"note", "surveyed_by", "surveyed_on"}
+    for name in sorted(unknown):
+        errors[name] = "未知字段"
+    if errors:
+        raise FeatureError(errors)
+    return out
+
+
+def _parse(f, raw):
+    if f.kind == "text":
+        text = str(raw).strip()
+        if len(text) > 200:
+            raise ValueError("不能超过200个字")
+        return text
+    if f.kind == "choice":
+        if str(raw) not in f.values.codes:
+            raise ValueError(f"“{raw}”不是有效值，可选：{'、'.join(f'{c}（{label}）' for c, label in f.values.values)}")
+        return str(raw)
+    if f.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("true", "1", "yes", "on", "是"):
+            return True
+        if str(raw).lower() in ("false", "0", "no", "off", "否"):
+            return False
+        raise ValueError("应为是或否")
+    if f.kind in ("int", "decimal"):
+        try:
+            number = Decimal(str(raw))
+        except InvalidOperation:
+            raise ValueError(f"应为数字，实际为“{raw}”") from None
+        if not number.is_finite():
+            raise ValueError("应为有限数字")
+        if f.kind == "int" and number != number.to_integral_value():
+            raise ValueError("应为整数")
+        if f.min is not None and number < Decimal(str(f.min)):
+            raise ValueError(f"不能小于 {f.min:g}")
+        if f.max is not None and number > Decimal(str(f.max)):
+            raise ValueError(f"不能大于 {f.max:g}")
+        return int(number) if f.kind == "int" else number.quantize(Decimal("0.01"))
+    if f.kind == "date":
+        try:
+            return date.fromisoformat(str(raw))
+        except ValueError:
+            raise ValueError("日期格式应为 YYYY-MM-DD") from None
+    raise ValueError(f"字段类型 {f.kind} 不可编辑")
+
+
+def _compute(layer: Layer, feature) -> None:
+    geom = getattr(feature, layer.geometry_field)
+    if layer.key == "evacuation_route":
+        with connection.cursor() as cur:
+            cur.execute("SELECT ST_Length(ST_GeomFromEWKB(%s)::geography)", [geom.ewkb])
+            feature.length_m = Decimal(cur.fetchone()[0]).quantize(Decimal("0.01"))
+    if layer.key == "ebike_area":
+        from .models import Building
+
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT MIN(ST_Distance(area::geography, ST_GeomFromEWKB(%s)::geography)) FROM {Building._meta.db_table} "
+                "WHERE care_home_id = %s",
+                [geom.ewkb, feature.care_home_id],
+            )
+            distance = cur.fetchone()[0]
+        if distance is not None:  # computed where buildings exist, else the entered value stays
+            feature.distance_to_building_m = Decimal(distance).quantize(Decimal("0.01"))
+
+
+def bump_tiles(layer: Layer) -> None:
+    """Cached tiles carry a per-layer version in their key; a change makes every old tile unreachable."""
+    key = f"tiles:{layer.key}:version"
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 2, None)
+
+
+def tiles_version(layer: Layer) -> int:
+    return cache.get_or_set(f"tiles:{layer.key}:version", 1, None)
+
+
+def save_feature(layer: Layer, *, by, home: CareHome | None = None, geometry=None, attributes: dict | None = None,
+                 instance=None):  # fmt: skip
+    """Creates (instance=None) or updates a feature; a partial update may give only attributes or only geometry."""
+    if not layer.owned_here:
+        raise FeatureError({"permission": f"{layer.title}只能通过其业务流程修改"}, "read_only")
+    model = layer.get_model()
+    home = home or (instance.care_home if instance is not None else None)
+    if home is None:
+        raise FeatureError({"care_home": "请指定养老机构"})
+    if not can_edit(by, layer, home):
+        raise FeatureError({"permission": f"您无权编辑该养老机构的{layer.title}"}, "forbidden")
+    if instance is not None and instance.care_home_id != home.pk and not can_edit(by, layer, instance.care_home):
+        raise FeatureError({"permission": "您无权移动该要素"}, "forbidden")
+    errors, note, code, values = {}, "", "invalid", {}
+    try:
+        values = clean_attributes(layer, attributes or {}, partial=instance is not None)
+    except FeatureError as exc:
+        errors.update(exc.errors)
+    geom = None
+    if geometry is not None:
+        try:
+            geom, note = clean_geometry(layer, parse_geometry(geometry), home)
+        except FeatureError as exc:
+            errors.update(exc.errors)
+            code = exc.code
+    elif instance is None:
+        errors["geometry"] = "请绘制几何"
+    if errors:
+        raise FeatureError(errors, code)
+    with transaction.atomic():
+        feature = instance if instance is not None else model(created_by=by)
+        if instance is not None:
+            feature = model.objects.select_for_update().get(pk=instance.pk)
+        feature.care_home = home
+        feature.updated_by = by
+        if geom is not None:
+            setattr(feature, layer.geometry_field, geom)
+        for name, value in values.items():
+            setattr(feature, name, value)
+        _compute(layer, feature)
+        feature.full_clean(exclude=["uuid", "created_by", "updated_by"])
+        feature.save()
+    bump_tiles(layer)
+    feature.repair_note = note
+    return feature
+
+
+def delete_feature(layer: Layer, feature, *, by) -> None:
+    if not layer.owned_here or not can_edit(by, layer, feature.care_home):
+        raise FeatureError({"permission": f"您无权删除该{layer.title}"}, "forbidden")
+    with transaction.atomic():
+        feature.delete()
+    bump_tiles(layer)
