@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -37,7 +38,7 @@ def parse_geometry(value) -> GEOSGeometry:
     try:
         text = json.dumps(value) if isinstance(value, dict) else str(value)
         geom = GEOSGeometry(text)
-    except (GEOSException, ValueError, TypeError) as exc:
+    except (GEOSException, GDALException, ValueError, TypeError) as exc:
         raise FeatureError({"geometry": f"无法解析几何：{exc}"}) from None
     if geom.srid is None:
         geom.srid = WGS84
@@ -61,14 +62,9 @@ def clean_geometry(layer: Layer, geom: GEOSGeometry, home: CareHome) -> tuple[GE
         )
     if not geom.valid:
         reason = geom.valid_reason
-        repaired = geom.make_valid()
-        same_shape = repaired.geom_type == geom.geom_type and (
-            geom.geom_type != "Polygon"
-            or abs(repaired.area - abs(_signed_area(geom))) <= 1e-3 * abs(_signed_area(geom))
-        )
-        if not same_shape:
+        repaired = _unambiguous_repair(geom)
+        if repaired is None:
             raise FeatureError({"geometry": f"几何无效且无法唯一修复：{reason}"}, "invalid_geometry")
-        repaired.srid = WGS84
         geom, note = repaired, f"几何已自动修复（{reason}）"
     with connection.cursor() as cur:
         cur.execute(
@@ -86,6 +82,26 @@ def clean_geometry(layer: Layer, geom: GEOSGeometry, home: CareHome) -> tuple[GE
     if distance > limit:
         raise FeatureError({"geometry": f"距所属养老机构 {distance:.0f} 米，超过允许的 {limit} 米"}, "too_far")
     return geom, note
+
+
+def _unambiguous_repair(geom: GEOSGeometry) -> GEOSGeometry | None:
+    """A repair is taken only when it cannot change what was drawn: exactly one polygon of the same area comes out and
+    everything else GEOS split off has no area (a spike, a doubled-back edge). A bow-tie becomes two polygons:
+    which one was meant is a guess, so it is refused."""
+    if geom.geom_type != "Polygon":
+        return None
+    repaired = geom.make_valid()
+    parts = list(repaired) if repaired.geom_type in ("GeometryCollection", "MultiPolygon") else [repaired]
+    polygons = [p for p in parts if p.geom_type == "Polygon"]
+    rest_has_area = any(
+        p.geom_type not in ("Polygon", "LineString", "MultiLineString", "Point", "MultiPoint") for p in parts
+    )
+    drawn = abs(_signed_area(geom))
+    if len(polygons) != 1 or rest_has_area or abs(polygons[0].area - drawn) > 1e-3 * drawn:
+        return None
+    result = polygons[0]
+    result.srid = WGS84
+    return result
 
 
 def _signed_area(polygon: GEOSGeometry) -> float:

@@ -1,0 +1,136 @@
+"""What GIS users get: vector tiles decoded back, downloads re-read by GDAL, and the OGC API read by GDAL's own client."""
+
+import json
+import math
+import os
+import subprocess
+
+import mapbox_vector_tile
+import pytest
+from rest_framework.authtoken.models import Token
+
+from layers import services
+from layers.catalogue import get_layer
+
+from .test_layers import near, square
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+@pytest.fixture
+def features(world):
+    bureau = world["users"]["bureau"]
+    out = {}
+    for name in ("home_a", "home_b"):
+        home = world[name]
+        out[name] = [
+            services.save_feature(get_layer("safety_exit"), by=bureau, home=home, geometry={"type": "Point", "coordinates": near(home, 4, 4)},
+                                  attributes={"kind": "door", "status": "locked", "exit_sign_ok": True}),
+            services.save_feature(get_layer("building"), by=bureau, home=home, geometry=square(home, 0, 0, 20), attributes={"name": "1号楼"}),
+        ]  # fmt: skip
+    return out
+
+
+def test_tiles_decode_back_to_the_features_and_respect_the_scope(client, world, features):
+    home = world["home_a"]
+    x, y = tile_of(home.location.x, home.location.y, 16)
+    client.force_login(world["users"]["bureau"])
+    r = client.get(f"/tiles/safety_exit/16/{x}/{y}.pbf")
+    assert r.status_code == 200 and r["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    assert "max-age" in r["Cache-Control"] and r["ETag"]
+    tile = mapbox_vector_tile.decode(r.content)
+    [feature] = tile["safety_exit"]["features"]
+    assert feature["properties"]["id"] == str(features["home_a"][0].uuid)
+    assert feature["properties"]["status"] == "locked" and feature["properties"]["exit_sign_ok"] is True
+    assert feature["geometry"]["type"] == "Point"
+    assert client.get(f"/tiles/safety_exit/16/{x}/{y}.pbf", HTTP_IF_NONE_MATCH=r["ETag"]).status_code == 304
+    # another home's user gets an empty tile for the same place
+    client.force_login(world["users"]["other_home"])
+    assert client.get(f"/tiles/safety_exit/16/{x}/{y}.pbf").content == b""
+    assert client.get("/tiles/safety_exit/16/99999999/0.pbf").status_code == 404
+
+
+def test_an_edit_makes_cached_tiles_stale(client, world, features):
+    home = world["home_a"]
+    x, y = tile_of(home.location.x, home.location.y, 16)
+    client.force_login(world["users"]["bureau"])
+    before = mapbox_vector_tile.decode(client.get(f"/tiles/safety_exit/16/{x}/{y}.pbf").content)
+    services.save_feature(
+        get_layer("safety_exit"),
+        by=world["users"]["bureau"],
+        instance=features["home_a"][0],
+        attributes={"status": "open"},
+    )
+    after = mapbox_vector_tile.decode(client.get(f"/tiles/safety_exit/16/{x}/{y}.pbf").content)
+    assert before["safety_exit"]["features"][0]["properties"]["status"] == "locked"
+    assert after["safety_exit"]["features"][0]["properties"]["status"] == "open"
+
+
+def ogrinfo(*args: str, env: dict | None = None) -> str:
+    return subprocess.run(["ogrinfo", *args], check=True, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})}).stdout  # fmt: skip
+
+
+def test_geopackage_and_geojson_downloads_are_read_by_gdal(client, world, features, tmp_path):
+    client.force_login(world["users"]["bureau"])
+    home = world["home_a"]
+    r = client.get(f"/carehomes/{home.pk}/layers.gpkg")
+    assert r.status_code == 200
+    path = tmp_path / "home.gpkg"
+    path.write_bytes(b"".join(r.streaming_content))
+    summary = ogrinfo("-so", "-al", str(path))
+    assert (
+        "Layer name: safety_exit" in summary and "Layer name: building" in summary and "Layer name: hazard" in summary
+    )
+    assert "EPSG" in summary and "4326" in summary
+    detail = ogrinfo(str(path), "safety_exit")
+    assert "status (String) = locked" in detail and str(features["home_a"][0].uuid) in detail
+    assert "Feature Count: 1" in ogrinfo("-so", str(path), "safety_exit")
+    r = client.get(f"/layers/building/download.geojson?care_home={home.pk}")
+    path = tmp_path / "building.geojson"
+    path.write_bytes(r.content)
+    out = ogrinfo(str(path), "-al")
+    assert "Feature Count: 1" in out and "name (String) = 1号楼" in out
+    data = json.loads(client.get(f"/carehomes/{home.pk}/layers.geojson").content)
+    assert {f["properties"]["layer"] for f in data["features"]} == {"safety_exit", "building"}
+
+
+def test_ogc_api_documents(client, world, features):
+    client.force_login(world["users"]["bureau"])
+    landing = client.get("/ogc/").json()
+    assert {link["rel"] for link in landing["links"]} >= {"self", "conformance", "data", "service-desc"}
+    assert "core" in client.get("/ogc/conformance").json()["conformsTo"][0]
+    collections = client.get("/ogc/collections").json()["collections"]
+    assert [c["id"] for c in collections][:3] == ["building", "fire_lane", "safety_exit"]
+    items = client.get("/ogc/collections/safety_exit/items?limit=1").json()
+    assert items["numberMatched"] == 2 and items["numberReturned"] == 1
+    assert any(link["rel"] == "next" for link in items["links"])
+    page2 = client.get("/ogc/collections/safety_exit/items?limit=1&offset=1").json()
+    assert {link["rel"] for link in page2["links"]} >= {"prev", "self"}
+    assert client.get("/ogc/collections/safety_exit/items?limit=0").status_code == 400
+    client.logout()
+    assert client.get("/ogc/collections").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gdal_reads_the_ogc_api_with_a_token(live_server, world, features):
+    token = Token.objects.create(user=world["users"]["subdistrict"]).key
+    env = {"GDAL_HTTP_HEADERS": f"Authorization: Token {token}"}
+    listing = ogrinfo("-ro", "-so", f"OAPIF:{live_server.url}/ogc", env=env)
+    for key in ("building", "fire_lane", "safety_exit", "evacuation_route", "ebike_area", "micro_fire_station",
+                "fire_equipment", "fire_control_room", "hazard"):  # fmt: skip
+        assert key in listing
+    out = ogrinfo("-ro", f"OAPIF:{live_server.url}/ogc", "safety_exit", env=env)
+    # the street office of 塘沽 sees only home_a's exit
+    assert out.count("OGRFeature(safety_exit)") == 1
+    assert "status (String) = locked" in out and "kind (String) = door" in out
+    assert str(features["home_a"][0].uuid) in out and str(features["home_b"][0].uuid) not in out
+    bad = subprocess.run(
+        ["ogrinfo", "-ro", "-so", f"OAPIF:{live_server.url}/ogc"], capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode != 0  # no token, no data
