@@ -7,11 +7,16 @@ from .common import bench_database, setup_django, table
 
 def main() -> None:
     setup_django()
-    from . import ledger_export
+    from . import layers_serving, ledger_export
 
+    which = set(sys.argv[1:]) or {"layers", "ledger"}
     results = []
-    with bench_database():
-        results += ledger_export.run()
+    if "layers" in which:
+        with bench_database():
+            results += layers_serving.run()
+    if "ledger" in which:
+        with bench_database():
+            results += ledger_export.run()
     print(table(results, ["benchmark", "size", "platform", "baseline", "ratio", "goal"]))
 
 

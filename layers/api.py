@@ -91,22 +91,31 @@ class FeatureListView(APIView):
         except queries.QueryError as exc:
             return Response({exc.param: str(exc)}, status=400)
         try:
-            page = max(1, int(request.query_params.get("page", 1)))
             size = min(1000, max(1, int(request.query_params.get("page_size", 100))))
+            after = request.query_params.get("after")
+            after = int(after) if after else None
+            page = max(1, int(request.query_params.get("page", 1)))
         except ValueError:
-            return Response({"page": "page and page_size must be integers"}, status=400)
-        count = qs.count()
-        rows = list(queries.feature_rows(spec, qs)[(page - 1) * size : page * size])
+            return Response({"page": "page, page_size and after must be integers"}, status=400)
         url = request.build_absolute_uri
         params = request.query_params.copy()
         links = {}
-        if page * size < count:
-            params["page"] = page + 1
+        if after is not None:
+            # Keyset paging (what the `next` links use): constant time however deep the page.
+            rows = list(queries.feature_rows(spec, qs.filter(id__gt=after))[:size])
+            count = None
+        else:
+            count = qs.count()
+            rows = list(queries.feature_rows(spec, qs)[(page - 1) * size : page * size])
+            if page > 1:
+                params["page"] = page - 1
+                links["previous"] = url(f"?{params.urlencode()}")
+        if len(rows) == size:
+            params.pop("page", None)
+            params["after"] = rows[-1]["id"]
             links["next"] = url(f"?{params.urlencode()}")
-        if page > 1:
-            params["page"] = page - 1
-            links["previous"] = url(f"?{params.urlencode()}")
-        return geojson_response(queries.collection_json(spec, rows, {"count": count, **links}))
+        extra = {"count": count, **links} if count is not None else links
+        return geojson_response(queries.collection_json(spec, rows, extra))
 
     def post(self, request, layer: str):
         spec = layer_or_404(layer)

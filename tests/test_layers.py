@@ -236,3 +236,22 @@ def test_building_model_has_the_common_columns():
         "created_by",
         "updated_by",
     } <= names
+
+
+def test_paging_follows_next_links_without_repeats(client, world):
+    home, user = world["home_a"], world["users"]["bureau"]
+    made = [
+        services.save_feature(get_layer("safety_exit"), by=user, home=home, geometry={"type": "Point", "coordinates": near(home, i, i)},
+                              attributes={"kind": "door", "status": "open"})
+        for i in range(5)
+    ]  # fmt: skip
+    client.force_login(user)
+    seen, url = [], "/api/layers/safety_exit/?page_size=2"
+    first = client.get(url).json()
+    assert first["count"] == 5
+    while url:
+        data = client.get(url).json()
+        seen += [f["id"] for f in data["features"]]
+        url = data.get("next")
+    assert seen == [str(f.uuid) for f in made]
+    assert client.get("/api/layers/safety_exit/?after=x").status_code == 400
