@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "gis_app.carehomes",
     "gis_app.inspections",
     "gis_app.hazards",
+    "gis_app.risk",
     "layers",
 ]
 

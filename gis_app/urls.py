@@ -12,6 +12,7 @@ from gis_app.inspections import api as inspections_api
 from gis_app.inspections import views as inspections
 from gis_app.jobs import views as jobs
 from gis_app.notifications import views as notifications
+from gis_app.risk import views as risk
 from layers import api as layers_api
 from layers import downloads as layers_downloads
 from layers import ogc
@@ -48,6 +49,14 @@ urlpatterns = [
     path("supervision/<int:pk>/delist/", hazards.supervision_delist, name="supervision-delist"),
     path("inspections/missed/", inspections.missed_checks, name="missed-checks"),
     path("inspections/<int:pk>/", inspections.inspection_detail, name="inspection-detail"),
+    path("risk/", risk.risk_dashboard, name="risk-dashboard"),
+    path("risk/map/", risk.risk_map, name="risk-map"),
+    path("risk/heatmap/", risk.heatmap, name="risk-heatmap"),
+    path("risk/heatmap/data.json", risk.heat_data, name="risk-heat-data"),
+    path("risk/heatmap/hex.geojson", risk.hex_data, name="risk-hex-data"),
+    path("risk/method/", risk.method, name="risk-method"),
+    path("risk/subdistricts/<str:code>/", risk.subdistrict_detail, name="risk-subdistrict"),
+    path("api/risk/subdistricts/", risk.SubdistrictsAPI.as_view(), name="api-risk-subdistricts"),
     path("notifications/", notifications.notification_list, name="notification-list"),
     path("notifications/<int:pk>/open/", notifications.notification_open, name="notification-open"),
     path("jobs/", jobs.job_list, name="job-list"),

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from gis_app.carehomes.models import CareHome
 from gis_app.lib import clock
+from gis_app.risk.services import request_recompute
 
 from . import permissions as perms
 from .models import (
@@ -123,6 +124,7 @@ def report_hazard(
         )  # fmt: skip
         _add_photos(hazard, photos, HazardPhoto.Stage.BEFORE, by)
         _event(hazard, by=by, action="上报", from_status="", comment=f"整改期限 {due_on:%Y-%m-%d}")
+        request_recompute()
     return hazard
 
 
@@ -150,6 +152,7 @@ def _transition(
             locked.status = rule.target
         locked.save()
         _event(locked, by=by, action=rule.label, from_status=before, comment=comment)
+        request_recompute()
     hazard.refresh_from_db()
     return hazard
 

@@ -13,6 +13,7 @@ from gis_app.carehomes.scope import role_of, visible_carehomes
 from gis_app.hazards.models import Category, Severity
 from gis_app.hazards.services import report_hazard
 from gis_app.lib import clock
+from gis_app.risk.services import request_recompute
 
 from .models import ChecklistVersion, CheckResult, Inspection, InspectionKind, Inspector
 
@@ -142,4 +143,5 @@ def record_inspection(data: InspectionInput, *, by) -> Inspection:
                     severity=Severity.MAJOR if major else Severity.GENERAL, criterion=item.major_criterion,
                     photos=[answer.photo] if answer.photo else (),
                 )  # fmt: skip
+        request_recompute()
     return inspection

@@ -1,0 +1,107 @@
+"""Numbers for the bureau's dashboard: plain functions over querysets (tests check them; templates only show them)."""
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.db.models.functions import TruncMonth
+
+from gis_app.hazards.models import Category, Hazard, Status
+from gis_app.inspections.models import Inspection
+from gis_app.lib import clock
+
+from .models import Campaign, CampaignPhase
+
+
+def load_campaigns(path: Path | None = None) -> int:
+    data = json.loads(Path(path or Path(settings.BASE_DIR) / "fixtures" / "campaigns.json").read_text(encoding="utf-8"))
+    for c in data:
+        campaign, _ = Campaign.objects.update_or_create(
+            code=c["code"], defaults={"title": c["title"], "start_on": c["start_on"], "end_on": c["end_on"]}
+        )
+        for i, p in enumerate(c["phases"], start=1):
+            CampaignPhase.objects.update_or_create(
+                campaign=campaign, order=i, defaults={k: p[k] for k in ("name", "start_on", "end_on", "goal", "metric")}
+            )
+    return len(data)
+
+
+def _share(part: int, whole: int) -> float:
+    return round(100 * part / whole, 1) if whole else 100.0
+
+
+def phase_progress(metric: str, homes) -> tuple[float, str]:
+    """(percent, explanation) of one phase metric over the given homes, from the platform's own data."""
+    total = homes.count()
+    hazards = Hazard.objects.filter(care_home__in=homes)
+    if metric == CampaignPhase.Metric.COMMITMENT:
+        n = homes.exclude(commitment_on=None).count()
+        return _share(n, total), f"{n}/{total} 家已承诺"
+    if metric == CampaignPhase.Metric.SELF_CHECKED:
+        n = homes.filter(pk__in=Inspection.objects.filter(kind="self_check").values("care_home_id")).count()
+        return _share(n, total), f"{n}/{total} 家已自查"
+    if metric == CampaignPhase.Metric.MAJORS_CLOSED:
+        majors = hazards.major()
+        n, m = majors.filter(status=Status.CLOSED).count(), majors.count()
+        return _share(n, m), f"{n}/{m} 条重大隐患已销号"
+    if metric == CampaignPhase.Metric.ZERO_OPEN:
+        n = homes.exclude(pk__in=hazards.open().values("care_home_id")).count()
+        return _share(n, total), f"{n}/{total} 家无在办隐患"
+    raise ValueError(metric)
+
+
+def campaign_status(homes, today: date | None = None) -> list[dict]:
+    today = today or clock.today()
+    out = []
+    campaign = Campaign.objects.prefetch_related("phases").first()
+    if campaign is None:
+        return out
+    for phase in campaign.phases.all():
+        percent, text = phase_progress(phase.metric, homes)
+        state = "已结束" if phase.end_on < today else "进行中" if phase.start_on <= today else "未开始"
+        out.append({"phase": phase, "percent": percent, "text": text, "state": state, "campaign": campaign})
+    return out
+
+
+def monthly_found_closed(homes, months: int = 12, today: date | None = None) -> list[dict]:
+    today = today or clock.today()
+    start = (today.replace(day=1) - timedelta(days=31 * (months - 1))).replace(day=1)
+    hazards = Hazard.objects.filter(care_home__in=homes)
+    found = dict(
+        hazards.filter(found_on__gte=start).annotate(m=TruncMonth("found_on")).values_list("m").annotate(n=Count("id"))
+    )
+    closed = dict(
+        hazards.filter(status=Status.CLOSED, closed_on__gte=start)
+        .annotate(m=TruncMonth("closed_on"))
+        .values_list("m")
+        .annotate(n=Count("id"))
+    )
+    out, m = [], start
+    while m <= today:
+        out.append({"month": m, "found": found.get(m, 0), "closed": closed.get(m, 0)})
+        m = (m.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return out
+
+
+def by_category(homes) -> list[dict]:
+    rows = dict(Hazard.objects.filter(care_home__in=homes).values_list("category").annotate(n=Count("id", filter=Q())))
+    return [
+        {"category": label, "code": code, "count": rows.get(code, 0)}
+        for code, label in Category.choices
+        if rows.get(code)
+    ]
+
+
+def key_numbers(homes, today: date | None = None) -> dict:
+    today = today or clock.today()
+    hazards = Hazard.objects.filter(care_home__in=homes)
+    return {
+        "homes": homes.count(),
+        "open": hazards.open().count(),
+        "overdue": hazards.overdue(today).count(),
+        "open_major": hazards.open().major().count(),
+        "closed": hazards.filter(status=Status.CLOSED).count(),
+        "found": hazards.count(),
+    }

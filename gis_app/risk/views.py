@@ -1,0 +1,171 @@
+import io
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Avg
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gis_app.carehomes.models import Role
+from gis_app.carehomes.scope import role_of, visible_carehomes, visible_subdistricts
+from gis_app.hazards.models import Category, Hazard
+from gis_app.lib import clock
+from gis_app.lib.excel import Column, Sheet, write_workbook
+from gis_app.lib.maps import base_map, render_parts
+
+from . import dashboard, maps, queries
+from .models import RiskModel, RiskScore, SubdistrictRisk
+
+METRICS = {
+    "mean_risk": ("平均风险分", lambda r: r.mean_risk),
+    "max_risk": ("最高风险分", lambda r: r.max_risk),
+    "open_total": ("在办隐患", lambda r: r.open_general + r.open_major),
+    "open_major": ("在办重大隐患", lambda r: r.open_major),
+    "overdue": ("逾期隐患", lambda r: r.overdue),
+    "zero_out_rate": ("清零率（%）", lambda r: round(100 * r.zero_out_rate, 1)),
+}
+TABLE_COLUMNS = [Column("街镇", 14), Column("养老机构", 10, "int"), Column("在办一般隐患", 12, "int"), Column("在办重大隐患", 12, "int"),
+                 Column("逾期", 8, "int"), Column("累计发现", 10, "int"), Column("累计销号", 10, "int"), Column("近30天销号", 12, "int"),
+                 Column("清零率（%）", 12), Column("平均风险分", 12), Column("最高风险分", 12)]  # fmt: skip
+
+
+def scoped_rows(user):
+    rows = list(SubdistrictRisk.objects.filter(subdistrict__in=visible_subdistricts(user)).select_related("subdistrict")
+                .order_by("subdistrict__code"))  # fmt: skip
+    district = None
+    if role_of(user) in (Role.BUREAU, Role.FIRE_RESCUE):
+        district = SubdistrictRisk.objects.filter(subdistrict=None).first()
+    return rows, district
+
+
+def row_values(r) -> list:
+    return [r.subdistrict.name if r.subdistrict else "全区", r.homes, r.open_general, r.open_major, r.overdue, r.found_total,
+            r.closed_total, r.closed_in_period, round(100 * r.zero_out_rate, 1), r.mean_risk, r.max_risk]  # fmt: skip
+
+
+def xlsx(name: str, sheets: list[Sheet]) -> HttpResponse:
+    buf = io.BytesIO()
+    write_workbook(buf, sheets)
+    response = HttpResponse(
+        buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = (
+        f"attachment; filename*=UTF-8''{__import__('urllib.parse').parse.quote(name)}.xlsx"
+    )
+    return response
+
+
+class SubdistrictsAPI(APIView):
+    """GET /api/risk/subdistricts/: the stored aggregates per 街镇 in your scope (and the district for district-wide roles)."""
+
+    def get(self, request):
+        rows, district = scoped_rows(request.user)
+        return Response(
+            {"subdistricts": [as_dict(r) for r in rows], "district": as_dict(district) if district else None}
+        )
+
+
+def as_dict(r) -> dict:
+    return {"code": r.subdistrict.code if r.subdistrict else None, "name": r.subdistrict.name if r.subdistrict else "全区",
+                "homes": r.homes, "open_general": r.open_general, "open_major": r.open_major, "overdue": r.overdue,
+                "found_total": r.found_total, "closed_total": r.closed_total, "closed_in_period": r.closed_in_period,
+                "zero_out_rate": r.zero_out_rate, "mean_risk": r.mean_risk, "max_risk": r.max_risk,
+                "computed_at": r.computed_at.isoformat()}  # fmt: skip
+
+
+@login_required
+def risk_map(request):
+    metric = request.GET.get("metric", "mean_risk")
+    if metric not in METRICS:
+        metric = "mean_risk"
+    rows, district = scoped_rows(request.user)
+    if request.GET.get("format") == "xlsx":
+        body = [row_values(r) for r in rows] + ([row_values(district)] if district else [])
+        return xlsx(
+            "街镇风险汇总", [Sheet("街镇风险汇总", f"街镇风险汇总（{clock.today():%Y-%m-%d}）", TABLE_COLUMNS, body)]
+        )
+    label, value = METRICS[metric]
+    m, legend = maps.choropleth(rows, label, value)
+    return render(request, "risk/map.html", {**render_parts(m), "rows": rows, "district": district, "metric": metric,
+                                             "metrics": [(k, v[0]) for k, v in METRICS.items()], "legend": legend,
+                                             "label": label})  # fmt: skip
+
+
+@login_required
+def subdistrict_detail(request, code: str):
+    sub = visible_subdistricts(request.user).filter(code=code).first()
+    if sub is None:
+        raise Http404
+    scores = (RiskScore.objects.filter(care_home__in=visible_carehomes(request.user).filter(subdistrict=sub))
+              .select_related("care_home").order_by("-score"))  # fmt: skip
+    if request.GET.get("format") == "xlsx":
+        body = [[s.care_home.name, s.care_home.address, s.care_home.beds, s.score] for s in scores]
+        return xlsx(f"{sub.name}养老机构风险", [Sheet(sub.name, f"{sub.name} 养老机构风险（{clock.today():%Y-%m-%d}）",
+                    [Column("养老机构", 30), Column("地址", 40), Column("床位", 8, "int"), Column("风险分", 10)], body)])  # fmt: skip
+    return render(
+        request,
+        "risk/subdistrict.html",
+        {"sub": sub, "scores": scores, "agg": SubdistrictRisk.objects.filter(subdistrict=sub).first()},
+    )
+
+
+@login_required
+def risk_dashboard(request):
+    homes = visible_carehomes(request.user)
+    top = RiskScore.objects.filter(care_home__in=homes).select_related("care_home__subdistrict").order_by("-score")[:10]
+    overdue_majors = (
+        Hazard.objects.filter(care_home__in=homes).overdue().major().select_related("care_home").order_by("due_on")[:20]
+    )
+    monthly = dashboard.monthly_found_closed(homes)
+    categories = dashboard.by_category(homes)
+    if request.GET.get("format") == "xlsx":
+        return xlsx("风险看板", [
+            Sheet("风险前十", "风险最高的养老机构", [Column("养老机构", 30), Column("街镇", 12), Column("风险分", 10)],
+                  [[s.care_home.name, s.care_home.subdistrict.name if s.care_home.subdistrict else "", s.score] for s in top]),
+            Sheet("逾期重大隐患", "逾期未整改的重大隐患", [Column("养老机构", 30), Column("隐患", 50), Column("整改期限", 12, "date"), Column("逾期天数", 10, "int")],
+                  [[h.care_home.name, h.description, h.due_on, h.days_overdue] for h in overdue_majors]),
+            Sheet("月度隐患", "每月发现与销号", [Column("月份", 10), Column("发现", 8, "int"), Column("销号", 8, "int")],
+                  [[f"{m['month']:%Y-%m}", m["found"], m["closed"]] for m in monthly]),
+            Sheet("隐患类别", "隐患类别", [Column("类别", 20), Column("隐患数", 10, "int")], [[c["category"], c["count"]] for c in categories]),
+        ])  # fmt: skip
+    peak = max([max(m["found"], m["closed"]) for m in monthly] + [1])
+    cat_peak = max([c["count"] for c in categories] + [1])
+    return render(request, "risk/dashboard.html", {
+        "numbers": dashboard.key_numbers(homes), "phases": dashboard.campaign_status(homes), "top": top,
+        "overdue_majors": overdue_majors, "monthly": monthly, "peak": peak, "categories": categories, "cat_peak": cat_peak,
+        "mean": RiskScore.objects.filter(care_home__in=homes).aggregate(a=Avg("score"))["a"] or 0,
+    })  # fmt: skip
+
+
+@login_required
+def heatmap(request):
+    m = base_map()
+    months = [f"{x['month']:%Y-%m}" for x in dashboard.monthly_found_closed(visible_carehomes(request.user), months=24)]
+    return render(request, "risk/heatmap.html", {**render_parts(m), "months": json.dumps(months), "month_count": len(months),
+                                                 "categories": Category.choices})  # fmt: skip
+
+
+@login_required
+def heat_data(request):
+    try:
+        zoom = int(request.GET.get("zoom", 10))
+        points, total = queries.heat_bins(request.user, request.GET, zoom)
+    except (queries.FilterError, ValueError) as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
+    return JsonResponse({"points": points, "total": total})
+
+
+@login_required
+def hex_data(request):
+    try:
+        text = queries.hex_cells(request.user, request.GET)
+    except queries.FilterError as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
+    return HttpResponse(text, content_type="application/geo+json")
+
+
+@login_required
+def method(request):
+    return render(request, "risk/method.html", {"model": RiskModel.current()})

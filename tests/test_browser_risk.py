@@ -1,0 +1,24 @@
+import pytest
+
+from gis_app.carehomes.demo import load_demo
+
+from .browser import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_bureau_sees_the_choropleth_and_the_heatmap(page, live_server, transactional_db):
+    load_demo(layers=False)
+    login(page, live_server, "bureau")
+    page.goto(f"{live_server.url}/risk/map/")
+    page.wait_for_selector("path.choropleth")
+    assert page.locator("path.choropleth").count() == 21
+    assert "平均风险分" in page.inner_text("#choropleth-legend")
+    assert page.locator("#subdistrict-table tbody tr").count() == 22
+    page.goto(f"{live_server.url}/risk/heatmap/")
+    page.wait_for_selector("#heat-map [data-heat-ready='1']", state="attached")
+    assert int(page.locator("#heat-canvas").get_attribute("data-points")) > 0
+    assert "隐患热力图" in page.inner_text("#heat-controls")
+    page.check("text=六边形网格（500米）")
+    page.wait_for_selector("path.hex-cell")
+    assert page.external_requests == [] and page.errors == []

@@ -1,0 +1,171 @@
+"""Risk scores by hand on small cases; aggregates against an independent computation (shapely); the API's scope."""
+
+from datetime import date
+
+import pytest
+from shapely import wkb as shapely_wkb
+from shapely.geometry import Point as ShapelyPoint
+
+from gis_app.carehomes.models import CareHome, Subdistrict
+from gis_app.hazards import services
+from gis_app.inspections.models import Criterion
+from gis_app.risk.models import RiskScore, SubdistrictRisk
+from gis_app.risk.scoring import explain, load_weights, recompute_all, recompute_scores, total
+
+ITEMS = [
+    {"code": "open_general", "label": "一般", "weight": 2, "cap": 40},
+    {"code": "overdue_days", "label": "逾期", "weight": 0.2, "cap": 4},
+    {"code": "beds", "label": "床位", "weight": 3, "cap": 15},
+]
+
+
+def test_score_by_hand():
+    components = explain({"open_general": 3, "overdue_days": 50, "beds": 1.2}, ITEMS)
+    assert [c["points"] for c in components] == [6, 4, 3.6]  # 3×2; 50×0.2=10 capped at 4; 1.2×3
+    assert total(components) == 13.6
+    assert components[1]["value"] == 50 and components[1]["cap"] == 4
+
+
+@pytest.fixture
+def scored(world, clock_at):
+    clock_at(date(2026, 11, 30))
+    load_weights()
+    bureau = world["users"]["bureau"]
+    home = world["home_a"]
+    home.beds, home.residents, home.residents_full_care = 200, 100, 30
+    home.save()
+    services.report_hazard(
+        care_home=home, description="a", by=bureau, found_on=date(2026, 10, 1), due_on=date(2026, 11, 20)
+    )
+    services.report_hazard(care_home=home, description="b", by=bureau, found_on=date(2026, 11, 25))
+    major = services.report_hazard(care_home=home, description="c", by=bureau, severity="major",
+                                   criterion=Criterion.objects.get(code="MCA2023-2-5"))  # fmt: skip
+    services.list_for_supervision(major, by=bureau, department="民政局", deadline=date(2026, 12, 30))
+    recompute_all(date(2026, 11, 30))
+    return home
+
+
+def test_a_homes_score_explained_item_by_item(scored, settings):
+    score = RiskScore.objects.get(care_home=scored)
+    items = {c["code"]: c for c in score.components}
+    assert items["open_general"]["value"] == 2 and items["open_general"]["points"] == 4
+    assert items["open_major"]["points"] == 15
+    assert items["overdue_days"]["value"] == 10 and items["overdue_days"]["points"] == 2  # 10 days × 0.2
+    assert items["listed_major"]["points"] == 10
+    assert items["beds"]["value"] == 2 and items["beds"]["points"] == 6
+    assert items["full_care_share"]["value"] == 3 and items["full_care_share"]["points"] == 4.5
+    # no self-checks in the last 30 days: every finished period of every scheduled frequency is missed; points cap at 20
+    assert items["missed_checks"]["value"] > 40 and items["missed_checks"]["points"] == 20
+    assert score.score == pytest.approx(sum(c["points"] for c in score.components))
+
+
+def test_missed_checks_in_the_score_agree_with_the_schedule_page(scored):
+    from gis_app.inspections.schedule import schedule_status
+
+    statuses = schedule_status(CareHome.objects.filter(pk=scored.pk), date(2026, 11, 1), date(2026, 11, 30))[scored.pk]
+    items = {c["code"]: c for c in RiskScore.objects.get(care_home=scored).components}
+    assert items["missed_checks"]["value"] == sum(s.missed for s in statuses)
+
+
+def test_the_score_follows_the_ledger(scored, world, photo):
+    before = RiskScore.objects.get(care_home=scored).score
+    for h in scored.hazards.filter(severity="general"):
+        services.fix_on_spot(h, by=world["users"]["bureau"], note="已整改", evidence=[photo()])
+    recompute_scores(date(2026, 11, 30), [scored.pk])
+    assert RiskScore.objects.get(care_home=scored).score == pytest.approx(before - 4 - 2)
+
+
+def test_changes_request_one_recompute_job_per_minute(world, django_capture_on_commit_callbacks):
+    from gis_app.jobs.models import Job
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.report_hazard(care_home=world["home_a"], description="x", by=world["users"]["bureau"])
+        services.report_hazard(care_home=world["home_a"], description="y", by=world["users"]["bureau"])
+    assert Job.objects.filter(kind="risk.recompute").count() == 1
+
+
+def test_aggregates_match_an_independent_shapely_computation(scored, world):
+    # Independent: place each hazard at its home, find the 街镇 with shapely, count in Python.
+    polygons = {s.pk: shapely_wkb.loads(bytes(s.boundary.wkb)) for s in Subdistrict.objects.all()}
+    counts: dict = {}
+    today = date(2026, 11, 30)
+    for h in scored.hazards.all().select_related("care_home"):
+        p = ShapelyPoint(h.care_home.location.x, h.care_home.location.y)
+        sub = min(pk for pk, poly in polygons.items() if poly.covers(p))
+        c = counts.setdefault(sub, {"open": 0, "overdue": 0, "found": 0})
+        c["found"] += 1
+        c["open"] += h.is_open
+        c["overdue"] += h.is_open and h.due_on < today
+    homes_per_sub: dict = {}
+    for home in CareHome.objects.all():
+        p = ShapelyPoint(home.location.x, home.location.y)
+        covering = [pk for pk, poly in polygons.items() if poly.covers(p)]
+        if covering:
+            homes_per_sub[min(covering)] = homes_per_sub.get(min(covering), 0) + 1
+    for row in SubdistrictRisk.objects.exclude(subdistrict=None):
+        c = counts.get(row.subdistrict_id, {"open": 0, "overdue": 0, "found": 0})
+        assert (row.open_general + row.open_major, row.overdue, row.found_total) == (
+            c["open"],
+            c["overdue"],
+            c["found"],
+        )
+        assert row.homes == homes_per_sub.get(row.subdistrict_id, 0)
+    district = SubdistrictRisk.objects.get(subdistrict=None)
+    assert district.homes == CareHome.objects.count() and district.found_total == 3
+    assert SubdistrictRisk.objects.exclude(subdistrict=None).count() == Subdistrict.objects.count()
+    tanggu = SubdistrictRisk.objects.get(subdistrict=world["tanggu"])
+    assert tanggu.zero_out_rate == 0 and tanggu.max_risk == RiskScore.objects.get(care_home=scored).score
+
+
+def test_the_api_is_scoped(client, scored, world):
+    client.force_login(world["users"]["bureau"])
+    data = client.get("/api/risk/subdistricts/").json()
+    assert len(data["subdistricts"]) == 21 and data["district"]["found_total"] == 3
+    client.force_login(world["users"]["subdistrict"])
+    data = client.get("/api/risk/subdistricts/").json()
+    assert [r["code"] for r in data["subdistricts"]] == ["120116001"] and data["district"] is None
+    client.logout()
+    assert client.get("/api/risk/subdistricts/").status_code == 401
+
+
+def test_pages_and_excel(client, scored, world):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    client.force_login(world["users"]["bureau"])
+    for url in (
+        "/risk/",
+        "/risk/map/?metric=overdue",
+        "/risk/heatmap/",
+        "/risk/method/",
+        "/risk/subdistricts/120116001/",
+    ):
+        assert client.get(url).status_code == 200, url
+    page = client.get("/risk/").content.decode()
+    assert scored.name in page and "排查整治" in page
+    wb = load_workbook(BytesIO(client.get("/risk/map/?format=xlsx").content))
+    ws = wb.active
+    assert ws["A3"].value == "塘沽街道" and ws.max_row == 2 + 21 + 1
+    wb = load_workbook(BytesIO(client.get("/risk/?format=xlsx").content))
+    assert wb["风险前十"]["A3"].value == scored.name
+    heat = client.get("/risk/heatmap/data.json?zoom=10").json()
+    assert heat["total"] == 3 and len(heat["points"]) == 1
+    assert client.get("/risk/heatmap/data.json?severity=major").json()["total"] == 1
+    assert client.get("/risk/heatmap/data.json?month=2026-10").json()["total"] == 1
+    assert client.get("/risk/heatmap/data.json?severity=bad").status_code == 400
+    hexes = client.get("/risk/heatmap/hex.geojson").json()
+    assert sum(f["properties"]["count"] for f in hexes["features"]) == 3
+    client.force_login(world["users"]["other_home"])
+    assert client.get("/risk/heatmap/data.json").json()["total"] == 0
+    assert client.get("/risk/subdistricts/120116001/").status_code == 404
+
+
+def test_campaign_phase_progress(scored):
+    from gis_app.risk.dashboard import campaign_status, load_campaigns
+
+    load_campaigns()
+    phases = campaign_status(CareHome.objects.filter(pk=scored.pk), date(2026, 11, 30))
+    assert [p["phase"].name for p in phases] == ["动员部署", "排查整治", "集中攻坚", "巩固提升"]
+    assert phases[2]["percent"] == 0.0 and phases[2]["text"] == "0/1 条重大隐患已销号"
+    assert phases[0]["state"] == "已结束"
