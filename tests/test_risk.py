@@ -169,3 +169,9 @@ def test_campaign_phase_progress(scored):
     assert [p["phase"].name for p in phases] == ["动员部署", "排查整治", "集中攻坚", "巩固提升"]
     assert phases[2]["percent"] == 0.0 and phases[2]["text"] == "0/1 条重大隐患已销号"
     assert phases[0]["state"] == "已结束"
+
+
+def test_the_home_page_explains_the_score(client, scored, world):
+    client.force_login(world["users"]["care_home"])
+    page = client.get(f"/carehomes/{scored.pk}/").content.decode()
+    assert 'id="risk-explained"' in page and "挂牌督办中的重大隐患" in page and "在办重大隐患" in page

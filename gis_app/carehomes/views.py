@@ -60,6 +60,7 @@ def carehome_detail(request, pk: int):
     from gis_app.hazards.permissions import can_report_hazard
     from gis_app.inspections.schedule import schedule_status
     from gis_app.inspections.services import allowed_kinds
+    from gis_app.risk.models import RiskScore
     from layers import services as layer_services
     from layers.catalogue import own_layers
 
@@ -81,6 +82,7 @@ def carehome_detail(request, pk: int):
             "open_hazards": hazards.open().order_by("due_on")[:10],
             "schedule": schedule_status(visible_carehomes(request.user).filter(pk=home.pk)).get(home.pk, []),
             "inspections": home.inspections.select_related("version")[:10],
+            "risk": RiskScore.objects.filter(care_home=home).first(),
             **render_parts(maps.site_map(home)),
         },
     )
