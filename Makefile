@@ -14,6 +14,7 @@ test: setup
 	@$(ENV) && DJANGO_ALLOW_ASYNC_UNSAFE=true .venv/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
+	@.venv/bin/pip install -q --disable-pip-version-check -r requirements-bench.txt
 	@$(ENV) && .venv/bin/python -m bench $(BENCH_ARGS)
 
 stop:

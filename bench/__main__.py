@@ -7,13 +7,16 @@ from .common import bench_database, setup_django, table
 
 def main() -> None:
     setup_django()
-    from . import layers_serving, ledger_export
+    from . import layers_serving, ledger_export, risk_national
 
-    which = set(sys.argv[1:]) or {"layers", "ledger"}
+    which = set(sys.argv[1:]) or {"layers", "ledger", "risk"}
     results = []
     if "layers" in which:
         with bench_database():
             results += layers_serving.run()
+    if "risk" in which:
+        with bench_database():
+            results += risk_national.run()
     if "ledger" in which:
         with bench_database():
             results += ledger_export.run()

@@ -32,7 +32,7 @@ def choropleth(rows, label: str, value) -> tuple[folium.Map, list]:
     m = base_map()
     values = {r.subdistrict_id: float(value(r)) for r in rows}
     breaks = classes(list(values.values()))
-    shapes = subdistricts_geojson(Subdistrict.objects.filter(pk__in=values))
+    shapes = subdistricts_geojson(Subdistrict.objects.filter(pk__in=list(values)))
     by_code = {r.subdistrict.code: r for r in rows}
     for feature in shapes["features"]:
         row = by_code[feature["properties"]["code"]]
@@ -51,6 +51,6 @@ def choropleth(rows, label: str, value) -> tuple[folium.Map, list]:
     if shapes["features"]:
         from gis_app.carehomes.maps import _bounds
 
-        m.fit_bounds(_bounds(None, Subdistrict.objects.filter(pk__in=values)), padding=(10, 10))
+        m.fit_bounds(_bounds(None, Subdistrict.objects.filter(pk__in=list(values))), padding=(10, 10))
     legend = [(f"{breaks[i - 1]:.1f} – {breaks[i]:.1f}", RAMP[i]) for i in range(1, len(breaks))]
     return m, legend

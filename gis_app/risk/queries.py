@@ -39,25 +39,38 @@ def hazard_filter(user, params) -> tuple[str, list]:
             raise FilterError("month: expected YYYY-MM") from None
         where.append("z.found_on >= %s AND z.found_on < (%s::date + interval '1 month')")
         args += [first, first]
-    if params.get("bbox"):
-        try:
-            minx, miny, maxx, maxy = (float(v) for v in params["bbox"].split(","))
-        except ValueError:
-            raise FilterError("bbox: expected minLon,minLat,maxLon,maxLat") from None
-        where.append("COALESCE(z.location, h.location) && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
-        args += [minx, miny, maxx, maxy]
     return " AND ".join(where), args
+
+
+def located_hazards(user, params) -> tuple[str, list]:
+    """SQL of (g: the hazard's point, or its home's) for the filtered hazards in the optional bbox. With a bbox, two
+    branches each use a spatial index: hazards with their own point, and hazards placed at homes inside the box."""
+    where, args = hazard_filter(user, params)
+    if not params.get("bbox"):
+        sql = f"SELECT COALESCE(z.location, h.location) AS g FROM hazards_hazard z JOIN carehomes_carehome h ON h.id = z.care_home_id WHERE {where}"
+        return sql, args
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in params["bbox"].split(","))
+    except ValueError:
+        raise FilterError("bbox: expected minLon,minLat,maxLon,maxLat") from None
+    env = [minx, miny, maxx, maxy]
+    sql = f"""
+        SELECT z.location AS g FROM hazards_hazard z JOIN carehomes_carehome h ON h.id = z.care_home_id
+        WHERE z.location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND {where}
+        UNION ALL
+        SELECT h.location AS g FROM carehomes_carehome h JOIN hazards_hazard z ON z.care_home_id = h.id
+        WHERE h.location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND z.location IS NULL AND {where}
+    """
+    return sql, [*env, *args, *env, *args]
 
 
 def heat_bins(user, params, zoom: int) -> tuple[list[list[float]], int]:
     """[lat, lon, count] per bin; bins are ~1/8 of a 256-px tile at this zoom, so a page gets a few thousand at most."""
-    where, args = hazard_filter(user, params)
+    located, args = located_hazards(user, params)
     size = 360 / (2 ** max(0, min(zoom, 20))) / 8
     sql = f"""
         SELECT (floor(ST_Y(g) / %s) + 0.5) * %s, (floor(ST_X(g) / %s) + 0.5) * %s, count(*)
-        FROM (SELECT COALESCE(z.location, h.location) AS g FROM hazards_hazard z
-              JOIN carehomes_carehome h ON h.id = z.care_home_id WHERE {where}) t
-        GROUP BY 1, 2
+        FROM ({located}) t GROUP BY 1, 2
     """
     with connection.cursor() as cur:
         cur.execute(sql, [size, size, size, size, *args])
@@ -70,12 +83,9 @@ RAMP = ["#fff3e0", "#ffcc80", "#ffa726", "#f4511e", "#c62828", "#7f0000"]
 
 def hex_cells(user, params, edge_m: float = 500) -> dict:
     """ST_HexagonGrid (edge length in metres, Web Mercator) over the box, counting the hazards in each cell."""
-    where, args = hazard_filter(user, params)
+    located, args = located_hazards(user, params)
     sql = f"""
-        WITH pts AS (
-            SELECT ST_Transform(COALESCE(z.location, h.location), 3857) AS g FROM hazards_hazard z
-            JOIN carehomes_carehome h ON h.id = z.care_home_id WHERE {where}
-        ), box AS (SELECT ST_Extent(g) AS e FROM pts),
+        WITH pts AS (SELECT ST_Transform(g, 3857) AS g FROM ({located}) l), box AS (SELECT ST_Extent(g) AS e FROM pts),
         cells AS (SELECT hex.geom FROM box, ST_HexagonGrid(%s, ST_SetSRID(box.e::geometry, 3857)) hex WHERE box.e IS NOT NULL)
         SELECT ST_AsGeoJSON(ST_Transform(c.geom, 4326), 6), count(*) FROM cells c JOIN pts ON ST_Intersects(c.geom, pts.g)
         GROUP BY c.geom

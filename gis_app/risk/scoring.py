@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 
-from gis_app.hazards.models import FINAL_STATUSES, OPEN_STATUSES
+from gis_app.hazards.models import OPEN_STATUSES
 from gis_app.inspections.models import ChecklistVersion, Frequency, next_period_start, period_start, required_per_period
 from gis_app.inspections.schedule import tracked_from
 from gis_app.lib import clock
@@ -103,19 +103,31 @@ def missed_checks_sql(windows: list[Window]) -> tuple[str, list]:
     return f"SELECT care_home_id, sum(missed) AS missed FROM ({' UNION ALL '.join(parts)}) m GROUP BY 1", params
 
 
-def gather_inputs(today: date, home_ids: list[int] | None = None) -> dict[int, dict]:
-    """One SQL statement computes every input of every (or the given) home."""
+def home_hazards_sql(today: date) -> tuple[str, list]:
+    """Per care home: the ledger counts both the scores and the 街镇 aggregates need (one pass over the hazards)."""
+    open_list = ",".join(f"'{s}'" for s in OPEN_STATUSES)
+    sql = f"""
+        SELECT care_home_id,
+               count(*) FILTER (WHERE status IN ({open_list}) AND severity = 'general') AS open_general,
+               count(*) FILTER (WHERE status IN ({open_list}) AND severity = 'major') AS open_major,
+               COALESCE(sum(GREATEST(0, %s::date - due_on)) FILTER (WHERE status IN ({open_list})), 0) AS overdue_days,
+               count(*) FILTER (WHERE status IN ({open_list}) AND due_on < %s) AS overdue,
+               count(*) AS found_total,
+               count(*) FILTER (WHERE status = 'closed') AS closed_total,
+               count(*) FILTER (WHERE status = 'closed' AND closed_on >= %s) AS closed_in_period
+        FROM hazards_hazard GROUP BY care_home_id
+    """
+    return sql, [today, today, today - timedelta(days=30)]
+
+
+def _inputs_sql(today: date, home_ids: list[int] | None, hz_table: str | None = None) -> tuple[str, list]:
+    """SQL yielding (home id, ARRAY[inputs in INPUTS order]) for every (or the given) home, counted in PostgreSQL."""
     missed_sql, missed_params = missed_checks_sql(check_windows(today))
     open_list = ",".join(f"'{s}'" for s in OPEN_STATUSES)
     where = "WHERE h.id = ANY(%s)" if home_ids is not None else ""
+    hz_sql, hz_params = (f"SELECT * FROM {hz_table}", []) if hz_table else home_hazards_sql(today)
     sql = f"""
-        WITH hz AS (
-            SELECT care_home_id,
-                   count(*) FILTER (WHERE status IN ({open_list}) AND severity = 'general') AS open_general,
-                   count(*) FILTER (WHERE status IN ({open_list}) AND severity = 'major') AS open_major,
-                   COALESCE(sum(GREATEST(0, %s::date - due_on)) FILTER (WHERE status IN ({open_list})), 0) AS overdue_days
-            FROM hazards_hazard GROUP BY care_home_id
-        ), ls AS (
+        WITH hz AS ({hz_sql}), ls AS (
             SELECT z.care_home_id, count(*) AS listed_major FROM hazards_supervisionlisting l
             JOIN hazards_hazard z ON z.id = l.hazard_id WHERE l.delisted_on IS NULL AND z.status IN ({open_list}) GROUP BY 1
         ), fi AS (
@@ -123,77 +135,68 @@ def gather_inputs(today: date, home_ids: list[int] | None = None) -> dict[int, d
             JOIN inspections_inspection i ON i.id = r.inspection_id
             WHERE r.result = 'fail' AND i.inspected_on >= %s GROUP BY 1
         ), mc AS ({missed_sql})
-        SELECT h.id, COALESCE(hz.open_general, 0), COALESCE(hz.open_major, 0), COALESCE(hz.overdue_days, 0),
+        SELECT h.id, ARRAY[COALESCE(hz.open_general, 0), COALESCE(hz.open_major, 0), COALESCE(hz.overdue_days, 0),
                COALESCE(ls.listed_major, 0), COALESCE(mc.missed, 0), COALESCE(fi.failed_items, 0),
-               h.beds / 100.0, CASE WHEN h.residents > 0 THEN h.residents_full_care * 10.0 / h.residents ELSE 0 END
+               h.beds / 100.0, CASE WHEN h.residents > 0 THEN h.residents_full_care * 10.0 / h.residents ELSE 0 END]::float8[]
+               AS vals
         FROM carehomes_carehome h
         LEFT JOIN hz ON hz.care_home_id = h.id LEFT JOIN ls ON ls.care_home_id = h.id
         LEFT JOIN fi ON fi.care_home_id = h.id LEFT JOIN mc ON mc.care_home_id = h.id
         {where}
     """
-    params = [today, today - timedelta(days=90), *missed_params] + ([home_ids] if home_ids is not None else [])
+    params = [*hz_params, today - timedelta(days=90), *missed_params] + ([home_ids] if home_ids is not None else [])
+    return sql, params
+
+
+def gather_inputs(today: date, home_ids: list[int] | None = None) -> dict[int, dict]:
+    sql, params = _inputs_sql(today, home_ids)
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        return {row[0]: dict(zip(INPUTS, (float(v) for v in row[1:]), strict=True)) for row in cur.fetchall()}
+        return {row[0]: dict(zip(INPUTS, row[1], strict=True)) for row in cur.fetchall()}
 
 
-def recompute_scores(today: date | None = None, home_ids: list[int] | None = None) -> int:
+def recompute_scores(today: date | None = None, home_ids: list[int] | None = None, hz_table: str | None = None) -> int:
+    """Scores are summed in the same statement that counts the inputs: Σ least(cap, value × weight) per home."""
     today = today or clock.today()
     model = RiskModel.current() or load_weights()
-    inputs = gather_inputs(today, home_ids)
-    ids, scores, comps = [], [], []
-    for home_id, values in inputs.items():
-        components = explain(values, model.items)
-        ids.append(home_id)
-        scores.append(total(components))
-        comps.append(json.dumps(components, ensure_ascii=False))
+    positions = [INPUTS.index(item["code"]) + 1 for item in model.items]
+    weights = [float(item["weight"]) for item in model.items]
+    caps = [float(item["cap"]) if item.get("cap") is not None else float("inf") for item in model.items]
+    inputs_sql, params = _inputs_sql(today, home_ids, hz_table)
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            INSERT INTO {RiskScore._meta.db_table} (care_home_id, score, components, computed_at)
-            SELECT u.id, u.score, u.components::jsonb, %s FROM unnest(%s::bigint[], %s::float8[], %s::text[]) AS u(id, score, components)
-            ON CONFLICT (care_home_id) DO UPDATE SET score = EXCLUDED.score, components = EXCLUDED.components,
-                computed_at = EXCLUDED.computed_at
+            INSERT INTO {RiskScore._meta.db_table} (care_home_id, score, inputs, model_id, computed_at)
+            SELECT i.id, round((SELECT COALESCE(sum(LEAST(c, i.vals[p] * w)), 0) FROM unnest(%s::int[], %s::float8[], %s::float8[])
+                                AS t(p, w, c))::numeric, 2), i.vals, %s, %s
+            FROM ({inputs_sql}) i
+            ON CONFLICT (care_home_id) DO UPDATE SET score = EXCLUDED.score, inputs = EXCLUDED.inputs,
+                model_id = EXCLUDED.model_id, computed_at = EXCLUDED.computed_at
             """,
-            [clock.now(), ids, scores, comps],
+            [positions, weights, caps, model.pk, clock.now(), *params],
         )
-    return len(ids)
+        return cur.rowcount
 
 
-def recompute_aggregates(today: date | None = None) -> int:
-    """Per 街镇 and for the district, from the stored scores and the ledger; replaces the stored rows atomically."""
+def recompute_aggregates(today: date | None = None, hz_table: str | None = None) -> int:
+    """Per 街镇 and for the district, from the per-home ledger counts and the stored scores; replaces the rows atomically."""
     today = today or clock.today()
-    open_list = ",".join(f"'{s}'" for s in OPEN_STATUSES)
-    closed_list = ",".join(f"'{s}'" for s in FINAL_STATUSES if s == "closed")
+    hz_sql, hz_params = (f"SELECT * FROM {hz_table}", []) if hz_table else home_hazards_sql(today)
     sql = f"""
-        WITH hz AS (
-            SELECT h.subdistrict_id,
-                   count(*) FILTER (WHERE z.status IN ({open_list}) AND z.severity = 'general') AS open_general,
-                   count(*) FILTER (WHERE z.status IN ({open_list}) AND z.severity = 'major') AS open_major,
-                   count(*) FILTER (WHERE z.status IN ({open_list}) AND z.due_on < %s) AS overdue,
-                   count(*) AS found_total,
-                   count(*) FILTER (WHERE z.status IN ({closed_list})) AS closed_total,
-                   count(*) FILTER (WHERE z.status IN ({closed_list}) AND z.closed_on >= %s) AS closed_in_period,
-                   GROUPING(h.subdistrict_id) AS total
-            FROM hazards_hazard z JOIN carehomes_carehome h ON h.id = z.care_home_id
-            GROUP BY ROLLUP (h.subdistrict_id)
-        ), hs AS (
-            -- every 街镇, even one without homes; homes outside every 街镇 count in the district total only
-            SELECT s.id AS subdistrict_id, count(h.id) AS homes, COALESCE(avg(r.score), 0) AS mean_risk,
-                   COALESCE(max(r.score), 0) AS max_risk, GROUPING(s.id) AS total
-            FROM carehomes_carehome h FULL OUTER JOIN carehomes_subdistrict s ON s.id = h.subdistrict_id
-            LEFT JOIN {RiskScore._meta.db_table} r ON r.care_home_id = h.id
-            GROUP BY ROLLUP (s.id)
-        )
-        SELECT hs.subdistrict_id, hs.homes, COALESCE(hz.open_general, 0), COALESCE(hz.open_major, 0), COALESCE(hz.overdue, 0),
-               COALESCE(hz.found_total, 0), COALESCE(hz.closed_total, 0), COALESCE(hz.closed_in_period, 0),
-               hs.mean_risk, hs.max_risk, hs.total
-        FROM hs LEFT JOIN hz ON hz.subdistrict_id IS NOT DISTINCT FROM hs.subdistrict_id AND hz.total = hs.total
-        WHERE hs.subdistrict_id IS NOT NULL OR hs.total = 1
+        WITH hz AS ({hz_sql})
+        -- every 街镇, even one without homes; homes outside every 街镇 count in the district total only
+        SELECT s.id, count(h.id), COALESCE(sum(hz.open_general), 0), COALESCE(sum(hz.open_major), 0),
+               COALESCE(sum(hz.overdue), 0), COALESCE(sum(hz.found_total), 0), COALESCE(sum(hz.closed_total), 0),
+               COALESCE(sum(hz.closed_in_period), 0), COALESCE(avg(r.score), 0), COALESCE(max(r.score), 0), GROUPING(s.id)
+        FROM carehomes_carehome h FULL OUTER JOIN carehomes_subdistrict s ON s.id = h.subdistrict_id
+        LEFT JOIN hz ON hz.care_home_id = h.id
+        LEFT JOIN {RiskScore._meta.db_table} r ON r.care_home_id = h.id
+        GROUP BY ROLLUP (s.id)
+        HAVING s.id IS NOT NULL OR GROUPING(s.id) = 1
     """
     now = clock.now()
     with connection.cursor() as cur:
-        cur.execute(sql, [today, today - timedelta(days=30)])
+        cur.execute(sql, hz_params)
         rows = cur.fetchall()
     # ROLLUP's grand total (GROUPING = 1) is the district row; homes outside every 街镇 count only there.
     objects = [
@@ -211,5 +214,13 @@ def recompute_aggregates(today: date | None = None) -> int:
 
 
 def recompute_all(today: date | None = None) -> dict[str, int]:
+    """One pass over the ledger into a temporary per-home table, which the scores and the aggregates both read."""
     today = today or clock.today()
-    return {"homes": recompute_scores(today), "subdistricts": recompute_aggregates(today)}
+    sql, params = home_hazards_sql(today)
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute(f"CREATE TEMP TABLE risk_home_hazards ON COMMIT DROP AS {sql}", params)
+            cur.execute("CREATE INDEX ON risk_home_hazards (care_home_id)")
+        homes = recompute_scores(today, hz_table="risk_home_hazards")
+        subdistricts = recompute_aggregates(today, hz_table="risk_home_hazards")
+    return {"homes": homes, "subdistricts": subdistricts}
