@@ -122,3 +122,13 @@ def test_bureau_admin_has_map_widgets_served_locally(client, world):
     page = client.get(f"/admin/carehomes/carehome/{world['home_a'].pk}/change/").content.decode()
     assert "leaflet/leaflet.js" in page
     assert "cdn" not in page.lower() and "openlayers" not in page.lower()
+
+
+def test_a_national_scale_map_embeds_no_homes_but_fetches_those_in_view(client, world, monkeypatch):
+    from gis_app.carehomes import maps
+
+    client.force_login(world["users"]["bureau"])
+    assert "carehome-marker" in client.get(reverse("map")).content.decode()
+    monkeypatch.setattr(maps, "EMBED_LIMIT", 10)
+    page = client.get(reverse("map")).content.decode()
+    assert world["home_a"].name not in page and "homes_in_view.js" in page and 'id="zoom-hint"' in page

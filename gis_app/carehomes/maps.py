@@ -113,10 +113,17 @@ def add_carehomes(m: folium.Map, homes, hazards: dict | None = None) -> None:
     layer.add_to(m)
 
 
-def overview_map(*, homes, subdistricts, hazards: dict | None = None) -> folium.Map:
+# Above this many homes the overview embeds none: the page fetches the homes in view from the API at street zoom.
+EMBED_LIMIT = 2000
+
+
+def overview_map(*, homes, subdistricts, hazards: dict | None = None, embed_homes: bool = True) -> folium.Map:
     m = base_map()
     add_subdistricts(m, subdistricts)
-    add_carehomes(m, homes.only("id", "name", "location", "status", "beds", "residents", "fire_safety_owner"), hazards)
+    if embed_homes:
+        add_carehomes(
+            m, homes.only("id", "name", "location", "status", "beds", "residents", "fire_safety_owner"), hazards
+        )
     bounds = _bounds(homes, subdistricts)
     if bounds:
         m.fit_bounds(bounds, padding=(20, 20))

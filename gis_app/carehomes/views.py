@@ -24,13 +24,18 @@ def map_view(request):
 
     homes = visible_carehomes(request.user)
     subdistricts = visible_subdistricts(request.user)
-    m = maps.overview_map(homes=homes, subdistricts=subdistricts, hazards=home_hazard_summary(homes))
+    home_count = homes.count()
+    embed = home_count <= maps.EMBED_LIMIT
+    m = maps.overview_map(
+        homes=homes, subdistricts=subdistricts, hazards=home_hazard_summary(homes) if embed else None, embed_homes=embed
+    )
     return render(
         request,
         "carehomes/map.html",
         {
             **render_parts(m),
-            "home_count": homes.count(),
+            "home_count": home_count,
+            "embedded": embed,
             "subdistrict_count": subdistricts.count(),
             "approximate": subdistricts.filter(boundary_is_approximate=True).exists(),
             "legend": maps.LEGEND,
