@@ -293,3 +293,18 @@ def test_two_concurrent_close_outs_exactly_one_wins(world, photo):
     hazard.refresh_from_db()
     assert hazard.status == Status.CLOSED
     assert hazard.events.filter(to_status=Status.CLOSED).count() == 1
+
+
+def test_supervision_from_the_hazard_page(client, major, world):
+    client.force_login(world["users"]["bureau"])
+    deadline = (date.today() + timedelta(days=20)).isoformat()
+    client.post(f"/hazards/{major.pk}/list/", {"department": "滨海新区民政局", "deadline": deadline})
+    listing = major.listing
+    client.force_login(world["users"]["subdistrict"])
+    client.post(f"/supervision/{listing.pk}/entry/", {"note": "已到现场督促"})
+    assert listing.entries.get().note == "已到现场督促"
+    client.force_login(world["users"]["bureau"])
+    page = client.post(f"/supervision/{listing.pk}/delist/", {}, follow=True).content.decode()
+    assert "隐患销号后才能摘牌" in page
+    client.force_login(world["users"]["other_home"])
+    assert client.post(f"/supervision/{listing.pk}/entry/", {"note": "x"}).status_code == 404

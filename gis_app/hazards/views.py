@@ -147,28 +147,31 @@ def hazard_list_for_supervision(request, pk: int):
     return redirect("hazard-detail", pk=pk)
 
 
-@login_required
-@require_POST
-def supervision_entry(request, pk: int):
+def _on_listing(request, pk: int, act, done: str):
+    """Runs one supervision step on a listing the user can see; the refusal, if any, is shown on the hazard page."""
     listing = get_object_or_404(SupervisionListing, hazard__in=visible_hazards(request.user), pk=pk)
     try:
-        services.add_supervision_entry(listing, by=request.user, note=request.POST.get("note", ""))
-        messages.success(request, "已添加督办跟踪记录")
+        act(listing)
+        messages.success(request, done)
     except services.HazardError as exc:
         messages.error(request, exc.message)
     return redirect("hazard-detail", pk=listing.hazard_id)
+
+
+@login_required
+@require_POST
+def supervision_entry(request, pk: int):
+    note = request.POST.get("note", "")
+    return _on_listing(
+        request, pk, lambda li: services.add_supervision_entry(li, by=request.user, note=note), "已添加督办跟踪记录"
+    )
 
 
 @login_required
 @require_POST
 def supervision_delist(request, pk: int):
-    listing = get_object_or_404(SupervisionListing, hazard__in=visible_hazards(request.user), pk=pk)
-    try:
-        services.delist(listing, by=request.user, comment=request.POST.get("comment", ""))
-        messages.success(request, "已摘牌")
-    except services.HazardError as exc:
-        messages.error(request, exc.message)
-    return redirect("hazard-detail", pk=listing.hazard_id)
+    comment = request.POST.get("comment", "")
+    return _on_listing(request, pk, lambda li: services.delist(li, by=request.user, comment=comment), "已摘牌")
 
 
 @login_required
