@@ -7,11 +7,13 @@ from rest_framework.routers import DefaultRouter
 from gis_app.carehomes import api as carehomes_api
 from gis_app.carehomes import views as carehomes
 from gis_app.hazards import api as hazards_api
+from gis_app.hazards import dishonesty_views
 from gis_app.hazards import views as hazards
 from gis_app.inspections import api as inspections_api
 from gis_app.inspections import views as inspections
 from gis_app.jobs import views as jobs
 from gis_app.notifications import views as notifications
+from gis_app.public import views as public
 from gis_app.risk import views as risk
 from layers import api as layers_api
 from layers import downloads as layers_downloads
@@ -30,6 +32,11 @@ urlpatterns = [
     path("media/<path:path>", protected_media, name="media"),
     path("", carehomes.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("public/", public.disclosure, name="public"),
+    path("dishonesty/", dishonesty_views.dishonesty_list, name="dishonesty-list"),
+    path("dishonesty/<int:pk>/notice/", dishonesty_views.notice, name="dishonesty-notice"),
+    path("dishonesty/<int:pk>/notice.xlsx", dishonesty_views.notice_xlsx, name="dishonesty-notice-xlsx"),
+    path("dishonesty/<int:pk>/remove/", dishonesty_views.remove, name="dishonesty-remove"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("map/", carehomes.map_view, name="map"),

@@ -97,6 +97,10 @@ class Hazard(models.Model):
     plan_safeguards = models.TextField("临时防范措施", blank=True)
     plan_due_on = models.DateField("方案完成日期", null=True, blank=True)
     rectification_note = models.TextField("整改情况", blank=True)
+    delay_reason = models.TextField("逾期理由", blank=True)
+    delay_reason_accepted = models.BooleanField(
+        "逾期理由已认可", default=False, help_text="民政局认可后不作为失信名单候选"
+    )
     rectified_on = models.DateField("整改完成日期", null=True, blank=True)
     verified_on = models.DateField("复查日期", null=True, blank=True)
     verified_by = models.ForeignKey(
@@ -239,3 +243,91 @@ class SupervisionEntry(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "督办跟踪记录"
         ordering = ["at"]
+
+
+class Accident(models.Model):
+    """A fire accident at a home, recorded so that the persons mainly or directly responsible can be listed."""
+
+    care_home = models.ForeignKey(
+        "carehomes.CareHome", verbose_name="养老机构", on_delete=models.PROTECT, related_name="accidents"
+    )
+    occurred_on = models.DateField("发生日期")
+    description = models.TextField("事故情况")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "火灾事故"
+        ordering = ["-occurred_on"]
+
+    def __str__(self) -> str:
+        return f"{self.care_home} {self.occurred_on}"
+
+
+class AccidentResponsibility(models.Model):
+    class Degree(models.TextChoices):
+        MAIN = "main", "主要责任"
+        DIRECT = "direct", "直接责任"
+
+    accident = models.ForeignKey(Accident, on_delete=models.CASCADE, related_name="responsibilities")
+    person_name = models.CharField("责任人", max_length=50)
+    degree = models.CharField("责任", max_length=10, choices=Degree.choices)
+    punished_on = models.DateField("受到主管部门处罚日期", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "事故责任人"
+
+    def __str__(self) -> str:
+        return f"{self.person_name}（{self.get_degree_display()}）"
+
+
+class DishonestyListEntryQuerySet(models.QuerySet):
+    def current(self, today=None):
+        today = today or clock.today()
+        return self.filter(listed_on__lte=today, removed_on__isnull=True).exclude(removal_on__lte=today)
+
+
+class DishonestyListEntry(models.Model):
+    """失信联合惩戒名单: decided by the bureau, with its basis, listing date and (planned) removal date."""
+
+    class Subject(models.TextChoices):
+        CARE_HOME = "care_home", "养老机构"
+        PERSON = "person", "个人"
+
+    subject = models.CharField("对象类型", max_length=10, choices=Subject.choices)
+    care_home = models.ForeignKey(
+        "carehomes.CareHome", verbose_name="养老机构", on_delete=models.PROTECT, related_name="dishonesty_entries"
+    )
+    person_name = models.CharField("个人姓名", max_length=50, blank=True)
+    hazard = models.ForeignKey(Hazard, verbose_name="依据隐患", null=True, blank=True, on_delete=models.PROTECT)
+    responsibility = models.ForeignKey(
+        AccidentResponsibility, verbose_name="依据事故责任", null=True, blank=True, on_delete=models.PROTECT
+    )
+    basis = models.TextField("列入依据")
+    listed_on = models.DateField("列入日期")
+    removal_on = models.DateField("移出日期（期满）")
+    removed_on = models.DateField("提前移出日期", null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="决定人", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DishonestyListEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "失信联合惩戒名单"
+        ordering = ["-listed_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(removal_on__gt=models.F("listed_on")), name="dishonesty_removal_after_listing"
+            ),
+            models.CheckConstraint(
+                condition=~Q(subject="person") | ~Q(person_name=""), name="dishonesty_person_has_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject_name
+
+    @property
+    def subject_name(self) -> str:
+        return self.person_name if self.subject == self.Subject.PERSON else self.care_home.name

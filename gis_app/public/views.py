@@ -1,0 +1,61 @@
+"""公示 (no login): what the public must see — each operating home's 两公开 and 一承诺, its star rating, and the current
+dishonesty list — and nothing else (phones masked, no hazard details)."""
+
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.utils.html import format_html
+
+from gis_app.carehomes.models import CareHome, Subdistrict
+from gis_app.hazards.models import DishonestyListEntry
+from gis_app.lib.maps import base_map, render_parts
+
+
+def mask_phone(phone: str) -> str:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) < 7:
+        return "—" if not digits else "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+PUBLIC_FIELDS = ("id", "name", "address", "subdistrict__name", "subdistrict__code", "fire_safety_owner", "fire_safety_owner_phone",
+                 "fire_safety_manager", "fire_safety_manager_phone", "commitment_on", "location")  # fmt: skip
+
+
+def _homes(request):
+    homes = (
+        CareHome.objects.operating()
+        .select_related("subdistrict")
+        .only(*PUBLIC_FIELDS)
+        .order_by("subdistrict__code", "name")
+    )
+    code = request.GET.get("subdistrict", "")
+    if code:
+        homes = homes.filter(subdistrict__code=code)
+    q = request.GET.get("q", "").strip()
+    if q:
+        homes = homes.filter(name__icontains=q)
+    return homes, code, q
+
+
+def disclosure(request):
+    homes, code, q = _homes(request)
+    page = Paginator(homes, 50).get_page(request.GET.get("page"))
+    rows = [
+        {"home": h, "owner_phone": mask_phone(h.fire_safety_owner_phone), "manager_phone": mask_phone(h.fire_safety_manager_phone),
+         "rating": "暂未评定"}
+        for h in page
+    ]  # fmt: skip
+    m = base_map()
+    import folium
+
+    for h in homes[:2000]:
+        folium.CircleMarker((h.location.y, h.location.x), radius=6, color="#fff", weight=1, fill=True, fill_color="#1565c0",
+                            fill_opacity=0.9, class_name="public-marker",
+                            tooltip=format_html("{}", h.name)).add_to(m)  # fmt: skip
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "public/disclosure.html", {
+        **render_parts(m), "rows": rows, "page": page, "subdistricts": Subdistrict.objects.order_by("code").only("code", "name"),
+        "code": code, "q": q, "query": query.urlencode(), "total": homes.count(),
+        "entries": DishonestyListEntry.objects.current().select_related("care_home")[:200],
+    })  # fmt: skip
