@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "gis_app.inspections",
     "gis_app.hazards",
     "gis_app.risk",
+    "gis_app.rating",
     "gis_app.public",
     "layers",
 ]

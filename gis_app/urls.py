@@ -14,6 +14,7 @@ from gis_app.inspections import views as inspections
 from gis_app.jobs import views as jobs
 from gis_app.notifications import views as notifications
 from gis_app.public import views as public
+from gis_app.rating import views as rating
 from gis_app.risk import views as risk
 from layers import api as layers_api
 from layers import downloads as layers_downloads
@@ -46,6 +47,9 @@ urlpatterns = [
     path("carehomes/<int:pk>/", carehomes.carehome_detail, name="carehome-detail"),
     path("carehomes/<int:home_pk>/hazards/new/", hazards.hazard_new, name="hazard-new"),
     path("carehomes/<int:home_pk>/inspections/new/", inspections.inspection_new, name="inspection-new"),
+    path("carehomes/<int:pk>/rating/", rating.home_rating, name="home-rating"),
+    path("carehomes/<int:pk>/drills/", rating.home_drills, name="home-drills"),
+    path("annual/", rating.annual, name="annual"),
     path("hazards/", hazards.hazard_list, name="hazard-list"),
     path("hazards/export/", hazards.ledger_export, name="ledger-export"),
     path("hazards/supervision/", hazards.supervision_list, name="supervision-list"),

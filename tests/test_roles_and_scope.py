@@ -132,3 +132,25 @@ def test_a_national_scale_map_embeds_no_homes_but_fetches_those_in_view(client, 
     monkeypatch.setattr(maps, "EMBED_LIMIT", 10)
     page = client.get(reverse("map")).content.decode()
     assert world["home_a"].name not in page and "homes_in_view.js" in page and 'id="zoom-hint"' in page
+
+
+def test_ledger_and_layer_admin_are_read_only_and_scoped(client, world):
+    from gis_app.hazards.services import report_hazard
+
+    h = report_hazard(care_home=world["home_b"], description="后台只读", by=world["users"]["bureau"])
+    street = world["users"]["subdistrict"]
+    street.is_staff = True
+    street.save()
+    from django.contrib.auth.models import Permission
+
+    street.user_permissions.set(Permission.objects.filter(codename__in=["view_hazard", "change_hazard", "view_safetyexit"]))
+    client.force_login(street)
+    assert "后台只读" not in client.get("/admin/hazards/hazard/").content.decode()
+    assert client.get(f"/admin/hazards/hazard/{h.pk}/change/").status_code in (302, 404)
+    assert client.get("/admin/layers/safetyexit/").status_code == 200
+    client.force_login(world["users"]["bureau"])
+    bureau = world["users"]["bureau"]
+    bureau.is_staff = bureau.is_superuser = True
+    bureau.save()
+    page = client.get(f"/admin/hazards/hazard/{h.pk}/change/").content.decode()
+    assert "后台只读" in page and 'name="_save"' not in page

@@ -7,7 +7,9 @@ from django.utils.html import format_html
 
 from gis_app.carehomes.models import CareHome, Subdistrict
 from gis_app.hazards.models import DishonestyListEntry
+from gis_app.lib import clock
 from gis_app.lib.maps import base_map, render_parts
+from gis_app.rating.models import StarAssessment
 
 
 def mask_phone(phone: str) -> str:
@@ -40,9 +42,14 @@ def _homes(request):
 def disclosure(request):
     homes, code, q = _homes(request)
     page = Paginator(homes, 50).get_page(request.GET.get("page"))
+    ratings = {
+        a.care_home_id: ("不予评定" if a.stars is None else "★" * a.stars)
+        for a in StarAssessment.objects.filter(care_home__in=[h.pk for h in page], status="reviewed", valid_until__gte=clock.today())
+        .order_by("reviewed_at")
+    }  # fmt: skip
     rows = [
         {"home": h, "owner_phone": mask_phone(h.fire_safety_owner_phone), "manager_phone": mask_phone(h.fire_safety_manager_phone),
-         "rating": "暂未评定"}
+         "rating": ratings.get(h.pk, "暂未评定")}
         for h in page
     ]  # fmt: skip
     m = base_map()
