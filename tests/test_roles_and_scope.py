@@ -143,7 +143,9 @@ def test_ledger_and_layer_admin_are_read_only_and_scoped(client, world):
     street.save()
     from django.contrib.auth.models import Permission
 
-    street.user_permissions.set(Permission.objects.filter(codename__in=["view_hazard", "change_hazard", "view_safetyexit"]))
+    street.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_hazard", "change_hazard", "view_safetyexit"])
+    )
     client.force_login(street)
     assert "后台只读" not in client.get("/admin/hazards/hazard/").content.decode()
     assert client.get(f"/admin/hazards/hazard/{h.pk}/change/").status_code in (302, 404)

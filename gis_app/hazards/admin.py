@@ -1,6 +1,9 @@
 from django.contrib import admin
+from leaflet.admin import LeafletGeoAdmin
 
-from .models import Accident, AccidentResponsibility, DishonestyListEntry
+from gis_app.carehomes.scope import visible_carehomes
+
+from .models import Accident, AccidentResponsibility, DishonestyListEntry, Hazard
 
 
 class ResponsibilityInline(admin.TabularInline):
@@ -21,13 +24,6 @@ class AccidentAdmin(admin.ModelAdmin):
 class DishonestyListEntryAdmin(admin.ModelAdmin):
     list_display = ("__str__", "subject", "listed_on", "removal_on", "removed_on")
     readonly_fields = ("decided_by",)
-
-
-from leaflet.admin import LeafletGeoAdmin  # noqa: E402
-
-from gis_app.carehomes.scope import visible_carehomes  # noqa: E402
-
-from .models import Hazard  # noqa: E402
 
 
 @admin.register(Hazard)

@@ -1,5 +1,6 @@
 import io
 import json
+from urllib.parse import quote
 from types import SimpleNamespace
 
 from django.contrib.auth.decorators import login_required
@@ -69,9 +70,7 @@ def xlsx(name: str, sheets: list[Sheet]) -> HttpResponse:
     response = HttpResponse(
         buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    response["Content-Disposition"] = (
-        f"attachment; filename*=UTF-8''{__import__('urllib.parse').parse.quote(name)}.xlsx"
-    )
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}.xlsx"
     return response
 
 
