@@ -1,7 +1,7 @@
 import io
 import json
-from urllib.parse import quote
 from types import SimpleNamespace
+from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
