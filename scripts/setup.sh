@@ -60,7 +60,17 @@ as_pg() {
 pg_dir() { readlink -f "$PGDATA"; }
 
 db() {
-  if [ -n "${DATABASE_URL:-}" ]; then say "using DATABASE_URL (no local cluster)"; return 0; fi
+  if [ -n "${DATABASE_URL:-}" ]; then
+    say "using DATABASE_URL (no local cluster)"
+    local url="${DATABASE_URL/#postgis:/postgres:}"
+    if ! "$PG_BIN/psql" "$url" -qAt -c "select 1" >/dev/null 2>&1; then
+      echo "Cannot connect to DATABASE_URL (…@${url#*@}): is the server up, does the database exist, is the password right?" >&2
+      exit 1
+    fi
+    env PGOPTIONS=--client-min-messages=warning "$PG_BIN/psql" "$url" -qAt -c "create extension if not exists postgis" >/dev/null 2>&1 ||
+      echo "Note: could not create the postgis extension (needs a superuser once): CREATE EXTENSION postgis;" >&2
+    return 0
+  fi
   mkdir -p "$DATA_DIR"
   if [ ! -e "$PGDATA/PG_VERSION" ]; then
     say "creating the project PostGIS cluster in .data/pg (port $PGPORT)"
