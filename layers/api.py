@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gis_app.carehomes.scope import visible_carehomes
+from gis_app.lib.api import documented
 
 from . import queries, services
 from .catalogue import BY_KEY, CATALOGUE, Layer
@@ -57,6 +58,7 @@ def catalogue_json(user=None) -> list[dict]:
     ]
 
 
+@documented
 class CatalogueView(APIView):
     """The layer catalogue as JSON: titles, geometry types, fields, value lists, styles, and whether you may edit."""
 
@@ -81,6 +83,7 @@ def _error(exc: services.FeatureError) -> Response:
     return Response({"code": exc.code, "errors": exc.errors}, status=status)
 
 
+@documented
 class FeatureListView(APIView):
     """GET: features of one layer (bbox, care_home, subdistrict, status; page, page_size). POST: a GeoJSON Feature."""
 
@@ -144,6 +147,7 @@ def _one(spec: Layer, feature, status: int = 200) -> HttpResponse:
     return geojson_response(queries.feature_json(spec, row), status=status)
 
 
+@documented
 class FeatureDetailView(APIView):
     def _get(self, request, spec: Layer, ident: str):
         qs = queries.scoped(spec, request.user)

@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.views import APIView
 
 from gis_app.carehomes.scope import visible_carehomes
+from gis_app.lib.api import documented
 
 from . import queries
 from .api import layer_or_404
@@ -37,6 +38,7 @@ def write_geopackage(target: Path, collections: dict[str, str]) -> None:
             subprocess.run([*args, str(target), str(src)], check=True, capture_output=True, timeout=300)
 
 
+@documented
 class LayerDownload(APIView):
     """/layers/<key>/download.<geojson|gpkg>?care_home=&subdistrict=&bbox="""
 
@@ -46,6 +48,7 @@ class LayerDownload(APIView):
         return _respond(fmt, {spec.key: text}, spec.key)
 
 
+@documented
 class CareHomeDownload(APIView):
     """/carehomes/<id>/layers.<geojson|gpkg>: every layer of one home."""
 

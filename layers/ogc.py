@@ -9,6 +9,8 @@ from django.http import HttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gis_app.lib.api import documented
+
 from . import queries
 from .api import geojson_response, layer_or_404
 from .catalogue import CATALOGUE, Layer
@@ -25,6 +27,7 @@ def _json(data, content_type="application/json") -> HttpResponse:
     return HttpResponse(json.dumps(data, ensure_ascii=False), content_type=f"{content_type}; charset=utf-8")
 
 
+@documented
 class Landing(APIView):
     def get(self, request):
         base = request.build_absolute_uri("/ogc")
@@ -41,6 +44,7 @@ class Landing(APIView):
         })  # fmt: skip
 
 
+@documented
 class Conformance(APIView):
     def get(self, request):
         return _json({"conformsTo": CONFORMANCE})
@@ -63,6 +67,7 @@ def _collection(request, layer: Layer) -> dict:
     }
 
 
+@documented
 class Collections(APIView):
     def get(self, request):
         base = request.build_absolute_uri("/ogc/collections")
@@ -72,11 +77,13 @@ class Collections(APIView):
         })  # fmt: skip
 
 
+@documented
 class Collection(APIView):
     def get(self, request, collection: str):
         return _json(_collection(request, layer_or_404(collection)))
 
 
+@documented
 class Items(APIView):
     def get(self, request, collection: str):
         layer = layer_or_404(collection)
@@ -117,6 +124,7 @@ class Items(APIView):
         return geojson_response(queries.collection_json(layer, rows, extra))
 
 
+@documented
 class Item(APIView):
     def get(self, request, collection: str, fid: str):
         from .api import FeatureDetailView

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import role_of, visible_carehomes
+from gis_app.lib.api import documented
 
 from .api import layer_or_404
 from .catalogue import Layer
@@ -53,6 +54,7 @@ def render_tile(layer: Layer, z: int, x: int, y: int, homes: list[int] | None) -
         return bytes(cur.fetchone()[0] or b"")
 
 
+@documented
 class TileView(APIView):
     def get(self, request, layer: str, z: int, x: int, y: int):
         spec = layer_or_404(layer)

@@ -54,9 +54,12 @@ def test_subdistricts_endpoint_carries_boundaries_and_the_approximate_flag(admin
     assert feature["properties"]["boundary_is_approximate"] is True
 
 
-def test_openapi_schema_is_served(admin_client, db):
+def test_openapi_schema_is_served_and_lists_every_api(admin_client, db):
     response = admin_client.get("/api/schema/")
-    assert response.status_code == 200 and b"/api/carehomes/" in response.content
+    assert response.status_code == 200
+    for path in (b"/api/carehomes/", b"/api/layers/{layer}/", b"/ogc/collections/{collection}/items", b"/api/hazards/",
+                 b"/api/inspections/", b"/api/risk/subdistricts/", b"/tiles/{layer}/{z}/{x}/{y}.pbf"):  # fmt: skip
+        assert path in response.content, path
 
 
 def test_healthz_reports_postgis(client, db):

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gis_app.carehomes.scope import visible_carehomes
+from gis_app.lib.api import documented
 
 from .models import Frequency, InspectionKind
 from .services import InspectionError, InspectionInput, InspectorEntry, ItemAnswer, record_inspection
@@ -39,6 +40,7 @@ class InspectionIn(serializers.Serializer):
     results = ResultIn(many=True)
 
 
+@documented
 class InspectionCreateView(APIView):
     def post(self, request):
         data = InspectionIn(data=request.data)

@@ -14,6 +14,7 @@ from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import role_of, visible_carehomes, visible_subdistricts
 from gis_app.hazards.models import Category, Hazard
 from gis_app.lib import clock
+from gis_app.lib.api import documented
 from gis_app.lib.excel import Column, Sheet, write_workbook
 from gis_app.lib.maps import base_map, render_parts
 
@@ -74,6 +75,7 @@ def xlsx(name: str, sheets: list[Sheet]) -> HttpResponse:
     return response
 
 
+@documented
 class SubdistrictsAPI(APIView):
     """GET /api/risk/subdistricts/: the stored aggregates per 街镇 in your scope (and the district for district-wide roles)."""
 
