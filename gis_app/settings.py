@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "gis_app.hazards",
     "gis_app.risk",
     "gis_app.rating",
+    "gis_app.alarms",
     "gis_app.public",
     "layers",
 ]
@@ -172,6 +173,15 @@ JOB_PROGRESS_DATABASE = "progress"  # the second connection above; tests inside 
 # gis.W001: GDAL 3.6 cannot block file/network access from spatial references. We never hand GDAL an SRS text from
 # a user: importers only *identify* an EPSG code and build the transformation from that integer.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+# IoT alarms: webhook signatures older than this are refused as replays; a fault/isolation/power loss without a
+# recovery for this long, or this many false fire alarms of one device in 30 days, becomes a hazard in the ledger.
+ALARM_SIGNATURE_WINDOW_SECONDS = env_int("ALARM_SIGNATURE_WINDOW_SECONDS", 300)
+ALARM_MAX_BODY_BYTES = env_int("ALARM_MAX_BODY_BYTES", 256 * 1024)
+ALARM_FAULT_HOURS = env_int("ALARM_FAULT_HOURS", 24)
+ALARM_FALSE_ALARMS = env_int("ALARM_FALSE_ALARMS", 3)
+# MQTT broker for alarm events (e.g. mqtt://127.0.0.1:1883); topics alarms/<vendor>/events. Empty: no subscriber.
+MQTT_URL = env_str("MQTT_URL")
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@localhost")

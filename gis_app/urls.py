@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from gis_app.alarms import views as alarms
 from gis_app.carehomes import api as carehomes_api
 from gis_app.carehomes import views as carehomes
 from gis_app.hazards import api as hazards_api
@@ -74,6 +75,10 @@ urlpatterns = [
     path("jobs/<int:pk>/download/", hazards.job_download, name="job-download"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job-detail"),
     path("jobs/<int:pk>/status.json", jobs.job_status, name="job-status"),
+    path("api/alarms/webhook/<slug:vendor>/", alarms.webhook, name="alarm-webhook"),
+    path("alarms/", alarms.alarm_list, name="alarm-list"),
+    path("alarms/feed.json", alarms.feed, name="alarm-feed"),
+    path("alarms/<int:pk>/<str:action>/", alarms.act, name="alarm-act"),
     path("api/inspections/", inspections_api.InspectionCreateView.as_view(), name="api-inspection-create"),
     path("api/layers/", layers_api.CatalogueView.as_view(), name="api-layers"),
     path("api/layers/<str:layer>/", layers_api.FeatureListView.as_view(), name="api-layer-features"),

@@ -9,7 +9,9 @@ $PY manage.py load_demo
 $PY manage.py collectstatic --noinput -v0
 $PY manage.py run_worker &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+MQTT=""
+if [ -n "${MQTT_URL:-}" ]; then $PY manage.py run_mqtt & MQTT=$!; fi
+trap 'kill $WORKER $MQTT 2>/dev/null || true' EXIT INT TERM
 cat <<MSG
 
   滨海新区养老机构消防安全平台 is running at  http://$HOST:$PORT/

@@ -14,7 +14,7 @@ PGDATA="$DATA_DIR/pg"
 DB_NAME="${DB_NAME:-gis_app}"
 PY="${PYTHON:-python3}"
 
-APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin chromium)
+APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin chromium mosquitto)
 [ "${WITH_CHROMIUM:-1}" = 1 ] || APT_PACKAGES=("${APT_PACKAGES[@]/chromium}")
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }

@@ -56,10 +56,12 @@ def load_demo(stdout=None, *, ledger: bool = True, layers: bool = True) -> None:
         from layers.demo import load_demo_layers
 
         load_demo_layers(stdout=stdout)
+    from gis_app.alarms.demo import load_demo_alarms
     from gis_app.rating.scoring import load_default_rubric
     from gis_app.risk.dashboard import load_campaigns
     from gis_app.risk.scoring import load_weights, recompute_all
 
+    load_demo_alarms()
     load_weights()
     load_campaigns()
     load_default_rubric()

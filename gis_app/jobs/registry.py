@@ -32,3 +32,16 @@ def daily(kind: str, title: str):
         return func
 
     return register
+
+
+# Frequent jobs: kind -> (title, interval in minutes). The worker enqueues each once per interval.
+FREQUENT: dict[str, tuple[str, int]] = {}
+
+
+def every_minutes(kind: str, title: str, minutes: int):
+    def register(func: Callable) -> Callable:
+        HANDLERS[kind] = func
+        FREQUENT[kind] = (title, minutes)
+        return func
+
+    return register

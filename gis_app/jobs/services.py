@@ -18,7 +18,7 @@ from django.utils import timezone
 from gis_app.lib import clock
 
 from .models import Job, JobStatus
-from .registry import DAILY, get_handler
+from .registry import DAILY, FREQUENT, get_handler
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +149,34 @@ def schedule_daily(now=None) -> int:
     return created
 
 
+def schedule_frequent(now=None) -> int:
+    """Enqueue each frequent job once per its interval (keyed by the interval's start)."""
+    if not FREQUENT:
+        from django.utils.module_loading import autodiscover_modules
+
+        autodiscover_modules("jobs")
+    now = timezone.localtime(now or clock.now())
+    created = 0
+    for kind, (title, minutes) in FREQUENT.items():
+        slot = now.replace(minute=now.minute - now.minute % minutes, second=0, microsecond=0)
+        key = f"{kind}:{slot:%Y-%m-%dT%H:%M}"
+        if Job.objects.filter(unique_key=key).exists():
+            continue
+        try:
+            with transaction.atomic():
+                Job.objects.create(kind=kind, title=title, unique_key=key, max_attempts=1)
+            created += 1
+        except IntegrityError:
+            pass
+    return created
+
+
 def work_forever(poll_seconds: float) -> None:
     log.info("job worker started")
     while True:
         close_old_connections()
         requeue_stale()
         schedule_daily()
+        schedule_frequent()
         if run_pending() == 0:
             time.sleep(poll_seconds)

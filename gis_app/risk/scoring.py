@@ -21,7 +21,7 @@ from .models import RiskModel, RiskScore, SubdistrictRisk
 
 WEIGHTS_FILE = Path(settings.BASE_DIR) / "fixtures" / "risk_weights.json"
 INPUTS = ("open_general", "open_major", "overdue_days", "listed_major", "missed_checks", "failed_items", "beds",
-          "full_care_share")  # fmt: skip
+          "full_care_share", "alarms")  # fmt: skip
 
 
 def load_weights(path: Path = WEIGHTS_FILE) -> RiskModel:
@@ -134,17 +134,23 @@ def _inputs_sql(today: date, home_ids: list[int] | None, hz_table: str | None = 
             SELECT r.care_home_id, count(*) AS failed_items FROM inspections_checkresult r
             JOIN inspections_inspection i ON i.id = r.inspection_id
             WHERE r.result = 'fail' AND i.inspected_on >= %s GROUP BY 1
+        ), al AS (
+            SELECT care_home_id, count(*) AS alarms FROM alarms_alarmevent
+            WHERE kind IN ('fire', 'fault', 'isolated', 'power_loss') AND NOT false_alarm AND occurred_at >= %s GROUP BY 1
         ), mc AS ({missed_sql})
         SELECT h.id, ARRAY[COALESCE(hz.open_general, 0), COALESCE(hz.open_major, 0), COALESCE(hz.overdue_days, 0),
                COALESCE(ls.listed_major, 0), COALESCE(mc.missed, 0), COALESCE(fi.failed_items, 0),
-               h.beds / 100.0, CASE WHEN h.residents > 0 THEN h.residents_full_care * 10.0 / h.residents ELSE 0 END]::float8[]
-               AS vals
+               h.beds / 100.0, CASE WHEN h.residents > 0 THEN h.residents_full_care * 10.0 / h.residents ELSE 0 END,
+               COALESCE(al.alarms, 0)]::float8[] AS vals
         FROM carehomes_carehome h
         LEFT JOIN hz ON hz.care_home_id = h.id LEFT JOIN ls ON ls.care_home_id = h.id
         LEFT JOIN fi ON fi.care_home_id = h.id LEFT JOIN mc ON mc.care_home_id = h.id
+        LEFT JOIN al ON al.care_home_id = h.id
         {where}
     """
-    params = [*hz_params, today - timedelta(days=90), *missed_params] + ([home_ids] if home_ids is not None else [])
+    params = [*hz_params, today - timedelta(days=90), today - timedelta(days=30), *missed_params] + (
+        [home_ids] if home_ids is not None else []
+    )
     return sql, params
 
 

@@ -1,0 +1,199 @@
+"""IoT alarms: the webhook's authentication, validation and idempotency; MQTT end to end with a real broker; alarms
+that turn into hazards on a fake clock; notifications; the feed's scope."""
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from gis_app.alarms.models import AlarmEvent, Device, Vendor
+from gis_app.alarms.services import signature
+from gis_app.alarms.sweep import sweep
+from gis_app.notifications.models import Notification
+
+
+@pytest.fixture
+def vendor(world):
+    v = Vendor.objects.create(slug="acme", name="Acme IoT", secret="s3cret")
+    Device.objects.create(vendor=v, vendor_device_id="D1", care_home=world["home_a"], kind="smoke_alarm", name="2楼走廊",
+                          location=world["home_a"].location)  # fmt: skip
+    Device.objects.create(vendor=v, vendor_device_id="D2", care_home=world["home_b"], kind="electrical_monitor")
+    return v
+
+
+def event(event_id="e1", device="D1", kind="fire", when=None):
+    when = when or timezone.now()
+    return {"event_id": event_id, "device_id": device, "kind": kind, "occurred_at": when.isoformat()}
+
+
+def post(client, body, *, secret="s3cret", ts=None, vendor="acme", sign=True):
+    raw = json.dumps(body).encode() if not isinstance(body, bytes) else body
+    ts = str(int(ts if ts is not None else time.time()))
+    headers = {"HTTP_X_ALARM_TIMESTAMP": ts, "HTTP_X_ALARM_SIGNATURE": signature(secret, ts, raw)} if sign else {}
+    return client.post(f"/api/alarms/webhook/{vendor}/", raw, content_type="application/json", **headers)
+
+
+def test_a_signed_event_is_stored_once_and_duplicates_are_ignored(client, vendor):
+    r = post(client, event())
+    assert r.status_code == 200 and r.json() == {"accepted": 1, "duplicates": 0}
+    r = post(client, {"events": [event(), event("e2", kind="fault")]})
+    assert r.json() == {"accepted": 1, "duplicates": 1}
+    assert AlarmEvent.objects.count() == 2
+    e = AlarmEvent.objects.get(vendor_event_id="e1")
+    assert e.care_home == e.device.care_home and e.status == "new"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sign": False}, "missing"),
+        ({"secret": "wrong"}, "does not match"),
+        ({"ts": time.time() - 3600}, "replayed"),
+    ],
+)
+def test_authentication_is_checked_on_every_request(client, vendor, kwargs, message):
+    r = post(client, event(), **kwargs)
+    assert r.status_code == 401 and message in r.json()["errors"]["signature"]
+    assert not AlarmEvent.objects.exists()
+
+
+def test_bad_payloads_get_precise_errors_and_store_nothing(client, vendor, settings):
+    r = post(client, b"{not json")
+    assert r.status_code == 400 and "not valid JSON" in r.json()["errors"]["body"]
+    r = post(
+        client, {"events": [event(), {"event_id": "x", "device_id": "D1", "kind": "smoke", "occurred_at": "yesterday"}]}
+    )
+    assert r.status_code == 400 and set(r.json()["errors"]) == {"1.kind", "1.occurred_at"}
+    r = post(client, {"events": [event(device="NOPE")]})
+    assert r.status_code == 422 and "unknown device" in r.json()["errors"]["0.device_id"]
+    r = post(client, {"events": []})
+    assert r.status_code == 400
+    settings.ALARM_MAX_BODY_BYTES = 100
+    assert post(client, {"events": [event(f"e{i}") for i in range(10)]}).status_code == 413
+    assert post(client, event(), vendor="nobody").status_code == 404
+    assert not AlarmEvent.objects.exists()
+
+
+def test_a_fire_alarm_notifies_the_home_and_the_bureau_at_once(
+    client, vendor, world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, event(kind="fire"))
+    assert Notification.objects.filter(user=world["users"]["care_home"], title__contains="火警").exists()
+    assert Notification.objects.filter(user=world["users"]["bureau"], title__contains="火警").exists()
+    assert not Notification.objects.filter(user=world["users"]["other_home"]).exists()
+
+
+def test_a_lasting_fault_becomes_one_hazard(client, vendor, clock_at, settings):
+    settings.ALARM_FAULT_HOURS = 24
+    start = timezone.make_aware(datetime(2026, 11, 1, 8, 0))
+    clock_at(start)
+    AlarmEvent.objects.create(vendor=vendor, vendor_event_id="f1", device=Device.objects.get(vendor_device_id="D1"),
+                              care_home=Device.objects.get(vendor_device_id="D1").care_home, kind="fault", occurred_at=start)  # fmt: skip
+    clock_at(start + timedelta(hours=23))
+    assert sweep() == {"faults": 0, "false_alarms": 0}
+    clock_at(start + timedelta(hours=25))
+    assert sweep()["faults"] == 1
+    hazard = AlarmEvent.objects.get(vendor_event_id="f1").hazard
+    assert hazard.status == "reported" and "故障已持续 25 小时" in hazard.description
+    assert sweep()["faults"] == 0  # once
+
+
+def test_a_recovered_fault_does_not(vendor, clock_at):
+    start = timezone.make_aware(datetime(2026, 11, 1, 8, 0))
+    device = Device.objects.get(vendor_device_id="D1")
+    for i, kind in enumerate(("fault", "recovery")):
+        AlarmEvent.objects.create(vendor=vendor, vendor_event_id=f"r{i}", device=device, care_home=device.care_home, kind=kind,
+                                  occurred_at=start + timedelta(hours=i))  # fmt: skip
+    clock_at(start + timedelta(days=3))
+    assert sweep()["faults"] == 0
+
+
+def test_repeated_false_alarms_become_a_hazard(vendor, clock_at, settings):
+    settings.ALARM_FALSE_ALARMS = 3
+    device = Device.objects.get(vendor_device_id="D1")
+    now = timezone.now()
+    for i in range(3):
+        AlarmEvent.objects.create(vendor=vendor, vendor_event_id=f"x{i}", device=device, care_home=device.care_home, kind="fire",
+                                  occurred_at=now - timedelta(days=i), false_alarm=True, status="handled")  # fmt: skip
+    assert sweep()["false_alarms"] == 1
+    assert "误报火警 3 次" in AlarmEvent.objects.get(vendor_event_id="x0").hazard.description
+
+
+def test_the_feed_and_handling_are_scoped(client, vendor, world):
+    post(client, {"events": [event("a", "D1"), event("b", "D2")]})
+    client.force_login(world["users"]["care_home"])
+    homes = {e["home_id"] for e in client.get("/alarms/feed.json?after=0").json()["events"]}
+    assert homes == {world["home_a"].pk}
+    other = AlarmEvent.objects.get(vendor_event_id="b")
+    assert client.post(f"/alarms/{other.pk}/ack/").status_code == 404
+    mine = AlarmEvent.objects.get(vendor_event_id="a")
+    client.post(f"/alarms/{mine.pk}/handle/", {"note": "", "false_alarm": "on"})
+    mine.refresh_from_db()
+    assert mine.status == "new"  # a note is required
+    client.post(f"/alarms/{mine.pk}/handle/", {"note": "厨房油烟误触发", "false_alarm": "on"})
+    mine.refresh_from_db()
+    assert mine.status == "handled" and mine.false_alarm and mine.acknowledged_at is not None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(50):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield port
+    proc.terminate()
+    proc.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mqtt_end_to_end_with_a_real_broker(world, mosquitto, settings):
+    import paho.mqtt.publish as publish
+
+    Vendor.objects.create(slug="acme", name="Acme", secret="s")
+    Device.objects.create(
+        vendor=Vendor.objects.get(slug="acme"), vendor_device_id="D1", care_home=world["home_a"], kind="panel"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env_db = settings.DATABASES["default"]
+    url = f"postgres://{env_db['USER']}@{env_db['HOST']}:{env_db['PORT']}/{env_db['NAME']}"
+    import os
+
+    sub = subprocess.Popen([sys.executable, "manage.py", "run_mqtt", "--url", f"mqtt://127.0.0.1:{mosquitto}"], cwd=root,
+                           env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        line = sub.stdout.readline()
+        assert "subscribed" in line, line
+        payload = json.dumps({"events": [event("m1"), event("m1"), event("m2", kind="test")]})
+        publish.single("alarms/acme/events", payload, qos=1, hostname="127.0.0.1", port=mosquitto)
+        publish.single("alarms/acme/events", json.dumps(event("m1")), qos=1, hostname="127.0.0.1", port=mosquitto)
+        for _ in range(50):
+            if AlarmEvent.objects.count() >= 2:
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert sorted(AlarmEvent.objects.values_list("vendor_event_id", flat=True)) == ["m1", "m2"]
+    finally:
+        sub.terminate()
+        sub.wait()
