@@ -7,9 +7,9 @@ from .common import bench_database, setup_django, table
 
 def main() -> None:
     setup_django()
-    from . import layers_serving, ledger_export, risk_national
+    from . import alarms_load, layers_serving, ledger_export, risk_national
 
-    which = set(sys.argv[1:]) or {"layers", "ledger", "risk"}
+    which = set(sys.argv[1:]) or {"layers", "ledger", "risk", "alarms"}
     results = []
     if "layers" in which:
         with bench_database():
@@ -17,6 +17,9 @@ def main() -> None:
     if "risk" in which:
         with bench_database():
             results += risk_national.run()
+    if "alarms" in which:
+        with bench_database():
+            results += alarms_load.run()
     if "ledger" in which:
         with bench_database():
             results += ledger_export.run()

@@ -1,0 +1,142 @@
+"""IoT alarm ingestion under load: signed webhook requests from a load generator on loopback to gunicorn, for a fixed
+time, with 10 % of the events sent twice; a gunicorn worker is killed and PostgreSQL restarted mid-run. Afterwards:
+every acknowledged event is stored exactly once. BENCH_ALARM_BATCH=1 measures one event per request."""
+
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+DURATION = 12.0
+THREADS = 8
+BATCH = int(os.environ.get("BENCH_ALARM_BATCH", 10))  # vendor platforms post events in small batches
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def setup(devices: int = 1000) -> list[str]:
+    from gis_app.alarms.models import Device, Vendor
+    from gis_app.carehomes.demo import load_demo
+    from gis_app.carehomes.models import CareHome
+
+    load_demo(ledger=False, layers=False)
+    vendor = Vendor.objects.create(slug="load", name="load", secret="load-secret")
+    homes = list(CareHome.objects.all())
+    Device.objects.bulk_create([Device(vendor=vendor, vendor_device_id=f"L{i}", care_home=homes[i % len(homes)], kind="smoke_alarm")
+                                for i in range(devices)])  # fmt: skip
+    return [f"L{i}" for i in range(devices)]
+
+
+def run() -> list[list]:
+    from django.db import connection
+
+    from gis_app.alarms.models import AlarmEvent
+    from gis_app.alarms.services import signature
+
+    device_ids = setup()
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "bench-only-secret",
+           "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}  # fmt: skip
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "gis_app.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3",
+                               "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    acked: set[str] = set()
+    sent = [0]
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    stop = time.perf_counter() + DURATION
+    counter = iter(range(10**9))
+
+    def worker(n: int):
+        rng = random.Random(n)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while time.perf_counter() < stop:
+            events = []
+            for _ in range(BATCH):
+                eid = f"t{n}-{next(counter)}"
+                events.append({"event_id": eid, "device_id": rng.choice(device_ids), "kind": rng.choice(["fault", "test", "recovery"]),
+                               "occurred_at": datetime.now(UTC).isoformat()})  # fmt: skip
+                if rng.random() < 0.1 and len(events) < BATCH:
+                    events.append(dict(events[-1]))  # the same event twice
+            body = json.dumps({"events": events}).encode()
+            ts = str(int(time.time()))
+            headers = {"Content-Type": "application/json", "X-Alarm-Timestamp": ts,
+                       "X-Alarm-Signature": signature("load-secret", ts, body)}  # fmt: skip
+            t = time.perf_counter()
+            try:
+                conn.request("POST", "/api/alarms/webhook/load/", body, headers)
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            elapsed = time.perf_counter() - t
+            with lock:
+                sent[0] += len({e["event_id"] for e in events})
+                if ok:
+                    latencies.append(elapsed)
+                    acked.update(e["event_id"] for e in events)
+                else:
+                    failures[0] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    # Faults during the load: kill one gunicorn worker, then restart PostgreSQL.
+    time.sleep(DURATION / 3)
+    children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+    if children:
+        os.kill(int(children[0]), signal.SIGKILL)
+    time.sleep(DURATION / 3)
+    pgdata = os.path.realpath(ROOT / ".data" / "pg")
+    restarted = False
+    if not os.environ.get("DATABASE_URL_EXTERNAL") and os.path.exists(os.path.join(pgdata, "PG_VERSION")):
+        cmd = ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", pgdata, "-m", "fast", "-w", "restart", "-o", f"-p {db['PORT']}",
+               "-l", os.path.join(pgdata, "server.log")]  # fmt: skip
+        if os.getuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        restarted = subprocess.run(cmd, capture_output=True, cwd="/").returncode == 0
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    server.terminate()
+    server.wait()
+    connection.close()
+    stored = set(AlarmEvent.objects.filter(vendor__slug="load").values_list("vendor_event_id", flat=True))
+    total_rows = AlarmEvent.objects.filter(vendor__slug="load").count()
+    lost = len(acked - stored)
+    rate = len(acked) / wall
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000 if len(latencies) > 100 else float("nan")
+    p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
+    return [
+        [f"alarm webhook, signed batches of {BATCH}", f"{len(acked):,} events acked in {wall:.1f} s",
+         f"{rate:,.0f} events/s; request p50 {p50:.1f} / p99 {p99:.1f} ms", f"{failures[0]} requests failed during the faults",
+         f"stored {len(stored):,} = acked: {'yes' if lost == 0 else f'NO, {lost} lost'}; rows {total_rows:,} (no duplicates: {'yes' if total_rows == len(stored) else 'NO'})",
+         f"≥ 1,000/s; worker killed; PostgreSQL restarted: {'yes' if restarted else 'no'}"],
+    ]  # fmt: skip
