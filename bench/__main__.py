@@ -7,9 +7,14 @@ from .common import bench_database, setup_django, table
 
 def main() -> None:
     setup_django()
-    from . import alarms_load, layers_serving, ledger_export, risk_national
+    from . import alarms_load, layers_serving, ledger_export, risk_national, routing
 
-    which = set(sys.argv[1:]) or {"layers", "ledger", "risk", "alarms"}
+    which = set(sys.argv[1:]) or {"layers", "ledger", "risk", "alarms", "routing"}
+    if "routing" in which:
+        print(table(routing.run(), ["instance", "time", "found", "reference", "gap", "checker", "goal"]))
+        which.discard("routing")
+        if not which:
+            return
     results = []
     if "layers" in which:
         with bench_database():

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "gis_app.risk",
     "gis_app.rating",
     "gis_app.alarms",
+    "gis_app.routing",
     "gis_app.public",
     "layers",
 ]

@@ -1,0 +1,68 @@
+"""The route solver: PyVRP's hybrid genetic search, chosen on the benchmark (see bench/routing.py and the README).
+This module only translates a Problem into PyVRP and the result back; feasibility is judged by checker.py."""
+
+import time
+from dataclasses import dataclass
+
+from .problem import Problem
+
+SCALE = {"tsp": 1, "trunc1": 10, "exact": 1000}  # PyVRP needs integers: exact to 0.1 (trunc1) or 0.001 (exact)
+
+
+@dataclass
+class Plan:
+    routes: list[list[int]]  # node indices (1..n-1), depot 0 implicit at both ends
+    cost: float
+    vehicles: int
+    seconds: float
+    skipped: list[int]
+
+
+def solve(problem: Problem, *, seconds: float, seed: int = 1, fleet: int | None = None, minimise_vehicles: bool = False,
+          prizes: list[int] | None = None) -> Plan:  # fmt: skip
+    from pyvrp import Model
+    from pyvrp.stop import MaxRuntime
+
+    k = SCALE[problem.convention] if problem.matrix is None else 1000
+    n = problem.size
+    started = time.perf_counter()
+    m = Model()
+    locations = [m.add_location(x, y) for x, y in problem.coords]
+    horizon = int(problem.due[0] * k) if problem.has_windows else 2**40
+    depot = m.add_depot(locations[0], tw_early=int(problem.ready[0] * k) if problem.has_windows else 0, tw_late=horizon)
+    total_demand = sum(problem.demand[1:]) if problem.demand else 0
+    vehicles = fleet or (1 if problem.convention == "tsp" else max(problem.vehicles, 25))
+    big = int(10 * max(problem.distance(0, j) for j in range(1, n)) * k * 2) if minimise_vehicles else 0
+    m.add_vehicle_type(num_available=vehicles, capacity=problem.capacity if problem.demand else max(1, total_demand),
+                       start_depot=depot, end_depot=depot, fixed_cost=big, tw_early=0, tw_late=horizon)  # fmt: skip
+    clients = []
+    for i in range(1, n):
+        clients.append(
+            m.add_client(
+                locations[i],
+                delivery=problem.demand[i] if problem.demand else 0,
+                service_duration=int(round(problem.service[i] * k)) if problem.service else 0,
+                tw_early=int(problem.ready[i] * k) if problem.has_windows else 0,
+                tw_late=int(problem.due[i] * k) if problem.has_windows else horizon,
+                prize=prizes[i] if prizes else 0,
+                required=prizes is None,
+            )
+        )
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                d = int(round(problem.distance(i, j) * k))
+                m.add_edge(locations[i], locations[j], distance=d, duration=d)
+    result = m.solve(stop=MaxRuntime(max(0.05, seconds - (time.perf_counter() - started))), seed=seed, display=False)
+    routes = [
+        [int(a.idx) + 1 for a in route if _is_client(a)] for route in result.best.routes()
+    ]  # clients follow the depot
+    # PyVRP numbers clients after the depots: client i (1-based in the problem) is location i.
+    visited = {v for r in routes for v in r}
+    return Plan(routes=routes, cost=0.0, vehicles=len(routes), seconds=time.perf_counter() - started,
+                skipped=[i for i in range(1, n) if i not in visited])  # fmt: skip
+
+
+def _is_client(activity) -> bool:
+    flag = activity.is_client
+    return bool(flag() if callable(flag) else flag)
