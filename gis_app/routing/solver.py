@@ -32,7 +32,8 @@ def solve(problem: Problem, *, seconds: float, seed: int = 1, fleet: int | None 
     depot = m.add_depot(locations[0], tw_early=int(problem.ready[0] * k) if problem.has_windows else 0, tw_late=horizon)
     total_demand = sum(problem.demand[1:]) if problem.demand else 0
     vehicles = fleet or (1 if problem.convention == "tsp" else max(problem.vehicles, 25))
-    big = int(10 * max(problem.distance(0, j) for j in range(1, n)) * k * 2) if minimise_vehicles else 0
+    # Fewest vehicles first: one vehicle must cost more than any whole plan's distance (out-and-back to every stop).
+    big = int(sum(2 * problem.distance(0, j) for j in range(1, n)) * k) + 1 if minimise_vehicles else 0
     m.add_vehicle_type(num_available=vehicles, capacity=problem.capacity if problem.demand else max(1, total_demand),
                        start_depot=depot, end_depot=depot, fixed_cost=big, tw_early=0, tw_late=horizon)  # fmt: skip
     clients = []
