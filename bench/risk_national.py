@@ -66,10 +66,10 @@ def generate() -> None:
             """
             INSERT INTO hazards_hazard (care_home_id, category, description, severity, criterion_id, found_on, due_on, status,
                 responsible_person, responsible_phone, plan_measures, plan_safeguards, rectification_note, created_at, updated_at,
-                closed_on)
+                closed_on, delay_reason, delay_reason_accepted)
             SELECT h.id, (ARRAY['electrical','ebike','fire_lane','exits','equipment','other'])[1 + (random() * 5)::int],
                    'x', CASE WHEN m THEN 'major' ELSE 'general' END, CASE WHEN m THEN %s END, f, f + 30, s,
-                   '', '', '', '', '', now(), now(), CASE WHEN s = 'closed' THEN f + 20 END
+                   '', '', '', '', '', now(), now(), CASE WHEN s = 'closed' THEN f + 20 END, '', false
             FROM (SELECT 1 + (random() * (%s - 1))::int AS k, random() < 0.05 AS m,
                          current_date - (random() * 400)::int AS f,
                          (ARRAY['reported','assigned','rectifying','submitted','closed','closed','closed'])[1 + (random() * 6)::int] AS s
