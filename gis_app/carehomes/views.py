@@ -1,14 +1,12 @@
-import io
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from gis_app.jobs.services import enqueue
+from gis_app.lib.excel import xlsx_response
 from gis_app.lib.maps import render_parts
 
 from . import maps
@@ -120,15 +118,7 @@ def carehome_import(request):
 
 @login_required
 def carehome_import_template(request):
-    buffer = io.BytesIO()
-    write_template(buffer)
-    response = HttpResponse(
-        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = (
-        "attachment; filename*=UTF-8''%E5%85%BB%E8%80%81%E6%9C%BA%E6%9E%84%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.xlsx"
-    )
-    return response
+    return xlsx_response("养老机构导入模板", write=write_template)
 
 
 def home(request):

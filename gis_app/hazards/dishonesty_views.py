@@ -1,17 +1,15 @@
-import io
 from datetime import date
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import role_of
 from gis_app.lib import clock
-from gis_app.lib.excel import Column, Sheet, write_workbook
+from gis_app.lib.excel import Column, Sheet, xlsx_response
 
 from . import dishonesty
 from .models import DishonestyListEntry
@@ -77,14 +75,8 @@ def notice_xlsx(request, pk: int):
     rows = [["对象", entry.subject_name], ["对象类型", entry.get_subject_display()], ["所属养老机构", entry.care_home.name],
             ["列入依据", entry.basis], ["列入日期", entry.listed_on], ["移出日期", entry.removal_on],
             ["通报单位", "、".join(DEPARTMENTS)], ["决定单位", "滨海新区民政局"]]  # fmt: skip
-    buf = io.BytesIO()
-    write_workbook(buf, [Sheet("书面通报", f"关于将{entry.subject_name}列入失信联合惩戒名单的通报",
-                               [Column("事项", 16), Column("内容", 80, "text")], rows)])  # fmt: skip
-    response = HttpResponse(
-        buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f'attachment; filename="dishonesty-notice-{entry.pk}.xlsx"'
-    return response
+    return xlsx_response(f"失信联合惩戒通报-{entry.pk}", [Sheet("书面通报", f"关于将{entry.subject_name}列入失信联合惩戒名单的通报",
+                         [Column("事项", 16), Column("内容", 80, "text")], rows)])  # fmt: skip
 
 
 @login_required

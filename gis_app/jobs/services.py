@@ -125,49 +125,52 @@ def run_pending(limit: int | None = None) -> int:
     return count
 
 
-def schedule_daily(now=None) -> int:
-    """Enqueue today's run of every daily job once (the unique key makes a second worker's attempt a no-op)."""
-    if not DAILY:
+def enqueue_once(*, kind: str, title: str, key: str, params: dict | None = None, max_attempts: int = 3) -> bool:
+    """Create the job for `key` unless it exists; the unique key makes a second worker's (or request's) attempt a
+    no-op. Returns whether this call created it."""
+    if Job.objects.filter(unique_key=key).exists():
+        return False
+    try:
+        with transaction.atomic():
+            Job.objects.create(kind=kind, title=title, unique_key=key, params=params or {}, max_attempts=max_attempts)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _discover() -> None:
+    if not (DAILY or FREQUENT):
         from django.utils.module_loading import autodiscover_modules
 
         autodiscover_modules("jobs")
+
+
+def schedule_daily(now=None) -> int:
+    """Enqueue today's run of every daily job once, from DAILY_JOBS_HOUR on."""
+    _discover()
     now = timezone.localtime(now or clock.now())
     if now.hour < settings.DAILY_JOBS_HOUR:
         return 0
-    created = 0
-    for kind, title in DAILY.items():
-        key = f"{kind}:{now.date().isoformat()}"
-        if Job.objects.filter(unique_key=key).exists():
-            continue
-        try:
-            with transaction.atomic():
-                Job.objects.create(kind=kind, title=f"{title}（{now.date():%Y-%m-%d}）", unique_key=key,
-                                   params={"date": now.date().isoformat()})  # fmt: skip
-            created += 1
-        except IntegrityError:
-            pass
-    return created
+    day = now.date()
+    return sum(
+        enqueue_once(
+            kind=kind,
+            title=f"{title}（{day:%Y-%m-%d}）",
+            key=f"{kind}:{day.isoformat()}",
+            params={"date": day.isoformat()},
+        )
+        for kind, title in DAILY.items()
+    )
 
 
 def schedule_frequent(now=None) -> int:
     """Enqueue each frequent job once per its interval (keyed by the interval's start)."""
-    if not FREQUENT:
-        from django.utils.module_loading import autodiscover_modules
-
-        autodiscover_modules("jobs")
+    _discover()
     now = timezone.localtime(now or clock.now())
     created = 0
     for kind, (title, minutes) in FREQUENT.items():
         slot = now.replace(minute=now.minute - now.minute % minutes, second=0, microsecond=0)
-        key = f"{kind}:{slot:%Y-%m-%dT%H:%M}"
-        if Job.objects.filter(unique_key=key).exists():
-            continue
-        try:
-            with transaction.atomic():
-                Job.objects.create(kind=kind, title=title, unique_key=key, max_attempts=1)
-            created += 1
-        except IntegrityError:
-            pass
+        created += enqueue_once(kind=kind, title=title, key=f"{kind}:{slot:%Y-%m-%dT%H:%M}", max_attempts=1)
     return created
 
 

@@ -1,18 +1,16 @@
-import io
 from datetime import date
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import profile_of, role_of, visible_carehomes, visible_subdistricts
 from gis_app.hazards.services import HazardError
 from gis_app.lib import clock
-from gis_app.lib.excel import Column, Sheet, write_workbook
+from gis_app.lib.excel import Column, Sheet, xlsx_response
 
 from . import services
 from .annual import annual_rows, by_subdistrict
@@ -129,18 +127,12 @@ def annual(request):
             "drills",
             "trainings",
         ]
-        buf = io.BytesIO()
-        write_workbook(buf, [
+        return xlsx_response(f"{year}年度考核", [
             Sheet("按养老机构", f"{year}年度养老机构消防安全考核", [Column("养老机构", 30), Column("街镇", 12), *head, Column("星级", 10)],
                   [[r["home"].name, r["subdistrict"], *[r[k] for k in keys], r["stars"]] for r in rows]),
             Sheet("按街镇", f"{year}年度各街镇考核汇总", [Column("街镇", 14), Column("养老机构", 10, "int"), *head],
                   [[s["subdistrict"], s["homes"], *[s[k] for k in keys]] for s in subs]),
         ])  # fmt: skip
-        response = HttpResponse(
-            buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
-        response["Content-Disposition"] = f'attachment; filename="annual-{year}.xlsx"'
-        return response
     return render(request, "rating/annual.html", {"rows": rows, "subs": subs, "year": year, "code": code,
                                                   "subdistricts": visible_subdistricts(request.user),
                                                   "years": range(today.year, 2019, -1)})  # fmt: skip

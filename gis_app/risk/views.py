@@ -1,7 +1,5 @@
-import io
 import json
 from types import SimpleNamespace
-from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -15,7 +13,7 @@ from gis_app.carehomes.scope import role_of, visible_carehomes, visible_subdistr
 from gis_app.hazards.models import Category, Hazard
 from gis_app.lib import clock
 from gis_app.lib.api import documented
-from gis_app.lib.excel import Column, Sheet, write_workbook
+from gis_app.lib.excel import Column, Sheet, xlsx_response
 from gis_app.lib.maps import base_map, render_parts
 
 from . import dashboard, maps, queries
@@ -65,16 +63,6 @@ def row_values(r) -> list:
             r.closed_total, r.closed_in_period, round(100 * r.zero_out_rate, 1), r.mean_risk, r.max_risk]  # fmt: skip
 
 
-def xlsx(name: str, sheets: list[Sheet]) -> HttpResponse:
-    buf = io.BytesIO()
-    write_workbook(buf, sheets)
-    response = HttpResponse(
-        buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}.xlsx"
-    return response
-
-
 @documented
 class SubdistrictsAPI(APIView):
     """GET /api/risk/subdistricts/: the stored aggregates per 街镇 in your scope (and the district for district-wide roles)."""
@@ -108,7 +96,7 @@ def risk_map(request):
     rows, district = scoped_rows(request.user)
     if request.GET.get("format") == "xlsx":
         body = [row_values(r) for r in rows] + ([row_values(district)] if district else [])
-        return xlsx(
+        return xlsx_response(
             "街镇风险汇总", [Sheet("街镇风险汇总", f"街镇风险汇总（{clock.today():%Y-%m-%d}）", TABLE_COLUMNS, body)]
         )
     label, value = METRICS[metric]
@@ -127,7 +115,7 @@ def subdistrict_detail(request, code: str):
               .select_related("care_home").order_by("-score"))  # fmt: skip
     if request.GET.get("format") == "xlsx":
         body = [[s.care_home.name, s.care_home.address, s.care_home.beds, s.score] for s in scores]
-        return xlsx(f"{sub.name}养老机构风险", [Sheet(sub.name, f"{sub.name} 养老机构风险（{clock.today():%Y-%m-%d}）",
+        return xlsx_response(f"{sub.name}养老机构风险", [Sheet(sub.name, f"{sub.name} 养老机构风险（{clock.today():%Y-%m-%d}）",
                     [Column("养老机构", 30), Column("地址", 40), Column("床位", 8, "int"), Column("风险分", 10)], body)])  # fmt: skip
     return render(
         request,
@@ -146,7 +134,7 @@ def risk_dashboard(request):
     monthly = dashboard.monthly_found_closed(homes)
     categories = dashboard.by_category(homes)
     if request.GET.get("format") == "xlsx":
-        return xlsx("风险看板", [
+        return xlsx_response("风险看板", [
             Sheet("风险前十", "风险最高的养老机构", [Column("养老机构", 30), Column("街镇", 12), Column("风险分", 10)],
                   [[s.care_home.name, s.care_home.subdistrict.name if s.care_home.subdistrict else "", s.score] for s in top]),
             Sheet("逾期重大隐患", "逾期未整改的重大隐患", [Column("养老机构", 30), Column("隐患", 50), Column("整改期限", 12, "date"), Column("逾期天数", 10, "int")],
