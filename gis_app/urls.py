@@ -17,6 +17,7 @@ from gis_app.notifications import views as notifications
 from gis_app.public import views as public
 from gis_app.rating import views as rating
 from gis_app.risk import views as risk
+from gis_app.routing import views as routing
 from layers import api as layers_api
 from layers import downloads as layers_downloads
 from layers import ogc
@@ -67,6 +68,12 @@ urlpatterns = [
     path("risk/heatmap/data.json", risk.heat_data, name="risk-heat-data"),
     path("risk/heatmap/hex.geojson", risk.hex_data, name="risk-hex-data"),
     path("risk/method/", risk.method, name="risk-method"),
+    path("routes/", routing.plan_list, name="route-list"),
+    path("routes/<int:pk>/", routing.plan_detail, name="route-detail"),
+    path("routes/<int:pk>/itinerary.xlsx", routing.itinerary_xlsx, name="route-itinerary-xlsx"),
+    path("routes/<int:pk>/replan/", routing.replan, name="route-replan"),
+    path("routes/<int:pk>/stops/add/", routing.stop_add, name="route-stop-add"),
+    path("routes/<int:pk>/stops/<int:stop_pk>/", routing.stop_edit, name="route-stop-edit"),
     path("risk/subdistricts/<str:code>/", risk.subdistrict_detail, name="risk-subdistrict"),
     path("api/risk/subdistricts/", risk.SubdistrictsAPI.as_view(), name="api-risk-subdistricts"),
     path("notifications/", notifications.notification_list, name="notification-list"),

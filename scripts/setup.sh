@@ -15,37 +15,45 @@ DB_NAME="${DB_NAME:-gis_app}"
 PY="${PYTHON:-python3}"
 
 APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin chromium mosquitto)
+# QGIS 3.22 for generating and checking QField projects (headless, /usr/bin/python3); its recommends are the desktop.
+QGIS_PACKAGES=(python3-qgis qgis-providers)
 [ "${WITH_CHROMIUM:-1}" = 1 ] || APT_PACKAGES=("${APT_PACKAGES[@]/chromium}")
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 
 packages() {
-  local missing=()
+  local missing=() missing_qgis=()
   for p in "${APT_PACKAGES[@]}"; do
     [ -n "$p" ] || continue
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  for p in "${QGIS_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_qgis+=("$p")
+  done
   if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then missing+=(python3-venv); fi
-  [ ${#missing[@]} -eq 0 ] && return 0
+  [ ${#missing[@]} -eq 0 ] && [ ${#missing_qgis[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ]; then
     echo "Missing Debian packages. Please run once:" >&2
     echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    [ ${#missing_qgis[@]} -eq 0 ] || echo "  sudo apt-get install -y --no-install-recommends ${missing_qgis[*]}" >&2
     exit 1
   fi
-  say "installing Debian packages: ${missing[*]}"
+  say "installing Debian packages: ${missing[*]} ${missing_qgis[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >&2
-  apt-get install -y -q "${missing[@]}" >&2
+  [ ${#missing[@]} -eq 0 ] || apt-get install -y -q "${missing[@]}" >&2
+  [ ${#missing_qgis[@]} -eq 0 ] || apt-get install -y -q --no-install-recommends "${missing_qgis[@]}" >&2
 }
 
 venv() {
   local stamp=.venv/.requirements.sha
   local want
-  want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+  want="$(cat requirements.txt requirements-nodeps.txt | sha256sum | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   say "creating .venv from requirements.txt"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt >&2
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt >&2
   echo "$want" > "$stamp"
 }
 

@@ -17,4 +17,5 @@ def role(request):
         "user_role_label": Role(current).label if current else "未分配角色",
         "user_scope_label": scope,
         "is_bureau": current == Role.BUREAU,
+        "can_plan_routes": current in (Role.BUREAU, Role.FIRE_RESCUE, Role.SUBDISTRICT),  # street offices: view only
     }

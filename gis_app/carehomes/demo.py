@@ -62,6 +62,9 @@ def load_demo(stdout=None, *, ledger: bool = True, layers: bool = True) -> None:
     from gis_app.risk.scoring import load_weights, recompute_all
 
     load_demo_alarms()
+    from gis_app.routing.services import load_places
+
+    load_places()
     load_weights()
     load_campaigns()
     load_default_rubric()

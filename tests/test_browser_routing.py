@@ -1,0 +1,52 @@
+import pytest
+
+from gis_app.jobs.services import run_pending
+from gis_app.routing.models import PlanStop, RoutePlan
+from gis_app.routing.services import load_places
+
+from .browser import login
+from .conftest import ensure_demo
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_bureau_plans_a_joint_inspection_and_sees_it_on_the_map(page, live_server):
+    ensure_demo()
+    load_places()
+    login(page, live_server, "bureau")
+    page.goto(f"{live_server.url}/routes/")
+    page.fill("input[name=title]", "联合检查（浏览器）")
+    page.fill("input[name=limit]", "10")
+    page.fill("input[name=solver_seconds]", "1")
+    page.select_option("select[name=team1_start]", label="滨海新区民政局")
+    page.select_option("select[name=team1_end]", label="滨海新区民政局")
+    page.select_option("select[name=team2_start]", label="塘沽消防救援站")
+    page.select_option("select[name=team2_end]", label="塘沽消防救援站")
+    with page.expect_navigation():
+        page.click("#plan-form button.primary")
+    assert page.inner_text("#plan-status-label") == "规划中"
+    run_pending()  # what the worker does; the page follows the job and reloads itself
+    page.wait_for_selector("#check-ok", timeout=15_000)
+    plan = RoutePlan.objects.get(title="联合检查（浏览器）")
+    planned = PlanStop.objects.filter(plan=plan).exclude(team=None)
+    assert planned.count() >= 5
+    assert page.locator(".route-stop").count() == planned.count()  # one numbered marker per visit
+    assert page.locator(".leaflet-overlay-pane path").count() >= 2  # a coloured line per team
+    page.locator(".route-stop").first.click()
+    page.wait_for_selector(".leaflet-popup-content")
+    assert "到达" in page.inner_text(".leaflet-popup-content")
+    assert page.locator(".team-itinerary .itinerary tbody tr").count() >= planned.count()
+    assert page.external_requests == [] and page.errors == []
+
+    # Lock a skipped or last stop first for team 1 and re-plan from the page.
+    stop = PlanStop.objects.filter(plan=plan).order_by("priority").first()
+    row = page.locator(f"tr[data-stop='{stop.pk}']")
+    row.locator("select[name=locked_team]").select_option(label="第1组")
+    row.locator("input[name=locked_position]").fill("1")
+    with page.expect_navigation():
+        row.locator("button[value=save]").click()
+    run_pending()
+    page.wait_for_selector("#check-ok", timeout=15_000)
+    stop.refresh_from_db()
+    assert stop.team.name == "第1组" and stop.sequence == 1
+    assert stop.care_home.name in page.locator(".team-itinerary").first.locator("tbody tr").first.inner_text()
