@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from field_forms import views as field_forms
 from gis_app.alarms import views as alarms
 from gis_app.carehomes import api as carehomes_api
 from gis_app.carehomes import views as carehomes
@@ -68,6 +69,10 @@ urlpatterns = [
     path("risk/heatmap/data.json", risk.heat_data, name="risk-heat-data"),
     path("risk/heatmap/hex.geojson", risk.hex_data, name="risk-hex-data"),
     path("risk/method/", risk.method, name="risk-method"),
+    path("field/", field_forms.field_home, name="field-home"),
+    path("field/generate/", field_forms.field_generate, name="field-generate"),
+    path("field/<int:pk>/pull/", field_forms.field_pull, name="field-pull"),
+    path("field/conflicts/<int:pk>/", field_forms.conflict_resolve, name="field-conflict"),
     path("routes/", routing.plan_list, name="route-list"),
     path("routes/<int:pk>/", routing.plan_detail, name="route-detail"),
     path("routes/<int:pk>/itinerary.xlsx", routing.itinerary_xlsx, name="route-itinerary-xlsx"),

@@ -1,0 +1,204 @@
+"""The only code that talks to QFieldCloud, through qfieldcloud-sdk (pinned in requirements.txt).
+
+Push: create the cloud project once (kept by id), ask the server to report conflicts instead of overwriting, upload the
+generated folder (the SDK skips unchanged files by etag and sends the .qgs last), trigger packaging and wait for it.
+Pull: wait until the server has applied the field's deltas, record the delta list (GET deltas/<project>/, which the SDK
+does not wrap) as the audit trail, raise every CONFLICT / NOT_APPLIED / ERROR delta to a person, download the updated
+GeoPackage and the photos, then run the same import as a cable transfer.
+
+Traps handled: the SDK answers with fake data when ENVIRONMENT=test is set (refused here); its retries apply to https
+only (plain http is allowed for a local server but said so in the log); push_delta returns a raw Response.
+"""
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from .importer import ImportReport, import_folder
+from .models import CloudDelta, Conflict, FieldProject
+
+log = logging.getLogger(__name__)
+
+PROBLEM_STATUSES = {"STATUS_CONFLICT": "冲突", "STATUS_NOT_APPLIED": "未应用", "STATUS_ERROR": "出错",
+                    "STATUS_UNPERMITTED": "无权限"}  # fmt: skip
+BUSY_JOB_STATUSES = {"pending", "queued", "started"}
+
+
+def _sdk_errors() -> tuple:
+    import requests
+    from qfieldcloud_sdk.interfaces import QfcException
+
+    return (QfcException, requests.RequestException, ValueError, KeyError)
+
+
+SDK_ERRORS = _sdk_errors()
+
+
+class CloudError(RuntimeError):
+    """A failed sync, said plainly to the user (Chinese)."""
+
+
+def configured() -> bool:
+    return bool(settings.QFIELDCLOUD_URL and (settings.QFIELDCLOUD_TOKEN or settings.QFIELDCLOUD_USERNAME))
+
+
+def client():
+    from qfieldcloud_sdk import sdk
+
+    if os.environ.get("ENVIRONMENT") == "test":
+        raise CloudError("环境变量 ENVIRONMENT=test 会让 qfieldcloud-sdk 返回虚假结果，请取消该设置后重试")
+    if not configured():
+        raise CloudError("未配置 QFieldCloud：请设置 QFIELDCLOUD_URL 和 QFIELDCLOUD_TOKEN（或用户名与密码）")
+    url = settings.QFIELDCLOUD_URL.rstrip("/") + "/"
+    if not url.startswith("https://"):
+        log.warning("QFieldCloud at %s is not https: qfieldcloud-sdk retries only https requests", url)
+    c = sdk.Client(url=url, token=settings.QFIELDCLOUD_TOKEN, connect_timeout=10, read_timeout=120)
+    try:
+        if not settings.QFIELDCLOUD_TOKEN:
+            c.login(settings.QFIELDCLOUD_USERNAME, settings.QFIELDCLOUD_PASSWORD)
+        status = c.check_server_status()
+    except SDK_ERRORS as exc:
+        raise CloudError(f"无法连接 QFieldCloud（{url}）：{_reason(exc)}") from None
+    if status.get("database") != "ok" or status.get("storage") != "ok":
+        raise CloudError(f"QFieldCloud 服务状态异常：{status}")
+    return c
+
+
+def _reason(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            body = response.json()
+            return f"HTTP {response.status_code} {body.get('code', '')} {body.get('message', '')}".strip()
+        except ValueError:
+            return f"HTTP {response.status_code}"
+    return str(exc)[:200]
+
+
+def _call(what: str, func, *args, **kwargs):
+    try:
+        return func(*args, **kwargs)
+    except SDK_ERRORS as exc:
+        raise CloudError(f"{what}失败：{_reason(exc)}") from None
+
+
+def ensure_project(c, project: FieldProject) -> str:
+    if project.cloud_project_id:
+        try:
+            c.get_project(project.cloud_project_id)
+            return project.cloud_project_id
+        except SDK_ERRORS as exc:
+            if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+                raise CloudError(f"读取云端项目失败：{_reason(exc)}") from None
+    name = "gis_app_" + project.scope.replace(":", "_")
+    existing = [p for p in _call("列出云端项目", c.list_projects) if p["name"] == name]
+    if existing:
+        pid = existing[0]["id"]
+    else:
+        owner = settings.QFIELDCLOUD_OWNER or None
+        pid = _call("创建云端项目", c.create_project, name, owner=owner, description=project.title)["id"]
+    # Conflicts are for a person to see, not for the last writer to win (the server's default).
+    _call("设置冲突处理", c._request, "PATCH", f"projects/{pid}/", data={"overwrite_conflicts": False})
+    FieldProject.objects.filter(pk=project.pk).update(cloud_project_id=pid)
+    project.cloud_project_id = pid
+    return pid
+
+
+def wait_job(c, job_id: str, *, what: str, timeout: float | None = None) -> dict:
+    deadline = time.monotonic() + (timeout or settings.QFIELDCLOUD_JOB_TIMEOUT)
+    while True:
+        job = _call(f"查询{what}任务", c.job_status, job_id)
+        if job["status"] == "finished":
+            return job
+        if job["status"] in ("failed", "stopped"):
+            raise CloudError(
+                f"云端{what}任务{('失败' if job['status'] == 'failed' else '被停止')}：{job.get('output', '')[:200]}"
+            )
+        if time.monotonic() > deadline:
+            raise CloudError(f"云端{what}任务超时（状态 {job['status']}）")
+        time.sleep(settings.QFIELDCLOUD_POLL_SECONDS)
+
+
+def push(project: FieldProject, folder: Path, progress=None) -> dict:
+    from qfieldcloud_sdk.sdk import FileTransferStatus, FileTransferType, JobTypes
+
+    say = progress or (lambda *a, **k: None)
+    say(0, 4, "连接 QFieldCloud")
+    c = client()
+    pid = ensure_project(c, project)
+    say(1, 4, "上传项目文件")
+    files = _call("上传文件", c.upload_files, pid, FileTransferType.PROJECT, str(folder), "*", throw_on_error=True)
+    failed = [f["name"] for f in files if f.get("status") == FileTransferStatus.FAILED]
+    if failed:
+        raise CloudError(f"上传失败：{'、'.join(failed)}")
+    say(2, 4, "云端打包")
+    job = _call("触发打包", c.job_trigger, pid, JobTypes.PACKAGE, force=True)
+    wait_job(c, job["id"], what="打包")
+    FieldProject.objects.filter(pk=project.pk).update(pushed_at=timezone.now())
+    say(4, 4, f"已推送到云端项目 {pid}", force=True)
+    return {
+        "cloud_project_id": pid,
+        "uploaded": [f["name"] for f in files if f.get("status") == FileTransferStatus.SUCCESS],
+    }
+
+
+def record_deltas(c, project: FieldProject) -> int:
+    """Stores the server's delta list; raises a Conflict for each delta the server did not apply."""
+    deltas = _call("读取变更记录", c._request_json, "GET", f"deltas/{project.cloud_project_id}/")
+    problems = 0
+    for d in deltas:
+        CloudDelta.objects.update_or_create(
+            project=project, delta_id=str(d["id"]),
+            defaults={"deltafile_id": str(d.get("deltafile_id") or ""), "status": d.get("status", ""),
+                      "created_by": str(d.get("created_by") or ""), "created_at": str(d.get("created_at") or ""),
+                      "output": str(d.get("output") or "")[:2000], "content": d.get("content") or {}})  # fmt: skip
+        label = PROBLEM_STATUSES.get(d.get("status", ""))
+        if label:
+            content = d.get("content") or {}
+            feature = ((content.get("old") or content.get("new") or {}).get("attributes") or {}).get("uuid")
+            Conflict.objects.get_or_create(
+                project=project, kind="cloud_delta", uuid=feature or "00000000-0000-0000-0000-000000000000",
+                layer=str(content.get("sourceLayerId", ""))[:40], message__startswith=f"云端变更 {d['id']}",
+                defaults={"field": content, "message": f"云端变更 {d['id']}（{d.get('created_by', '')}）{label}："
+                                                       f"{str(d.get('output') or d.get('last_feedback') or '')[:200]}"})  # fmt: skip
+            problems += 1
+    return problems
+
+
+def pull(project: FieldProject, dest: Path, *, by, progress=None) -> ImportReport:
+    from qfieldcloud_sdk.sdk import JobTypes
+
+    say = progress or (lambda *a, **k: None)
+    if not project.cloud_project_id:
+        raise CloudError("该项目尚未推送到 QFieldCloud")
+    say(0, 5, "连接 QFieldCloud")
+    c = client()
+    pid = project.cloud_project_id
+    say(1, 5, "等待云端应用外业修改")
+    for job in _call("查询任务", c.list_jobs, pid, JobTypes.APPLY_DELTAS):
+        if job["status"] in BUSY_JOB_STATUSES:
+            wait_job(c, job["id"], what="应用修改")
+        elif job["status"] == "failed":
+            log.warning("delta_apply job %s failed: %s", job["id"], job.get("output", ""))
+    problems = record_deltas(c, project)
+    say(2, 5, "下载数据与照片")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for pattern in ("*.gpkg", "DCIM/*"):
+        files = _call("下载文件", c.download_project, pid, str(dest), filter_glob=pattern, throw_on_error=True,
+                      force_download=True)  # fmt: skip
+        bad = [f["name"] for f in files if str(f.get("status", "")).endswith("FAILED")]
+        if bad:
+            raise CloudError(f"下载失败：{'、'.join(bad)}")
+    say(3, 5, "导入平台")
+    report = import_folder(dest, by=by)
+    if problems:
+        report.notes.append(f"云端有 {problems} 条外业修改未被应用（冲突/出错），已列入冲突待处理")
+    info = _call("读取云端项目", c.get_project, pid)
+    FieldProject.objects.filter(pk=project.pk).update(cloud_data_updated_at=str(info.get("data_last_updated_at") or ""))
+    say(5, 5, report.summary(), force=True)
+    return report

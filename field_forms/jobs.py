@@ -1,0 +1,88 @@
+"""Background jobs: generate (zip for download), push to QFieldCloud, pull from it. Each reports progress; a failure
+fails the job with the reason shown on its page (never silent)."""
+
+import re
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from gis_app.jobs.registry import handler
+from gis_app.jobs.services import JobError
+
+from .cloud import CloudError, pull, push
+from .importer import ImportRefused
+from .models import FieldProject
+from .package import QgisError, generate, zip_folder
+from .spec import ScopeError, resolve_scope
+
+
+def project_dir(scope_key: str) -> Path:
+    return Path(settings.FIELD_PROJECTS_DIR) / re.sub(r"[^A-Za-z0-9_-]", "_", scope_key)
+
+
+def _user(job):
+    return get_user_model().objects.filter(pk=job.created_by_id).first()
+
+
+def _generate(job, progress) -> tuple[FieldProject, Path, dict]:
+    try:
+        scope = resolve_scope(job.params["scope"], _user(job))
+    except ScopeError as exc:
+        raise JobError(str(exc)) from None
+    progress(1, 4, f"生成 {scope.label} 的 QField 项目（QGIS）", force=True)
+    folder = project_dir(scope.key)
+    if folder.exists():
+        shutil.rmtree(folder)
+    try:
+        result = generate(scope, folder)
+    except QgisError as exc:
+        raise JobError(str(exc)) from None
+    return FieldProject.objects.get(scope=scope.key), folder, result
+
+
+@handler("field_forms.package")
+def run_package(job, progress) -> dict:
+    project, folder, result = _generate(job, progress)
+    progress(3, 4, "打包 zip", force=True)
+    out = Path(settings.MEDIA_ROOT) / "field"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"qfield-{job.pk}.zip"
+    path.write_bytes(zip_folder(folder))
+    summary = f"{result['homes']} 家机构，{result['layers']} 个图层，{result['features']} 个要素"
+    progress(4, 4, summary, force=True)
+    return {
+        "file": str(path.relative_to(settings.MEDIA_ROOT)),
+        "filename": f"QField-{project.scope.replace(':', '-')}.zip",
+        "summary": f"已生成 QField 项目：{summary}。解压到平板的 QField 目录即可离线使用。",
+        "project": project.pk,
+    }
+
+
+@handler("field_forms.push")
+def run_push(job, progress) -> dict:
+    project, folder, result = _generate(job, progress)
+    try:
+        pushed = push(project, folder, lambda d, t=None, m=None, force=False: progress(2 + d / 2, 4, m, force=force))
+    except CloudError as exc:
+        raise JobError(str(exc)) from None
+    return {
+        "summary": f"已推送到 QFieldCloud（项目 {pushed['cloud_project_id']}，上传 {len(pushed['uploaded'])} 个文件）",
+        "project": project.pk,
+    }
+
+
+@handler("field_forms.pull")
+def run_pull(job, progress) -> dict:
+    project = FieldProject.objects.get(pk=job.params["project"])
+    folder = project_dir(project.scope) / "pulled"
+    if folder.exists():
+        shutil.rmtree(folder)
+    try:
+        report = pull(project, folder, by=_user(job), progress=progress)
+    except CloudError as exc:
+        raise JobError(str(exc)) from None
+    except ImportRefused as exc:
+        raise JobError("未导入任何数据：" + "；".join(exc.report.errors[:20])) from None
+    return {"summary": report.summary(), "notes": report.notes, "project": project.pk, **report.as_dict()}

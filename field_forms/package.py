@@ -1,0 +1,97 @@
+"""Generating a scope's QField project: the spec (spec.py) built into .qgs + GeoPackage + DCIM/ by real QGIS in a
+separate /usr/bin/python3 process, and the snapshot of what was sent, for telling field edits from web edits later."""
+
+import io
+import json
+import os
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .canonical import digest
+from .models import FieldProject, Snapshot
+from .spec import Scope, project_spec
+
+SCRIPT = Path(__file__).with_name("qgis_project.py")
+
+
+class QgisError(RuntimeError):
+    pass
+
+
+def qgis_python() -> str:
+    return getattr(settings, "QGIS_PYTHON", "/usr/bin/python3")
+
+
+def run_qgis(*args: str, timeout: int = 600) -> dict:
+    with tempfile.TemporaryDirectory() as home:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "QT_QPA_PLATFORM": "offscreen",
+               "XDG_RUNTIME_DIR": home, "LANG": "C.UTF-8"}  # fmt: skip
+        try:
+            done = subprocess.run([qgis_python(), str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
+                                  env=env)  # fmt: skip
+        except FileNotFoundError:
+            raise QgisError(f"找不到 QGIS 的 Python（{qgis_python()}）：请安装 python3-qgis") from None
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        raise QgisError("QGIS 处理失败：" + " | ".join(tail))
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def generate(scope: Scope, out_dir: Path, *, title: str | None = None) -> dict:
+    spec = project_spec(scope, title)
+    spec["layers"].append({"id": "platform_meta", "name": "platform_meta", "title": "platform_meta", "geometry": None,
+                           "table_only": True, "fields": [{"name": "key", "type": "string", "widget": "Hidden"},
+                                                          {"name": "value", "type": "string", "widget": "Hidden"}],
+                           "features": [{"wkt": None, "attributes": {"key": "scope", "value": scope.key}},
+                                        {"wkt": None, "attributes": {"key": "generated_at",
+                                                                     "value": timezone.now().isoformat()}}]})  # fmt: skip
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec_path = out_dir / ".spec.json"
+    spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    try:
+        result = run_qgis("build", str(spec_path), str(out_dir))
+    finally:
+        spec_path.unlink(missing_ok=True)
+    with transaction.atomic():
+        project, _ = FieldProject.objects.update_or_create(
+            scope=scope.key, defaults={"title": spec["title"], "packaged_at": timezone.now()}
+        )
+        snapshots = {(s.layer, str(s.uuid)): s for s in project.snapshots.all()}
+        fresh = []
+        for layer in spec["layers"]:
+            if "uuid" not in {f["name"] for f in layer["fields"]} or layer["name"] == "hazards":
+                continue
+            for feature in layer["features"]:
+                key = (layer["name"], feature["attributes"]["uuid"])
+                d = digest(layer["name"], feature["attributes"], feature["wkt"])
+                if key in snapshots:
+                    if snapshots[key].digest != d:
+                        Snapshot.objects.filter(pk=snapshots[key].pk).update(digest=d)
+                else:
+                    fresh.append(Snapshot(project=project, layer=key[0], uuid=key[1], digest=d))
+        Snapshot.objects.bulk_create(fresh)
+    return {
+        **result,
+        "folder": str(out_dir),
+        "project_id": project.pk,
+        "homes": len(scope.homes),
+        "features": sum(len(layer["features"]) for layer in spec["layers"] if not layer.get("table_only")),
+    }
+
+
+def zip_folder(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                z.write(path, path.relative_to(folder).as_posix())
+        if not any(n.startswith("DCIM/") for n in z.namelist()):
+            z.writestr("DCIM/", "")
+    return buf.getvalue()

@@ -1,0 +1,77 @@
+"""Who may do what with field projects, and resolving conflicts."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from gis_app.carehomes.models import Role
+from gis_app.carehomes.scope import role_of, visible_carehomes
+from layers.catalogue import FIELD_EDITORS, own_layers
+from layers.services import FeatureError, save_feature
+
+from .canonical import digest
+from .models import Conflict, ConflictStatus, FieldProject, Snapshot
+from .spec import _attributes
+
+LAYERS = {layer.key: layer for layer in own_layers()}
+
+
+class FieldError(ValueError):
+    pass
+
+
+def can_sync(user) -> bool:
+    """Bringing field work in writes features through the layer services: only roles that may edit site plans."""
+    return role_of(user) in FIELD_EDITORS
+
+
+def visible_projects(user):
+    """A project is visible when every home of its scope is visible to the user (scope keys name the homes)."""
+    from .spec import ScopeError, resolve_scope
+
+    role = role_of(user)
+    if role in (Role.BUREAU,):
+        return list(FieldProject.objects.all())
+    out = []
+    for project in FieldProject.objects.all():
+        try:
+            scope = resolve_scope(project.scope, user)
+            full = resolve_scope(project.scope)
+        except ScopeError:
+            continue
+        if {h.pk for h in scope.homes} == {h.pk for h in full.homes}:
+            out.append(project)
+    return out
+
+
+def resolve_conflict(user, conflict: Conflict, *, take_field: bool) -> None:
+    if conflict.status != ConflictStatus.OPEN:
+        raise FieldError("该冲突已处理")
+    layer = LAYERS.get(conflict.layer)
+    with transaction.atomic():
+        if take_field:
+            if layer is None or conflict.kind != "both_changed" or not conflict.field:
+                raise FieldError("此类冲突只能保留平台数据（外业数据请在云端或平板上核对后重新采集）")
+            current = layer.get_model().objects.filter(uuid=conflict.uuid).first()
+            if current is None or not visible_carehomes(user).filter(pk=current.care_home_id).exists():
+                raise FieldError("要素不存在或无权修改")
+            data = {k: v for k, v in conflict.field.items() if k not in ("uuid", "care_home_id", "geometry", "photo")}
+            try:
+                feature = save_feature(layer, by=user, geometry=conflict.field.get("geometry"), attributes=data,
+                                       instance=current)  # fmt: skip
+            except FeatureError as exc:
+                raise FieldError("；".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
+            feature.refresh_from_db()
+            value = digest(layer.key, _attributes(layer, feature), getattr(feature, layer.geometry_field).wkt)
+            Snapshot.objects.update_or_create(project=conflict.project, layer=layer.key, uuid=conflict.uuid,
+                                              defaults={"digest": value})  # fmt: skip
+        elif conflict.kind == "both_changed" and conflict.field:
+            # Keep the web version; remember the field's version as seen so the next pull does not raise it again.
+            from .canonical import digest as d
+
+            field_attrs = {k: v for k, v in conflict.field.items() if k != "geometry"}
+            Snapshot.objects.update_or_create(
+                project=conflict.project, layer=conflict.layer, uuid=conflict.uuid,
+                defaults={"digest": d(conflict.layer, field_attrs, conflict.field.get("geometry"))})  # fmt: skip
+        conflict.status = ConflictStatus.TOOK_FIELD if take_field else ConflictStatus.KEPT_WEB
+        conflict.resolved_by, conflict.resolved_at = user, timezone.now()
+        conflict.save(update_fields=["status", "resolved_by", "resolved_at"])

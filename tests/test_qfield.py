@@ -1,0 +1,402 @@
+"""QField projects opened by real QGIS, the GeoPackage read by GDAL, and the round trip through a local stand-in
+QFieldCloud driven only by qfieldcloud-sdk: generate, push, edit as QField would, pull, and find every change once."""
+
+import io
+import json
+import re
+import shutil
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.contrib.gis.gdal import DataSource
+from django.contrib.gis.geos import LineString, Point, Polygon
+from django.core.management import call_command
+from PIL import Image
+from qfieldcloud_sdk import sdk
+
+from field_forms import cloud
+from field_forms.importer import ImportRefused, import_folder
+from field_forms.models import CloudDelta, Conflict, FieldProject
+from field_forms.package import generate, run_qgis
+from field_forms.services import resolve_conflict
+from field_forms.spec import WIDGETS, layer_id, resolve_scope
+from gis_app.hazards.models import Hazard, HazardPhoto
+from gis_app.inspections.models import CheckItem, CheckResult, Inspection
+from gis_app.jobs.services import run_pending
+from layers.catalogue import get_layer
+from layers.models import FeaturePhoto
+from layers.services import save_feature
+
+from .qfieldcloud_standin import StandIn
+
+pytestmark = pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="needs Debian's python3 with QGIS")
+
+SafetyExit = apps.get_model("layers", "SafetyExit")
+
+
+@pytest.fixture
+def bureau(django_user_model):
+    return django_user_model.objects.get(username="bureau")
+
+
+@pytest.fixture
+def surveyed_home(make_home, tanggu, bureau):
+    home = make_home(tanggu, fire_safety_manager="王五", fire_safety_manager_phone="13800000000")
+    x, y = home.location.x, home.location.y
+    save_feature(
+        get_layer("safety_exit"),
+        by=bureau,
+        home=home,
+        geometry=Point(x + 0.0004, y, srid=4326),
+        attributes={"kind": "door", "status": "open", "clear_width_m": "1.20", "exit_sign_ok": True},
+    )
+    save_feature(
+        get_layer("safety_exit"),
+        by=bureau,
+        home=home,
+        geometry=Point(x - 0.0004, y, srid=4326),
+        attributes={"kind": "stairway", "status": "open"},
+    )
+    save_feature(
+        get_layer("fire_lane"),
+        by=bureau,
+        home=home,
+        geometry=LineString((x, y - 0.0005), (x + 0.0008, y - 0.0005), srid=4326),
+        attributes={"width_m": "4.50", "status": "clear", "turnaround": False},
+    )
+    save_feature(get_layer("building"), by=bureau, home=home, geometry=Polygon(
+        ((x - 0.0002, y - 0.0002), (x + 0.0002, y - 0.0002), (x + 0.0002, y + 0.0002), (x - 0.0002, y + 0.0002),
+         (x - 0.0002, y - 0.0002)), srid=4326), attributes={"name": "1号楼", "floors": 3})  # fmt: skip
+    save_feature(
+        get_layer("fire_equipment"),
+        by=bureau,
+        home=home,
+        geometry=Point(x, y + 0.0003, srid=4326),
+        attributes={"kind": "extinguisher", "status": "ok", "last_checked_on": "2026-10-01"},
+    )
+    return home
+
+
+def inspect(folder: Path) -> dict:
+    return run_qgis("inspect", str(folder / "project.qgs"))
+
+
+def by_name(report: dict) -> dict:
+    return {Path(layer["source"].split("|")[0]).name and layer["source"].split("layername=")[-1]: layer
+            for layer in report["layers"].values()}  # fmt: skip
+
+
+def test_the_generated_project_opens_in_qgis_with_the_forms_qfield_needs(surveyed_home, tmp_path):
+    folder = tmp_path / "home"
+    result = generate(resolve_scope(f"carehome:{surveyed_home.pk}"), folder)
+    assert result["homes"] == 1 and (folder / "DCIM").is_dir()
+    report = inspect(folder)
+    assert report["crs"] == "EPSG:4326" and report["absolute_paths"] is False
+    assert report["attachment_dirs"] == ["DCIM"] and report["max_photo_px"] == 1600
+    layers = by_name(report)
+    for layer_key, layer in layers.items():
+        assert layer["valid"], layer_key
+        assert layer["source"].startswith(str(folder / "inspection.gpkg")), layer["source"]
+        assert set(report["layers"]) >= {layer_id(layer_key)}  # the stable id, not QGIS's generated one
+        for name, f in layer["fields"].items():
+            assert f["widget"] in WIDGETS | {""}, (layer_key, name, f["widget"])
+    assert layers["safety_exit"]["count"] == 2 and layers["fire_lane"]["count"] == 1
+    assert layers["building"]["count"] == 1 and layers["care_homes"]["count"] == 1
+    from gis_app.inspections.models import ChecklistVersion
+
+    assert layers["checklist_items"]["count"] == CheckItem.objects.filter(version=ChecklistVersion.in_force()).count()
+    # reference data cannot be edited; features and hazards can
+    assert layers["care_homes"]["read_only"] and layers["checklist_items"]["read_only"]
+    assert not layers["safety_exit"]["read_only"] and not layers["hazards"]["read_only"]
+    exit_fields = layers["safety_exit"]["fields"]
+    assert exit_fields["uuid"]["widget"] == "Hidden" and exit_fields["uuid"]["default"] == "uuid()"
+    assert {"正常开启": "open"} in exit_fields["status"]["config"]["map"]
+    assert exit_fields["exit_sign_ok"]["widget"] == "CheckBox"
+    assert exit_fields["clear_width_m"]["widget"] == "Range" and exit_fields["clear_width_m"]["config"]["Max"] == 20
+    assert exit_fields["surveyed_on"]["widget"] == "DateTime"
+    assert exit_fields["surveyed_on"]["config"]["field_format"] == "yyyy-MM-dd"
+    photo = exit_fields["photo"]
+    assert photo["widget"] == "ExternalResource" and photo["config"]["DocumentViewer"] == 1
+    assert photo["config"]["RelativeStorage"] == 1
+    assert "DCIM/safety_exit_" in json.loads(layers["safety_exit"]["attachment_naming"])["photo"]
+    assert exit_fields["care_home_id"]["widget"] == "ValueRelation"
+    assert exit_fields["care_home_id"]["default"] == str(surveyed_home.pk)
+    assert layers["safety_exit"]["tabs"] == ["基本信息", "照片与备注"]
+    # checklist results: a child table of the inspection, shown by a relation editor in its form
+    assert report["relations"] == [{"id": "rel_inspection_results", "valid": True,
+                                    "referencing": layer_id("check_results"), "referenced": layer_id("inspections"),
+                                    "pairs": {"inspection_uuid": "uuid"}}]  # fmt: skip
+    assert layers["inspections"]["tab_relations"] == ["rel_inspection_results"]
+    results = layers["check_results"]["fields"]
+    assert results["inspection_uuid"]["widget"] == "RelationReference"
+    assert results["item_code"]["config"]["Layer"] == layer_id("checklist_items")
+    assert results["item_code"]["config"]["FilterExpression"] == "\"key_place\" = current_value('key_place')"
+    assert layers["hazards"]["fields"]["photo_before"]["widget"] == "ExternalResource"
+
+    # paths are relative in the file, so the folder can move (to a tablet, by cable) and still open
+    sources = re.findall(r"<datasource>([^<]+)</datasource>", (folder / "project.qgs").read_text(encoding="utf-8"))
+    assert sources and all(s.startswith("./inspection.gpkg|layername=") for s in sources)
+    moved = tmp_path / "moved"
+    shutil.copytree(folder, moved)
+    shutil.rmtree(folder)
+    assert all(layer["valid"] for layer in inspect(moved)["layers"].values())
+    folder = moved
+
+    # GDAL reads the same GeoPackage: tables, fields and rows
+    ds = DataSource(str(folder / "inspection.gpkg"))
+    names = {layer.name: layer for layer in ds}
+    assert {"safety_exit", "hazards", "inspections", "check_results", "platform_meta"} <= set(names)
+    assert names["safety_exit"].num_feat == 2 and "uuid" in names["safety_exit"].fields
+    assert {str(f.get("uuid")) for f in names["safety_exit"]} == {
+        str(u) for u in SafetyExit.objects.filter(care_home=surveyed_home).values_list("uuid", flat=True)
+    }
+
+    # regenerating keeps every layer id (pending edits on tablets still apply)
+    again = tmp_path / "again"
+    generate(resolve_scope(f"carehome:{surveyed_home.pk}"), again)
+    assert set(inspect(again)["layers"]) == set(report["layers"])
+
+
+def deltafile(project_id: str, deltas: list[dict]) -> dict:
+    return {"version": "1.0", "id": str(uuid.uuid4()), "project": project_id, "deltas": deltas}
+
+
+def delta(layer: str, method: str, *, new=None, old=None, pk="1") -> dict:
+    d = {"uuid": str(uuid.uuid4()), "localPk": pk, "sourcePk": pk, "localLayerId": layer_id(layer),
+         "sourceLayerId": layer_id(layer), "method": method}  # fmt: skip
+    if new is not None:
+        d["new"] = new
+    if old is not None:
+        d["old"] = old
+    return d
+
+
+def field_work(home, exit_, photo_name: str) -> tuple[list[dict], dict]:
+    """What an inspector does on the tablet: a hazard with a photo, an exit moved and found locked, a checklist."""
+    hazard_uuid, inspection_uuid = str(uuid.uuid4()), str(uuid.uuid4())
+    item = (
+        CheckItem.objects.filter(key_place__code="exits", version__code="BH-2023").order_by("order").first()
+        or CheckItem.objects.filter(key_place__code="exits").order_by("-version__effective_on", "order").first()
+    )
+    moved = (exit_.location.x + 0.0001, exit_.location.y + 0.0001)
+    deltas = [
+        delta("hazards", "create", new={"geometry": f"POINT({home.location.x + 0.0002} {home.location.y})",
+              "attributes": {"uuid": hazard_uuid, "care_home_id": home.pk, "description": "走廊堆放杂物",
+                             "severity": "general", "category": "exits", "found_on": "2026-11-29",
+                             "photo_before": f"DCIM/{photo_name}"}, "files_sha256": {}}),
+        delta("safety_exit", "patch", old={"geometry": exit_.location.wkt,
+              "attributes": {"uuid": str(exit_.uuid), "status": "open"}},
+              new={"geometry": f"POINT({moved[0]} {moved[1]})", "attributes": {"status": "locked"}}),
+        delta("inspections", "create", new={"geometry": exit_.location.wkt, "attributes": {
+              "uuid": inspection_uuid, "care_home_id": home.pk, "kind": "joint", "inspected_on": "2026-11-29",
+              "signed_by_name": "张三", "inspectors": "张三,李四"}}),
+        delta("check_results", "create", new={"geometry": None, "attributes": {
+              "uuid": str(uuid.uuid4()), "inspection_uuid": inspection_uuid, "key_place": "exits",
+              "item_code": item.code, "result": "fail", "note": "安全出口上锁"}}),
+        delta("check_results", "create", new={"geometry": None, "attributes": {
+              "uuid": str(uuid.uuid4()), "inspection_uuid": inspection_uuid, "key_place": item.key_place.code,
+              "item_code": CheckItem.objects.filter(version=item.version).exclude(pk=item.pk).first().code,
+              "result": "pass", "note": ""}}),
+    ]  # fmt: skip
+    return deltas, {"hazard": hazard_uuid, "inspection": inspection_uuid, "moved": moved, "item": item}
+
+
+def jpeg(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (64, 48), "orange").save(path, "JPEG")
+    return path
+
+
+@pytest.fixture
+def standin(settings):
+    with StandIn() as server:
+        settings.QFIELDCLOUD_URL = server.url
+        settings.QFIELDCLOUD_TOKEN = ""
+        settings.QFIELDCLOUD_USERNAME, settings.QFIELDCLOUD_PASSWORD = server.username, server.password
+        settings.QFIELDCLOUD_POLL_SECONDS = 0.2
+        settings.QFIELDCLOUD_JOB_TIMEOUT = 120
+        yield server
+
+
+def test_round_trip_through_qfieldcloud_lands_every_change_exactly_once(surveyed_home, bureau, standin, tmp_path,
+                                                                        settings):  # fmt: skip
+    settings.FIELD_PROJECTS_DIR = tmp_path / "field"
+    home = surveyed_home
+    exit_ = SafetyExit.objects.filter(care_home=home, kind="door").get()
+    from gis_app.jobs.services import enqueue
+
+    job = enqueue(kind="field_forms.push", title="推送", params={"scope": f"carehome:{home.pk}"}, created_by=bureau)
+    run_pending()
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    project = FieldProject.objects.get(scope=f"carehome:{home.pk}")
+    pid = project.cloud_project_id
+    remote = set(standin.state.files[pid])
+    assert {"project.qgs", "inspection.gpkg"} <= remote
+    assert standin.state.projects[pid]["the_qgis_file_name"] == "project.qgs"
+    assert standin.state.projects[pid]["overwrite_conflicts"] is False
+
+    # The tablet (QField) uploads its photo and pushes its deltafile; the server applies it with QGIS.
+    tablet = sdk.Client(url=standin.url)
+    tablet.login(standin.username, standin.password)
+    photo = jpeg(tmp_path / "tablet" / "DCIM" / "hazards_20261129.jpg")
+    tablet.upload_files(pid, sdk.FileTransferType.PROJECT, str(tmp_path / "tablet"), "DCIM/*", throw_on_error=True)
+    deltas, expect = field_work(home, exit_, photo.name)
+    path = tmp_path / "deltafile.json"
+    path.write_text(json.dumps(deltafile(pid, deltas), ensure_ascii=False))
+    standin.state.apply_synchronously = False  # pull must wait for the server's job
+    response = tablet.push_delta(pid, str(path))
+    assert response.status_code == 200  # push_delta hands back the raw Response
+
+    job = enqueue(kind="field_forms.pull", title="拉取", params={"project": project.pk}, created_by=bureau)
+    run_pending()
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    assert job.result["hazards"] == 1 and job.result["inspections"] == 1 and job.result["updated"] == 1
+
+    hazard = Hazard.objects.get(uuid=expect["hazard"])
+    assert hazard.status == "reported" and hazard.care_home == home and hazard.description == "走廊堆放杂物"
+    assert HazardPhoto.objects.filter(hazard=hazard, stage="before").count() == 1
+    exit_.refresh_from_db()
+    assert exit_.status == "locked"
+    assert exit_.location.distance(Point(*expect["moved"], srid=4326)) < 1e-7
+    inspection = Inspection.objects.get(uuid=expect["inspection"])
+    assert inspection.kind == "joint" and inspection.results.count() == 2
+    assert {i.name for i in inspection.inspectors.all()} == {"张三", "李四"}
+    failed = inspection.results.get(result=CheckResult.Result.FAIL)
+    assert Hazard.objects.filter(check_result=failed).count() == 1  # the failed item entered the ledger
+    assert CloudDelta.objects.filter(project=project, status="STATUS_APPLIED").count() == 5
+    counts = (
+        Hazard.objects.count(),
+        Inspection.objects.count(),
+        HazardPhoto.objects.count(),
+        FeaturePhoto.objects.count(),
+    )
+
+    # Pulling again changes nothing.
+    job = enqueue(kind="field_forms.pull", title="拉取", params={"project": project.pk}, created_by=bureau)
+    run_pending()
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.result["hazards"] == 0 and job.result["updated"] == 0
+    assert (Hazard.objects.count(), Inspection.objects.count(), HazardPhoto.objects.count(),
+            FeaturePhoto.objects.count()) == counts  # fmt: skip
+    assert CloudDelta.objects.filter(project=project).count() == 5
+
+
+def test_edits_on_both_sides_become_a_conflict_and_nothing_is_overwritten(surveyed_home, bureau, standin, tmp_path,
+                                                                          settings):  # fmt: skip
+    settings.FIELD_PROJECTS_DIR = tmp_path / "field"
+    home = surveyed_home
+    exit_ = SafetyExit.objects.filter(care_home=home, kind="stairway").get()
+    project = FieldProject(scope=f"carehome:{home.pk}")
+    folder = tmp_path / "sent"
+    generate(resolve_scope(project.scope), folder)
+    project = FieldProject.objects.get(scope=project.scope)
+    cloud.push(project, folder)
+    # the web changes the exit's status; the field changes its width and status too
+    save_feature(get_layer("safety_exit"), by=bureau, instance=exit_, attributes={"status": "blocked"})
+    tablet = sdk.Client(url=standin.url, token=standin.token())
+    standin.state.apply_synchronously = True
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(deltafile(project.cloud_project_id, [
+        delta("safety_exit", "patch", old={"attributes": {"uuid": str(exit_.uuid), "clear_width_m": None}},
+              new={"attributes": {"clear_width_m": 1.4}}),
+        delta("fire_lane", "patch", old={"attributes": {"uuid": str(uuid.uuid4()), "status": "clear"}},
+              new={"attributes": {"status": "blocked"}}),  # a feature the server cannot find
+    ])))  # fmt: skip
+    tablet.push_delta(project.cloud_project_id, str(path))
+    report = cloud.pull(project, tmp_path / "pulled", by=bureau)
+    assert report.conflicts == 1 and report.updated == 0
+    exit_.refresh_from_db()
+    assert exit_.status == "blocked" and exit_.clear_width_m is None  # the web version stays until a person decides
+    both = Conflict.objects.get(project=project, kind="both_changed")
+    assert both.web["status"] == "blocked" and both.field["clear_width_m"] == 1.4
+    not_applied = Conflict.objects.get(project=project, kind="cloud_delta")
+    assert "未应用" in not_applied.message  # the server's NOT_APPLIED delta is shown, not dropped
+
+    resolve_conflict(bureau, both, take_field=True)
+    exit_.refresh_from_db()
+    assert float(exit_.clear_width_m) == 1.4 and exit_.status == "open"
+    again = cloud.pull(project, tmp_path / "pulled2", by=bureau)
+    assert again.conflicts == 0 and again.updated == 0
+
+
+def test_a_broken_geopackage_is_refused_whole_with_a_report(surveyed_home, bureau, tmp_path):
+    folder = tmp_path / "p"
+    generate(resolve_scope(f"carehome:{surveyed_home.pk}"), folder)
+    exit_ = SafetyExit.objects.filter(care_home=surveyed_home, kind="door").get()
+    x, y = surveyed_home.location.x, surveyed_home.location.y
+    deltas = [
+        delta("safety_exit", "patch", old={"attributes": {"uuid": str(exit_.uuid)}}, new={"attributes": {"status": "locked"}}),
+        delta("hazards", "create", new={"geometry": f"POINT({x} {y})", "attributes": {
+            "uuid": str(uuid.uuid4()), "care_home_id": surveyed_home.pk, "description": "缺照片",
+            "severity": "general", "photo_before": "DCIM/missing.jpg"}}),
+        delta("building", "create", new={"geometry": f"POLYGON(({x} {y},{x + 0.0002} {y + 0.0002},{x + 0.0002} {y},"
+              f"{x} {y + 0.0002},{x} {y}))", "attributes": {"uuid": str(uuid.uuid4()), "care_home_id": surveyed_home.pk,
+              "name": "自相交"}}),
+    ]  # fmt: skip
+    (tmp_path / "d.json").write_text(json.dumps(deltafile("local", deltas)))
+    statuses = run_qgis("apply-deltas", str(folder), str(tmp_path / "d.json"))
+    assert all(s[0] == "applied" for s in statuses.values())
+    before = (Hazard.objects.count(), SafetyExit.objects.get(pk=exit_.pk).status)
+    with pytest.raises(ImportRefused) as refused:
+        import_folder(folder, by=bureau)
+    errors = "\n".join(refused.value.report.errors)
+    assert "照片缺失（DCIM/missing.jpg）" in errors and "几何无效" in errors
+    assert (Hazard.objects.count(), SafetyExit.objects.get(pk=exit_.pk).status) == before  # nothing imported
+
+    # wrong schema: a GeoPackage without the platform's tables
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(Path(__file__).parent.parent / "fixtures" / "binhai_subdistricts_demo.geojson", other / "x.geojson")
+    with pytest.raises(ImportRefused, match="没有 GeoPackage"):
+        import_folder(other, by=bureau)
+
+
+def test_cable_transfer_commands_and_the_web_download(surveyed_home, bureau, client, tmp_path, settings, capsys):
+    out = tmp_path / "cable"
+    call_command("qfield_package", "--scope", f"carehome:{surveyed_home.pk}", "--out", str(out), "--zip")
+    assert (out / "project.qgs").exists() and out.with_suffix(".zip").exists()
+    exit_ = SafetyExit.objects.filter(care_home=surveyed_home, kind="door").get()
+    jpeg(out / "DCIM" / "hazards_cable.jpg")
+    deltas, expect = field_work(surveyed_home, exit_, "hazards_cable.jpg")
+    (tmp_path / "d.json").write_text(json.dumps(deltafile("cable", deltas), ensure_ascii=False))
+    run_qgis("apply-deltas", str(out), str(tmp_path / "d.json"))
+    call_command("qfield_import", str(out), "--user", "bureau")
+    assert "新隐患 1，检查记录 1" in capsys.readouterr().out
+    assert Hazard.objects.filter(uuid=expect["hazard"]).count() == 1
+    call_command("qfield_import", str(out), "--user", "bureau")  # idempotent
+    assert "新增要素 0，更新 0" in capsys.readouterr().out and Hazard.objects.filter(uuid=expect["hazard"]).count() == 1
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.FIELD_PROJECTS_DIR = tmp_path / "field"
+    client.force_login(bureau)
+    response = client.post("/field/generate/", {"scope": f"carehome:{surveyed_home.pk}", "action": "package"})
+    assert response.status_code == 302
+    run_pending()
+    job_url = response["Location"]
+    page = client.get(job_url).content.decode()
+    assert "下载 QField-carehome" in page
+    download = client.get(job_url.rstrip("/") + "/download/")
+    names = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).namelist()
+    assert {"project.qgs", "inspection.gpkg"} <= set(names) and any(n.startswith("DCIM/") for n in names)
+    assert client.get("/field/").status_code == 200
+
+
+def test_scope_limits_what_a_user_can_package(surveyed_home, django_user_model, client):
+    home_user = django_user_model.objects.get(username="home")
+    client.force_login(home_user)
+    response = client.post("/field/generate/", {"scope": f"carehome:{surveyed_home.pk}"}, follow=True)
+    assert "没有可见的养老机构" in response.content.decode()
+    with pytest.raises(Exception, match="范围格式"):
+        resolve_scope("street:1")
+
+
+def test_the_sdk_in_fake_mode_is_refused(monkeypatch, settings):
+    settings.QFIELDCLOUD_URL, settings.QFIELDCLOUD_TOKEN = "https://example.invalid/api/v1/", "x"
+    monkeypatch.setenv("ENVIRONMENT", "test")
+    with pytest.raises(cloud.CloudError, match="ENVIRONMENT=test"):
+        cloud.client()
