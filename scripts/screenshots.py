@@ -56,6 +56,13 @@ def main() -> None:
         page.wait_for_selector("#site-map [data-layers-ready='1']", state="attached")
         page.locator("#site-map").scroll_into_view_if_needed()
         page.screenshot(path=OUT / "siteplan.png")
+        route = os.environ.get("SCREENSHOT_ROUTE")  # a planned route's id (the page needs one to show)
+        if route:
+            page.goto(f"{BASE}/routes/{route}/")
+            page.wait_for_selector(".route-stop")
+            page.screenshot(path=OUT / "route.png", full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": 1300})
+        page.goto(f"{BASE}/field/")
+        page.screenshot(path=OUT / "field.png")
         browser.close()
     print(f"screenshots written to {OUT}")
 

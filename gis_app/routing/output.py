@@ -73,6 +73,12 @@ def itineraries(plan: RoutePlan, stops) -> list[TeamItinerary]:
 
 def route_map(plan: RoutePlan, teams: list[TeamItinerary], skipped) -> folium.Map:
     m = base_map(height="560px")
+    from gis_app.carehomes.maps import subdistricts_geojson
+    from gis_app.carehomes.models import Subdistrict
+
+    folium.GeoJson(subdistricts_geojson(Subdistrict.objects.all()), name="街镇边界", control=False,
+                   style_function=lambda _: {"color": "#90a4ae", "weight": 1, "fill": False},
+                   tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False)).add_to(m)  # fmt: skip
     bounds = []
     for it in teams:
         t = it.team
