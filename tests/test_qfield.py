@@ -348,7 +348,17 @@ def test_a_broken_geopackage_is_refused_whole_with_a_report(surveyed_home, burea
     assert "照片缺失（DCIM/missing.jpg）" in errors and "几何无效" in errors
     assert (Hazard.objects.count(), SafetyExit.objects.get(pk=exit_.pk).status) == before  # nothing imported
 
-    # wrong schema: a GeoPackage without the platform's tables
+    # wrong schema: a table that lost a field the import needs
+    import sqlite3
+
+    fresh = tmp_path / "fresh"
+    generate(resolve_scope(f"carehome:{surveyed_home.pk}"), fresh)
+    with sqlite3.connect(fresh / "inspection.gpkg") as db:
+        db.execute("ALTER TABLE check_results DROP COLUMN result")
+    with pytest.raises(ImportRefused, match="数据表 check_results 缺少字段：result"):
+        import_folder(fresh, by=bureau)
+
+    # not a field project at all
     other = tmp_path / "other"
     other.mkdir()
     shutil.copy(Path(__file__).parent.parent / "fixtures" / "binhai_subdistricts_demo.geojson", other / "x.geojson")
