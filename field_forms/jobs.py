@@ -12,7 +12,7 @@ from gis_app.jobs.registry import handler
 from gis_app.jobs.services import JobError
 
 from .cloud import CloudError, pull, push
-from .importer import ImportRefused
+from .importer import ImportRefused, import_folder
 from .models import FieldProject
 from .package import QgisError, generate, zip_folder
 from .spec import ScopeError, resolve_scope
@@ -71,6 +71,47 @@ def run_push(job, progress) -> dict:
         "summary": f"已推送到 QFieldCloud（项目 {pushed['cloud_project_id']}，上传 {len(pushed['uploaded'])} 个文件）",
         "project": project.pk,
     }
+
+
+MAX_ZIP_ENTRIES = 20000
+MAX_UNPACKED = 2 * 1024**3
+
+
+def unpack(data: bytes, dest: Path) -> Path:
+    """A returned project as a zip (from the tablet, by cable): unpacked safely; the folder holding the GeoPackage."""
+    import io
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise JobError("上传的文件不是 zip 压缩包") from None
+    names = archive.namelist()
+    if len(names) > MAX_ZIP_ENTRIES or sum(i.file_size for i in archive.infolist()) > MAX_UNPACKED:
+        raise JobError("压缩包内文件过多或解压后过大（上限 2 GB）")
+    root = dest.resolve()
+    for name in names:
+        target = (dest / name).resolve()
+        if root not in target.parents and target != root:
+            raise JobError(f"压缩包内的路径不安全：{name}")
+    archive.extractall(dest)
+    gpkgs = sorted(dest.rglob("*.gpkg"), key=lambda p: len(p.parts))
+    if not gpkgs:
+        raise JobError("压缩包中没有 GeoPackage（inspection.gpkg）")
+    return gpkgs[0].parent
+
+
+@handler("field_forms.import_zip")
+def run_import_zip(job, progress) -> dict:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="field-return-") as tmp:
+        folder = unpack(bytes(job.payload), Path(tmp))
+        try:
+            report = import_folder(folder, by=_user(job), progress=progress)
+        except ImportRefused as exc:
+            raise JobError("未导入任何数据：" + "；".join(exc.report.errors[:20])) from None
+    return {"summary": report.summary(), "notes": report.notes, **report.as_dict()}
 
 
 @handler("field_forms.pull")

@@ -50,6 +50,27 @@ def field_generate(request):
     return redirect("job-detail", pk=job.pk)
 
 
+MAX_UPLOAD = 500 * 1024 * 1024
+
+
+@login_required
+@require_POST
+def field_upload(request):
+    """A project folder returned by cable, zipped: the same import as a cloud pull, as a background job."""
+    if not services.can_sync(request.user):
+        raise Http404
+    upload = request.FILES.get("archive")
+    if upload is None or not upload.name.lower().endswith(".zip"):
+        messages.error(request, "请选择从平板拷回的项目文件夹压缩成的 zip 文件")
+        return redirect("field-home")
+    if upload.size > MAX_UPLOAD:
+        messages.error(request, "文件超过 500 MB，请分机构生成项目或使用命令行导入")
+        return redirect("field-home")
+    job = enqueue(kind="field_forms.import_zip", title=f"导入外业回传：{upload.name}", payload=upload.read(),
+                  payload_name=upload.name, created_by=request.user, max_attempts=1)  # fmt: skip
+    return redirect("job-detail", pk=job.pk)
+
+
 @login_required
 @require_POST
 def field_pull(request, pk: int):

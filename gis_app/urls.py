@@ -72,6 +72,7 @@ urlpatterns = [
     path("field/", field_forms.field_home, name="field-home"),
     path("field/generate/", field_forms.field_generate, name="field-generate"),
     path("field/<int:pk>/pull/", field_forms.field_pull, name="field-pull"),
+    path("field/upload/", field_forms.field_upload, name="field-upload"),
     path("field/conflicts/<int:pk>/", field_forms.conflict_resolve, name="field-conflict"),
     path("routes/", routing.plan_list, name="route-list"),
     path("routes/<int:pk>/", routing.plan_detail, name="route-detail"),

@@ -60,7 +60,9 @@ def main() -> None:
         if route:
             page.goto(f"{BASE}/routes/{route}/")
             page.wait_for_selector(".route-stop")
-            page.screenshot(path=OUT / "route.png", full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": 1300})
+            page.screenshot(
+                path=OUT / "route.png", full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": 1300}
+            )
         page.goto(f"{BASE}/field/")
         page.screenshot(path=OUT / "field.png")
         browser.close()

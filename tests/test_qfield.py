@@ -13,6 +13,7 @@ import pytest
 from django.apps import apps
 from django.contrib.gis.gdal import DataSource
 from django.contrib.gis.geos import LineString, Point, Polygon
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from PIL import Image
 from qfieldcloud_sdk import sdk
@@ -394,6 +395,29 @@ def test_cable_transfer_commands_and_the_web_download(surveyed_home, bureau, cli
     names = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).namelist()
     assert {"project.qgs", "inspection.gpkg"} <= set(names) and any(n.startswith("DCIM/") for n in names)
     assert client.get("/field/").status_code == 200
+
+    # the same returned folder, zipped and uploaded on the web: imported once, the second time nothing changes
+    exit_.refresh_from_db()
+    generate(resolve_scope(f"carehome:{surveyed_home.pk}"), out)
+    jpeg(out / "DCIM" / "hazards_web.jpg")
+    deltas, expect = field_work(surveyed_home, exit_, "hazards_web.jpg")
+    (tmp_path / "d2.json").write_text(json.dumps(deltafile("cable", deltas), ensure_ascii=False))
+    run_qgis("apply-deltas", str(out), str(tmp_path / "d2.json"))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for path in out.rglob("*"):
+            z.write(path, f"返回/{path.relative_to(out).as_posix()}")
+    for expected in ("新隐患 1，检查记录 1", "新隐患 0，检查记录 0"):
+        buf.seek(0)
+        upload = SimpleUploadedFile("返回.zip", buf.getvalue(), content_type="application/zip")
+        response = client.post("/field/upload/", {"archive": upload})
+        run_pending()
+        assert expected in client.get(response["Location"]).content.decode()
+    assert Hazard.objects.filter(uuid=expect["hazard"]).count() == 1
+    bad = SimpleUploadedFile("x.zip", b"not a zip", content_type="application/zip")
+    response = client.post("/field/upload/", {"archive": bad})
+    run_pending()
+    assert "不是 zip 压缩包" in client.get(response["Location"]).content.decode()
 
 
 def test_scope_limits_what_a_user_can_package(surveyed_home, django_user_model, client):

@@ -81,7 +81,9 @@ def _plain_tsp(problem: Problem, fleet: int | None, prizes) -> bool:
     if problem.convention != "tsp" and fleet is None:
         return False
     n = problem.size
-    return problem.matrix is None or all(problem.matrix[i][j] == problem.matrix[j][i] for i in range(n) for j in range(i))
+    return problem.matrix is None or all(
+        problem.matrix[i][j] == problem.matrix[j][i] for i in range(n) for j in range(i)
+    )
 
 
 def _solve_tsp(problem: Problem, seconds: float) -> Plan:
