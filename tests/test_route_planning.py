@@ -19,9 +19,9 @@ from gis_app.jobs.services import run_pending
 from gis_app.routing import services
 from gis_app.routing.checker import check_day
 from gis_app.routing.models import PlanStatus, PlanStop, RoadEdge, RoadNode, RoutePlan, TravelMode
-from gis_app.routing.osm import import_network
+from gis_app.routing.osm import haversine_m, import_network
 from gis_app.routing.planner import DayPlan, PlanningError, StopSpec, TeamDay, TeamSpec, Visit, plan_day
-from gis_app.routing.travel import straight_seconds, travel_matrix
+from gis_app.routing.travel import road_path, straight_seconds, travel_matrix
 
 H = 3600
 
@@ -346,8 +346,36 @@ def test_road_matrix_from_a_real_osm_extract_matches_an_independent_dijkstra(db)
         for j, b in enumerate(nodes):
             if i != j and b.pk in expected:
                 assert matrix.seconds[i][j] == round(expected[b.pk])
+    # The map draws the driven roads: from place to place, every bend a vertex of the imported roads.
+    a, b = points[0], points[1]
+    path = road_path(a, b)
+    assert path[0] == (a[1], a[0]) and path[-1] == (b[1], b[0]) and len(path) > 2
+    vertices = {(round(y, 9), round(x, 9)) for e in RoadEdge.objects.all() for x, y in e.geom.coords}
+    assert all((round(lat, 9), round(lon, 9)) in vertices for lat, lon in path[1:-1])
+    driven = sum(haversine_m(p[1], p[0], q[1], q[0]) for p, q in itertools.pairwise(path))
+    assert driven >= haversine_m(a[0], a[1], b[0], b[1])
+
     # Places far from the network (the care homes in Tianjin) fall back to the straight line and say so.
     far = travel_matrix([(117.70, 39.00), (117.75, 39.05)], speed_kmh=30, circuity=1.35)
     assert far.mode == TravelMode.STRAIGHT and "不在已载入路网范围内" in far.note
     assert far.seconds[0][1] == straight_seconds((117.70, 39.00), (117.75, 39.05), speed_kmh=30,
                                                                  circuity=1.35)  # fmt: skip
+
+
+def test_a_plan_on_a_loaded_road_network_says_so_and_draws_the_roads(bureau, make_home, tanggu):
+    import_network(str(osm_test_file()))
+    nodes = list(RoadNode.objects.order_by("pk"))
+    office = nodes[len(nodes) // 2].geom
+    homes = [make_home(tanggu, location=Point(n.geom.x + 0.0002, n.geom.y, srid=4326)) for n in nodes[::60][:5]]
+    candidates = [services.Candidate(h, "人工选取") for h in homes]
+    team = services.TeamInput("甲", "站", office, "站", office, 480, 1080)
+    plan = services.create_plan(bureau, title="路网", day=date(2026, 12, 4), teams=[team], candidates=candidates,
+                                solver_seconds=0.5)  # fmt: skip
+    plan = services.solve_plan(plan)
+    assert plan.travel_mode == TravelMode.ROAD and plan.travel_note.startswith("路网（pgRouting")
+    assert plan.violations == []
+    from gis_app.routing import output
+
+    stops = list(plan.stops.select_related("care_home"))
+    html = output.route_map(plan, output.itineraries(plan, stops), []).get_root().render()
+    assert html.count("route-stop") >= len([s for s in stops if s.team_id])

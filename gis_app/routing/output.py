@@ -10,7 +10,7 @@ from gis_app.hazards.models import Hazard
 from gis_app.lib.excel import Column, Sheet
 from gis_app.lib.maps import base_map
 
-from .models import PlanStop, RoutePlan, Team
+from .models import PlanStop, RoutePlan, Team, TravelMode
 from .services import hhmm
 
 COLOURS = ["#d7301f", "#2b8cbe", "#31a354", "#756bb1", "#e6550d", "#636363"]
@@ -87,7 +87,7 @@ def route_map(plan: RoutePlan, teams: list[TeamItinerary], skipped) -> folium.Ma
         line.append((t.end.y, t.end.x))
         bounds += line
         if it.rows:
-            folium.PolyLine(line, color=it.colour, weight=4, opacity=0.8, tooltip=t.name).add_to(group)
+            folium.PolyLine(_driven(plan, line), color=it.colour, weight=4, opacity=0.8, tooltip=t.name).add_to(group)
         folium.CircleMarker((t.start.y, t.start.x), radius=9, color="#000", weight=2, fill=True, fill_color=it.colour,
                             fill_opacity=1, tooltip=f"{t.name} 出发：{t.start_name} {it.departure}").add_to(group)  # fmt: skip
         if (t.end.x, t.end.y) != (t.start.x, t.start.y):
@@ -125,6 +125,18 @@ def route_map(plan: RoutePlan, teams: list[TeamItinerary], skipped) -> folium.Ma
                       (max(b[0] for b in bounds), max(b[1] for b in bounds))], padding=(20, 20))  # fmt: skip
     folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+def _driven(plan: RoutePlan, line: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """On a road network, the roads driven between consecutive places; otherwise the straight legs."""
+    if plan.travel_mode != TravelMode.ROAD:
+        return line
+    from .travel import road_path
+
+    out = []
+    for (lat1, lon1), (lat2, lon2) in zip(line, line[1:], strict=False):
+        out += road_path((lon1, lat1), (lon2, lat2)) or [(lat1, lon1), (lat2, lon2)]
+    return out
 
 
 COLUMNS = [

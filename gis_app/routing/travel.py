@@ -80,3 +80,36 @@ def _snap(points) -> list[tuple[int, float]]:
             row = cursor.fetchone()
             out.append((row[0], row[1]) if row else (0, float("inf")))
     return out
+
+
+def road_path(a: tuple[float, float], b: tuple[float, float]) -> list[tuple[float, float]] | None:
+    """The driven path between two places on the loaded road network, as (lat, lon) points for the map; None when
+    either place is off the network or no path exists (the map then draws a straight line)."""
+    (na, da), (nb, db) = _snap([a, b])
+    if da > SNAP_LIMIT_M or db > SNAP_LIMIT_M:
+        return None
+    if na == nb:
+        return [(a[1], a[0]), (b[1], b[0])]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT e.geom, e.source, e.target, p.node
+            FROM pgr_dijkstra(%s, %s::bigint, %s::bigint, directed => true) p
+            JOIN routing_roadedge e ON e.id = p.edge
+            ORDER BY p.seq
+            """,
+            [EDGES_SQL, na, nb],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    from django.contrib.gis.geos import GEOSGeometry
+
+    points = [(a[1], a[0])]
+    for geom, source, _target, node in rows:
+        coords = list(GEOSGeometry(geom).coords)
+        if node != source:  # travelled against the digitised direction
+            coords.reverse()
+        points += [(y, x) for x, y in coords]
+    points.append((b[1], b[0]))
+    return points
