@@ -113,7 +113,8 @@ def build(spec_path: str, out: str) -> dict:
         relation.setName(rel["name"])
         relation.setReferencingLayer(id_of[rel["referencing"]])
         relation.setReferencedLayer(id_of[rel["referenced"]])
-        relation.addFieldPair(rel["referencing_field"], rel["referenced_field"])
+        for referencing, referenced in rel["pairs"]:
+            relation.addFieldPair(referencing, referenced)
         relation.setStrength(QgsRelation.Composition if rel.get("composition") else QgsRelation.Association)
         if not relation.isValid():
             raise RuntimeError(f"relation {rel['id']} is not valid: {relation.validationError()}")

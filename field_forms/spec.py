@@ -217,6 +217,7 @@ def project_spec(scope: Scope, title: str | None = None) -> dict:
     key_places = [(k.code, k.name) for k in KeyPlace.objects.order_by("order", "code")]
     version = ChecklistVersion.in_force()
     items = CheckItem.objects.filter(version=version).select_related("key_place").order_by("key_place__order", "order")
+    checked = list(dict.fromkeys((i.key_place.code, i.key_place.name) for i in items))  # key places with items
     hazards = (Hazard.objects.open().filter(care_home_id__in=ids).exclude(location=None)
                .select_related("key_place", "criterion"))  # fmt: skip
     criteria = [(c.code, f"{c.code} {c.text[:40]}") for c in Criterion.objects.select_related("criterion_set").order_by("code")
@@ -270,10 +271,13 @@ def project_spec(scope: Scope, title: str | None = None) -> dict:
                        date_field("inspected_on", "检查日期", default="to_date(now())", not_null=True),
                        _f("inspectors", "string", "检查人员（逗号分隔）", "TextEdit", text),
                        _f("note", "string", "总体情况", "TextEdit", {"IsMultiline": True, "UseHtml": False}),
-                       _f("signed_by_name", "string", "签字人", "TextEdit", text, not_null=True)],
-            "tabs": [{"name": "基本信息", "fields": ["care_home_id", "kind", "frequency", "inspected_on", "inspectors"]},
-                     {"name": "检查结果", "relations": ["rel_inspection_results"], "relation_label": "各项检查结果"},
-                     {"name": "签字", "fields": ["note", "signed_by_name"]}],
+                       _f("signed_by_name", "string", "签字人", "TextEdit", text, not_null=True)]
+                      + [_f(f"kp_{code}", "string", name, "Hidden", default=f"'{code}'") for code, name in checked],
+            # one tab per key place, each with a relation editor showing (and adding) only that place's results
+            "tabs": [{"name": "基本信息", "fields": ["care_home_id", "kind", "frequency", "inspected_on", "inspectors"]}]
+                    + [{"name": name, "relations": [f"rel_results_{code}"], "relation_label": f"{name}检查结果"}
+                       for code, name in checked]
+                    + [{"name": "签字", "fields": ["note", "signed_by_name"]}],
             "features": [],
         },
         {
@@ -312,10 +316,20 @@ def project_spec(scope: Scope, title: str | None = None) -> dict:
                 "name": "检查结果",
                 "referencing": results_id,
                 "referenced": inspections_id,
-                "referencing_field": "inspection_uuid",
-                "referenced_field": "uuid",
+                "pairs": [["inspection_uuid", "uuid"]],
                 "composition": True,
             }
+        ]
+        + [
+            {
+                "id": f"rel_results_{code}",
+                "name": f"{name}检查结果",
+                "referencing": results_id,
+                "referenced": inspections_id,
+                "pairs": [["inspection_uuid", "uuid"], ["key_place", f"kp_{code}"]],
+                "composition": True,
+            }
+            for code, name in checked
         ],  # fmt: skip
     }
 

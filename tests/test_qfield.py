@@ -25,7 +25,7 @@ from field_forms.package import generate, run_qgis
 from field_forms.services import resolve_conflict
 from field_forms.spec import WIDGETS, layer_id, resolve_scope
 from gis_app.hazards.models import Hazard, HazardPhoto
-from gis_app.inspections.models import CheckItem, CheckResult, Inspection
+from gis_app.inspections.models import CheckItem, ChecklistVersion, CheckResult, Inspection
 from gis_app.jobs.services import run_pending
 from layers.catalogue import get_layer
 from layers.models import FeaturePhoto
@@ -106,8 +106,6 @@ def test_the_generated_project_opens_in_qgis_with_the_forms_qfield_needs(surveye
             assert f["widget"] in WIDGETS | {""}, (layer_key, name, f["widget"])
     assert layers["safety_exit"]["count"] == 2 and layers["fire_lane"]["count"] == 1
     assert layers["building"]["count"] == 1 and layers["care_homes"]["count"] == 1
-    from gis_app.inspections.models import ChecklistVersion
-
     assert layers["checklist_items"]["count"] == CheckItem.objects.filter(version=ChecklistVersion.in_force()).count()
     # reference data cannot be edited; features and hazards can
     assert layers["care_homes"]["read_only"] and layers["checklist_items"]["read_only"]
@@ -126,11 +124,23 @@ def test_the_generated_project_opens_in_qgis_with_the_forms_qfield_needs(surveye
     assert exit_fields["care_home_id"]["widget"] == "ValueRelation"
     assert exit_fields["care_home_id"]["default"] == str(surveyed_home.pk)
     assert layers["safety_exit"]["tabs"] == ["基本信息", "照片与备注"]
-    # checklist results: a child table of the inspection, shown by a relation editor in its form
-    assert report["relations"] == [{"id": "rel_inspection_results", "valid": True,
-                                    "referencing": layer_id("check_results"), "referenced": layer_id("inspections"),
-                                    "pairs": {"inspection_uuid": "uuid"}}]  # fmt: skip
-    assert layers["inspections"]["tab_relations"] == ["rel_inspection_results"]
+    # checklist results: a child table of the inspection; its form has a tab per key place, each with a relation editor
+    # whose relation also pairs the key place, so it shows and adds only that place's results
+    relations = {r["id"]: r for r in report["relations"]}
+    assert relations["rel_inspection_results"] == {"id": "rel_inspection_results", "valid": True,
+                                                   "referencing": layer_id("check_results"),
+                                                   "referenced": layer_id("inspections"),
+                                                   "pairs": {"inspection_uuid": "uuid"}}  # fmt: skip
+    from gis_app.inspections.models import KeyPlace
+
+    places = list(KeyPlace.objects.filter(checkitem__version=ChecklistVersion.in_force()).distinct()
+                  .order_by("order", "code").values_list("code", "name"))  # fmt: skip
+    assert places and layers["inspections"]["tabs"] == ["基本信息", *[n for _, n in places], "签字"]
+    assert layers["inspections"]["tab_relations"] == [f"rel_results_{c}" for c, _ in places]
+    assert relations["rel_results_exits"]["pairs"] == {"inspection_uuid": "uuid", "key_place": "kp_exits"}
+    assert relations["rel_results_exits"]["valid"]
+    assert layers["inspections"]["fields"]["kp_exits"] == {"widget": "Hidden", "config": {}, "alias": "安全出口与疏散通道",
+                                                           "default": "'exits'", "type": "String"}  # fmt: skip
     results = layers["check_results"]["fields"]
     assert results["inspection_uuid"]["widget"] == "RelationReference"
     assert results["item_code"]["config"]["Layer"] == layer_id("checklist_items")
