@@ -179,6 +179,7 @@ def project_spec(scope: Scope, title: str | None = None) -> dict:
     ids = [h.pk for h in homes]
     single = homes[0] if scope.kind == "carehome" else None
     homes_id, items_id = layer_id("care_homes"), layer_id("checklist_items")
+    route_stops = _route_stops(scope)
     inspections_id, results_id = layer_id("inspections"), layer_id("check_results")
     text = {"IsMultiline": False, "UseHtml": False}
     layers = [
@@ -188,10 +189,12 @@ def project_spec(scope: Scope, title: str | None = None) -> dict:
             "fields": [_f("id", "int", "编号", "TextEdit", text), _f("name", "string", "机构名称", "TextEdit", text),
                        _f("address", "string", "地址", "TextEdit", text), _f("beds", "int", "床位数", "TextEdit", text),
                        _f("manager", "string", "消防安全管理人", "TextEdit", text),
-                       _f("phone", "string", "电话", "TextEdit", text)],
+                       _f("phone", "string", "电话", "TextEdit", text)]
+                      + ([_f("team", "string", "检查组", "TextEdit", text), _f("stop", "int", "顺序", "TextEdit", text),
+                          _f("arrival", "string", "预计到达", "TextEdit", text)] if route_stops else []),
             "features": [{"wkt": h.location.wkt, "attributes": {
                 "id": h.pk, "name": h.name, "address": h.address, "beds": h.beds, "manager": h.fire_safety_manager,
-                "phone": h.fire_safety_manager_phone}} for h in homes],
+                "phone": h.fire_safety_manager_phone, **route_stops.get(h.pk, {})}} for h in homes],
         },
         {
             "id": layer_id("site_boundaries"), "name": "site_boundaries", "title": "院区范围", "geometry": "Polygon",
@@ -332,6 +335,17 @@ def project_spec(scope: Scope, title: str | None = None) -> dict:
             for code, name in checked
         ],  # fmt: skip
     }
+
+
+def _route_stops(scope: Scope) -> dict[int, dict]:
+    """For a route's project: each home's team, order and planned arrival, shown on the tablet."""
+    if scope.kind != "route":
+        return {}
+    from gis_app.routing.models import PlanStop
+    from gis_app.routing.services import hhmm
+
+    stops = PlanStop.objects.filter(plan_id=int(scope.value)).exclude(team=None).select_related("team")
+    return {s.care_home_id: {"team": s.team.name, "stop": s.sequence, "arrival": hhmm(s.arrival)} for s in stops}
 
 
 def schema() -> dict[str, set[str]]:

@@ -444,3 +444,24 @@ def test_the_sdk_in_fake_mode_is_refused(monkeypatch, settings):
     monkeypatch.setenv("ENVIRONMENT", "test")
     with pytest.raises(cloud.CloudError, match="ENVIRONMENT=test"):
         cloud.client()
+
+
+def test_a_routes_project_holds_its_homes_in_visiting_order(bureau, tmp_path):
+    from datetime import date
+
+    from gis_app.routing import services as routing
+
+    routing.load_places()
+    office = routing.Place.objects.get(name="滨海新区民政局").location
+    team = routing.TeamInput("甲组", "民政局", office, "民政局", office, 510, 1050)
+    plan = routing.create_plan(bureau, title="路线", day=date(2026, 12, 5), teams=[team], solver_seconds=0.5,
+                               candidates=routing.select_candidates(bureau, mode="risk", limit=6))  # fmt: skip
+    plan = routing.solve_plan(plan)
+    visited = {s.care_home_id: s for s in plan.stops.exclude(team=None)}
+    folder = tmp_path / "route"
+    result = generate(resolve_scope(f"route:{plan.pk}"), folder)
+    assert result["homes"] == len(visited)
+    ds = DataSource(str(folder / "inspection.gpkg"))
+    rows = {f.get("id"): (f.get("team"), f.get("stop")) for f in ds["care_homes"]}
+    assert rows == {pk: ("甲组", s.sequence) for pk, s in visited.items()}
+    assert by_name(inspect(folder))["care_homes"]["count"] == len(visited)
