@@ -96,6 +96,7 @@ class CloudDelta(models.Model):
     content = models.JSONField(default=dict)
 
     class Meta:
+        verbose_name = verbose_name_plural = "云端变更记录"
         constraints = [models.UniqueConstraint(fields=["project", "delta_id"], name="cloud_delta_unique")]
 
     def __str__(self) -> str:
