@@ -53,4 +53,33 @@ def run() -> list[list]:
         rows.append([f"VRPTW {problem.name} hierarchical", "30 s", f"{plan.vehicles} veh. / {c.cost:.2f}", f"{vehicles} veh. / {best:.2f}",
                      f"{plan.vehicles - vehicles:+d} veh., {100 * (c.cost - best) / best:+.2f} %",
                      "ok" if c.feasible else f"VIOLATIONS {len(c.violations)}", "best-known vehicles"])  # fmt: skip
+    return rows + planner_rows()
+
+
+def planner_rows() -> list[list]:
+    """The day planner at its largest (150 homes, 3 teams with breaks, a fifth of the homes with a window, two locks):
+    how much priority fits, and whether the independent day checker accepts the plan."""
+    import random
+
+    from gis_app.routing.planner import StopSpec, TeamSpec, plan_day
+    from gis_app.routing.travel import straight_seconds
+
+    rng = random.Random(7)
+    offices = [(117.7105, 39.0032), (117.6630, 39.0270), (117.4580, 38.8400)]
+    homes = [(rng.uniform(117.35, 117.95), rng.uniform(38.70, 39.30)) for _ in range(150)]
+    points = offices + homes
+    matrix = [[straight_seconds(a, b, speed_kmh=30, circuity=1.35) for b in points] for a in points]
+    h = 3600
+    teams = [TeamSpec(f"T{i}", i, i, 8 * h + 1800, 17 * h + 1800, 11 * h + 1800, 13 * h, 3600) for i in range(3)]
+    stops = [StopSpec(f"S{i}", 3 + i, rng.randint(1, 100), 1800 + 60 * rng.randint(0, 40),
+                      (14 * h, 17 * h) if i % 5 == 0 else None) for i in range(150)]  # fmt: skip
+    stops[1].locked_team = "T2"
+    stops[2].locked_team, stops[2].locked_position = "T0", 1
+    rows = []
+    for seconds in (3, 10):
+        result = plan_day(matrix, teams, stops, seconds=seconds)
+        visited = sum(len(d.visits) for d in result.days)
+        rows.append([f"planner 150 homes / 3 teams", f"{seconds} s", f"{visited} visited, priority {result.priority_visited}",
+                     f"of {sum(s.priority for s in stops)}", f"{result.travel / 3600:.1f} h driving",
+                     "ok" if not result.violations else f"VIOLATIONS {len(result.violations)}", f"{result.seconds:.1f} s total"])  # fmt: skip
     return rows

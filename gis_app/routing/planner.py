@@ -200,7 +200,7 @@ def plan_day(matrix: list[list[int]], teams: list[TeamSpec], stops: list[StopSpe
 
 def _solve(matrix, teams, free, prefixes, seconds, seed):
     """PyVRP on the unlocked-position stops; every team starts where its locked prefix ends."""
-    from pyvrp import Model
+    from pyvrp import Model, PenaltyParams, SolveParams
     from pyvrp.stop import MaxRuntime
 
     if not free:
@@ -236,7 +236,10 @@ def _solve(matrix, teams, free, prefixes, seconds, seed):
                     m.add_edge(locations[i], locations[j], distance=d, duration=d, profile=profile)
         if not use_profiles:
             break
-    result = m.solve(stop=MaxRuntime(seconds), seed=seed, display=False)
+    # Prizes dwarf travel (that is the hierarchy), so time-window penalties must be allowed to grow past them, or the
+    # search settles for plans that collect prizes by arriving late.
+    params = SolveParams(penalty=PenaltyParams(max_penalty=float(weight) * 1000))
+    result = m.solve(stop=MaxRuntime(seconds), seed=seed, display=False, params=params)
     orders, visited = {}, set()
     for route in result.best.routes():  # activities: start depot, clients (idx = order of add_client), end depot
         order = [free[int(a.idx)] for a in route if _is_client(a)]
