@@ -79,7 +79,7 @@ def planner_rows() -> list[list]:
     for seconds in (3, 10):
         result = plan_day(matrix, teams, stops, seconds=seconds)
         visited = sum(len(d.visits) for d in result.days)
-        rows.append([f"planner 150 homes / 3 teams", f"{seconds} s", f"{visited} visited, priority {result.priority_visited}",
+        rows.append(["planner 150 homes / 3 teams", f"{seconds} s", f"{visited} visited, priority {result.priority_visited}",
                      f"of {sum(s.priority for s in stops)}", f"{result.travel / 3600:.1f} h driving",
                      "ok" if not result.violations else f"VIOLATIONS {len(result.violations)}", f"{result.seconds:.1f} s total"])  # fmt: skip
     return rows
