@@ -10,6 +10,7 @@ Traps handled: the SDK answers with fake data when ENVIRONMENT=test is set (refu
 only (plain http is allowed for a local server but said so in the log); push_delta returns a raw Response.
 """
 
+import functools
 import logging
 import os
 import time
@@ -28,14 +29,13 @@ PROBLEM_STATUSES = {"STATUS_CONFLICT": "冲突", "STATUS_NOT_APPLIED": "未应�
 BUSY_JOB_STATUSES = {"pending", "queued", "started"}
 
 
+@functools.cache
 def _sdk_errors() -> tuple:
+    """What the SDK raises, imported when the first error is caught (not when the web app starts)."""
     import requests
     from qfieldcloud_sdk.interfaces import QfcException
 
     return (QfcException, requests.RequestException, ValueError, KeyError)
-
-
-SDK_ERRORS = _sdk_errors()
 
 
 class CloudError(RuntimeError):
@@ -61,7 +61,7 @@ def client():
         if not settings.QFIELDCLOUD_TOKEN:
             c.login(settings.QFIELDCLOUD_USERNAME, settings.QFIELDCLOUD_PASSWORD)
         status = c.check_server_status()
-    except SDK_ERRORS as exc:
+    except _sdk_errors() as exc:
         raise CloudError(f"无法连接 QFieldCloud（{url}）：{_reason(exc)}") from None
     if status.get("database") != "ok" or status.get("storage") != "ok":
         raise CloudError(f"QFieldCloud 服务状态异常：{status}")
@@ -82,7 +82,7 @@ def _reason(exc: Exception) -> str:
 def _call(what: str, func, *args, **kwargs):
     try:
         return func(*args, **kwargs)
-    except SDK_ERRORS as exc:
+    except _sdk_errors() as exc:
         raise CloudError(f"{what}失败：{_reason(exc)}") from None
 
 
@@ -91,7 +91,7 @@ def ensure_project(c, project: FieldProject) -> str:
         try:
             c.get_project(project.cloud_project_id)
             return project.cloud_project_id
-        except SDK_ERRORS as exc:
+        except _sdk_errors() as exc:
             if getattr(getattr(exc, "response", None), "status_code", None) != 404:
                 raise CloudError(f"读取云端项目失败：{_reason(exc)}") from None
     name = "gis_app_" + project.scope.replace(":", "_")

@@ -36,7 +36,7 @@ from layers.services import FeatureError, save_feature
 
 from .canonical import digest
 from .models import Conflict, FieldProject, ImportedFile, Snapshot
-from .spec import GPKG, schema
+from .spec import GPKG, feature_attributes, feature_digest, schema
 
 FEATURE_LAYERS = {layer.key: layer for layer in own_layers()}
 SPATIAL = set(FEATURE_LAYERS) | {"hazards"}  # inspections may be saved without a position
@@ -168,12 +168,6 @@ def _feature_attributes(layer, values: dict) -> dict:
     return out
 
 
-def _db_state(layer, feature) -> dict:
-    from .spec import _attributes
-
-    return _attributes(layer, feature)
-
-
 def import_folder(folder: Path, *, by, progress=None) -> ImportReport:
     folder = Path(folder)
     say = progress or (lambda *a, **k: None)
@@ -228,7 +222,7 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                 continue
             current = existing.get(uid)
             if current is not None:
-                web_digest = digest(key, _db_state(layer, current), getattr(current, layer.geometry_field).wkt)
+                web_digest = feature_digest(layer, current)
                 if web_digest == field_digest:
                     report.unchanged += 1
                     _snapshot(project, snap, key, uid, field_digest)
@@ -239,7 +233,7 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                     _feature_photo(project, folder, photos.get((key, uid)), layer, current, by, report)
                     continue
                 if snap is None or snap.digest != web_digest:  # changed on both sides since the last exchange
-                    _conflict(project, key, uid, "both_changed", _db_state(layer, current), attrs, row.wkt,
+                    _conflict(project, key, uid, "both_changed", feature_attributes(layer, current), attrs, row.wkt,
                               f"{where}：平台与外业均有修改，未自动合并")  # fmt: skip
                     report.conflicts += 1
                     continue
@@ -257,13 +251,7 @@ def _apply(project, folder, tables, photos, by, report) -> None:
             else:
                 report.updated += 1
             feature.refresh_from_db()
-            _snapshot(
-                project,
-                snap,
-                key,
-                uid,
-                digest(key, _db_state(layer, feature), getattr(feature, layer.geometry_field).wkt),
-            )
+            _snapshot(project, snap, key, uid, feature_digest(layer, feature))
             _feature_photo(project, folder, photos.get((key, uid)), layer, feature, by, report)
     for key, uid in snapshots:  # sent to the field, no longer in the GeoPackage
         if key in FEATURE_LAYERS and (key, uid) not in seen:
@@ -271,7 +259,7 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                 layer = FEATURE_LAYERS[key]
                 current = layer.get_model().objects.filter(uuid=uid).first()
                 if current is not None:
-                    _conflict(project, key, uid, "deleted_in_field", _db_state(layer, current), None, None,
+                    _conflict(project, key, uid, "deleted_in_field", feature_attributes(layer, current), None, None,
                               f"{layer.title} {uid[:8]}：外业已删除，请确认是否在平台删除")  # fmt: skip
                     report.conflicts += 1
     _hazards(project, folder, tables["hazards"], photos, homes, by, report)
@@ -313,6 +301,15 @@ def _feature_photo(project, folder, path, layer, feature, by, report) -> None:
         report.photos += 1
 
 
+def _upload(project, folder, path, report) -> ContentFile | None:
+    """A photo for a new hazard or check result (their services store it): recorded once, counted."""
+    if path is None:
+        return None
+    _, data = _once(project, folder, path)
+    report.photos += 1
+    return ContentFile(data, name=path.name)
+
+
 def _hazards(project, folder, rows, photos, homes, by, report) -> None:
     known = set(Hazard.objects.filter(uuid__in=[r.values["uuid"] for r in rows]).values_list("uuid", flat=True))
     known = {str(u) for u in known}
@@ -327,12 +324,8 @@ def _hazards(project, folder, rows, photos, homes, by, report) -> None:
         if home is None:
             report.errors.append(f"{where}：养老机构编号 {v.get('care_home_id')} 不存在")
             continue
-        photo = photos.get(("hazards", v["uuid"]))
-        files = []
-        if photo is not None:
-            new, data = _once(project, folder, photo)
-            files = [ContentFile(data, name=photo.name)]
-            report.photos += 1
+        upload = _upload(project, folder, photos.get(("hazards", v["uuid"])), report)
+        files = [upload] if upload else []
         try:
             report_hazard(care_home=home, description=v.get("description") or "", by=by,
                           category=v.get("category") or "other", severity=v.get("severity") or "general",
@@ -365,12 +358,7 @@ def _inspections(project, folder, tables, photos, homes, by, report) -> None:
             continue
         answers = []
         for r in sorted(results.get(v["uuid"], []), key=lambda r: r.fid):
-            photo = photos.get(("check_results", r.values["uuid"]))
-            upload = None
-            if photo is not None:
-                _, data = _once(project, folder, photo)
-                upload = ContentFile(data, name=photo.name)
-                report.photos += 1
+            upload = _upload(project, folder, photos.get(("check_results", r.values["uuid"])), report)
             lon, lat = (row.geom.x, row.geom.y) if row.geom is not None else (None, None)
             answers.append(ItemAnswer(r.values.get("item_code") or "", r.values.get("result") or "",
                                       r.values.get("note") or "", upload, lon, lat))  # fmt: skip

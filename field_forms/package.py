@@ -64,19 +64,20 @@ def generate(scope: Scope, out_dir: Path, *, title: str | None = None) -> dict:
             scope=scope.key, defaults={"title": spec["title"], "packaged_at": timezone.now()}
         )
         snapshots = {(s.layer, str(s.uuid)): s for s in project.snapshots.all()}
-        fresh = []
+        fresh, changed = [], []
         for layer in spec["layers"]:
             if "uuid" not in {f["name"] for f in layer["fields"]} or layer["name"] == "hazards":
                 continue
             for feature in layer["features"]:
                 key = (layer["name"], feature["attributes"]["uuid"])
                 d = digest(layer["name"], feature["attributes"], feature["wkt"])
-                if key in snapshots:
-                    if snapshots[key].digest != d:
-                        Snapshot.objects.filter(pk=snapshots[key].pk).update(digest=d)
-                else:
+                if key not in snapshots:
                     fresh.append(Snapshot(project=project, layer=key[0], uuid=key[1], digest=d))
+                elif snapshots[key].digest != d:
+                    snapshots[key].digest = d
+                    changed.append(snapshots[key])
         Snapshot.objects.bulk_create(fresh)
+        Snapshot.objects.bulk_update(changed, ["digest"], batch_size=2000)
     return {
         **result,
         "folder": str(out_dir),

@@ -10,7 +10,7 @@ from layers.services import FeatureError, save_feature
 
 from .canonical import digest
 from .models import Conflict, ConflictStatus, FieldProject, Snapshot
-from .spec import _attributes
+from .spec import ScopeError, feature_digest, resolve_scope
 
 LAYERS = {layer.key: layer for layer in own_layers()}
 
@@ -26,19 +26,16 @@ def can_sync(user) -> bool:
 
 def visible_projects(user):
     """A project is visible when every home of its scope is visible to the user (scope keys name the homes)."""
-    from .spec import ScopeError, resolve_scope
-
-    role = role_of(user)
-    if role in (Role.BUREAU,):
+    if role_of(user) == Role.BUREAU:
         return list(FieldProject.objects.all())
+    visible = set(visible_carehomes(user).values_list("pk", flat=True))
     out = []
     for project in FieldProject.objects.all():
         try:
-            scope = resolve_scope(project.scope, user)
-            full = resolve_scope(project.scope)
+            homes = {h.pk for h in resolve_scope(project.scope).homes}
         except ScopeError:
             continue
-        if {h.pk for h in scope.homes} == {h.pk for h in full.homes}:
+        if homes <= visible:
             out.append(project)
     return out
 
@@ -61,17 +58,14 @@ def resolve_conflict(user, conflict: Conflict, *, take_field: bool) -> None:
             except FeatureError as exc:
                 raise FieldError("；".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
             feature.refresh_from_db()
-            value = digest(layer.key, _attributes(layer, feature), getattr(feature, layer.geometry_field).wkt)
             Snapshot.objects.update_or_create(project=conflict.project, layer=layer.key, uuid=conflict.uuid,
-                                              defaults={"digest": value})  # fmt: skip
+                                              defaults={"digest": feature_digest(layer, feature)})  # fmt: skip
         elif conflict.kind == "both_changed" and conflict.field:
             # Keep the web version; remember the field's version as seen so the next pull does not raise it again.
-            from .canonical import digest as d
-
             field_attrs = {k: v for k, v in conflict.field.items() if k != "geometry"}
             Snapshot.objects.update_or_create(
                 project=conflict.project, layer=conflict.layer, uuid=conflict.uuid,
-                defaults={"digest": d(conflict.layer, field_attrs, conflict.field.get("geometry"))})  # fmt: skip
+                defaults={"digest": digest(conflict.layer, field_attrs, conflict.field.get("geometry"))})  # fmt: skip
         conflict.status = ConflictStatus.TOOK_FIELD if take_field else ConflictStatus.KEPT_WEB
         conflict.resolved_by, conflict.resolved_at = user, timezone.now()
         conflict.save(update_fields=["status", "resolved_by", "resolved_at"])

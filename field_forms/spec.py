@@ -21,7 +21,9 @@ from gis_app.inspections.models import (
     KeyPlace,
 )
 from gis_app.lib import clock
-from layers.catalogue import CATALOGUE, Field, Layer, own_layers
+from layers.catalogue import Field, Layer, own_layers
+
+from .canonical import digest
 
 WIDGETS = frozenset({"Binary", "CheckBox", "Color", "DateTime", "ExternalResource", "Range", "RelationReference",
                      "TextEdit", "UuidGenerator", "ValueMap", "ValueRelation", "RelationEditor", "Hidden"})  # fmt: skip
@@ -158,7 +160,8 @@ def catalogue_layer_fields(layer: Layer, homes_id: str, single) -> list[dict]:
     return fields
 
 
-def _attributes(layer: Layer, feature) -> dict:
+def feature_attributes(layer: Layer, feature) -> dict:
+    """A platform feature's attributes as the GeoPackage holds them (also the basis of its digest)."""
     out = {"uuid": str(feature.uuid), "care_home_id": feature.care_home_id, "note": feature.note,
            "surveyed_on": feature.surveyed_on.isoformat() if feature.surveyed_on else None,
            "surveyed_by": feature.surveyed_by, "photo": None}  # fmt: skip
@@ -214,7 +217,7 @@ def project_spec(scope: Scope, title: str | None = None) -> dict:
             "fields": catalogue_layer_fields(layer, homes_id, single), "attachment_naming": naming(layer.key),
             "tabs": [{"name": "基本信息", "fields": ["care_home_id"] + [f.name for f in layer.fields if f.kind != "computed"]},
                      {"name": "照片与备注", "fields": ["photo", "note", "surveyed_on", "surveyed_by"]}],
-            "features": [{"wkt": _wkt(getattr(f, layer.geometry_field)), "attributes": _attributes(layer, f)}
+            "features": [{"wkt": _wkt(getattr(f, layer.geometry_field)), "attributes": feature_attributes(layer, f)}
                          for f in features],
         })  # fmt: skip
     key_places = [(k.code, k.name) for k in KeyPlace.objects.order_by("order", "code")]
@@ -348,6 +351,11 @@ def _route_stops(scope: Scope) -> dict[int, dict]:
     return {s.care_home_id: {"team": s.team.name, "stop": s.sequence, "arrival": hhmm(s.arrival)} for s in stops}
 
 
+def feature_digest(layer: Layer, feature) -> str:
+    """The digest of a feature as it stands in PostGIS, comparable with one read from a GeoPackage."""
+    return digest(layer.key, feature_attributes(layer, feature), getattr(feature, layer.geometry_field).wkt)
+
+
 def schema() -> dict[str, set[str]]:
     """Table → the fields the importer needs (extra fields are allowed, missing ones refuse the import)."""
     out = {layer.key: {"uuid", "care_home_id", "note", "surveyed_on", "surveyed_by", "photo"}
@@ -358,6 +366,3 @@ def schema() -> dict[str, set[str]]:
                           "signed_by_name"}  # fmt: skip
     out["check_results"] = {"uuid", "inspection_uuid", "key_place", "item_code", "result", "note", "photo"}
     return out
-
-
-assert all(layer.key != "hazards" for layer in CATALOGUE)  # the catalogue's "hazard" layer is served as "hazards"
