@@ -272,6 +272,9 @@ def test_pages_excel_and_scope(client, bureau, places, django_user_model):
     else:
         assert client.get(f"/routes/{plan.pk}/").status_code == 404
     assert client.post(f"/routes/{plan.pk}/replan/").status_code == 404
+    client.force_login(bureau)
+    page = client.post(f"/routes/{plan.pk}/stops/add/", {"home": "abc"}, follow=True).content.decode()
+    assert "请选择要添加的养老机构" in page
     client.force_login(django_user_model.objects.get(username="home"))
     assert client.get(f"/routes/{plan.pk}/").status_code == 404
     assert client.get(f"/routes/{plan.pk}/itinerary.xlsx").status_code == 404

@@ -6,6 +6,8 @@ import folium
 from django.urls import reverse
 from django.utils.html import format_html
 
+from gis_app.carehomes.maps import subdistricts_geojson
+from gis_app.carehomes.models import Subdistrict
 from gis_app.hazards.models import Hazard
 from gis_app.lib.excel import Column, Sheet
 from gis_app.lib.maps import base_map
@@ -73,9 +75,6 @@ def itineraries(plan: RoutePlan, stops) -> list[TeamItinerary]:
 
 def route_map(plan: RoutePlan, teams: list[TeamItinerary], skipped) -> folium.Map:
     m = base_map(height="560px")
-    from gis_app.carehomes.maps import subdistricts_geojson
-    from gis_app.carehomes.models import Subdistrict
-
     folium.GeoJson(subdistricts_geojson(Subdistrict.objects.all()), name="街镇边界", control=False,
                    style_function=lambda _: {"color": "#90a4ae", "weight": 1, "fill": False},
                    tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False)).add_to(m)  # fmt: skip

@@ -97,9 +97,12 @@ def replan(request, pk: int):
 @require_POST
 def stop_add(request, pk: int):
     plan = _plan(request, pk)
+    home = request.POST.get("home", "")
     try:
-        stop = services.add_stop(request.user, plan, int(request.POST.get("home") or 0))
-    except (RoutingError, ValueError) as exc:
+        if not home.isdigit():
+            raise RoutingError("请选择要添加的养老机构")
+        stop = services.add_stop(request.user, plan, int(home))
+    except RoutingError as exc:
         messages.error(request, str(exc))
     else:
         services.queue_plan(plan, request.user)
