@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from gis_app.lib.csp import policy as csp_policy
 from gis_app.lib.env import database_from_url, env_bool, env_choice, env_int, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "leaflet",
+    "csp",
     "gis_app.jobs",
     "gis_app.notifications",
     "gis_app.carehomes",
@@ -55,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gis_app.lib.csp.PlatformCSPMiddleware",
 ]
 
 ROOT_URLCONF = "gis_app.urls"
@@ -154,6 +157,13 @@ BASEMAP_ATTRIBUTION = {
     "osm": "© OpenStreetMap contributors",
     "none": "",
 }[BASEMAP]
+
+# Scripts run only from /static/ or with the request's nonce: a value that slips through unescaped cannot run.
+CONTENT_SECURITY_POLICY = csp_policy(
+    tile_hosts={"tianditu": ["https://*.tianditu.gov.cn"], "osm": ["https://tile.openstreetmap.org"], "none": []}[
+        BASEMAP
+    ]
+)
 
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (39.0, 117.6),

@@ -59,7 +59,7 @@ def alarm_list(request):
     events = visible_events(request.user)[:100]
     m = base_map()
     return render(request, "alarms/list.html", {**render_parts(m), "events": events, "last_id": events[0].pk if events else 0,
-                                                "initial": json.dumps([as_row(e) for e in events], ensure_ascii=False)})  # fmt: skip
+                                                "initial": [as_row(e) for e in events]})  # fmt: skip
 
 
 @login_required

@@ -7,7 +7,7 @@ from django.contrib.gis.db.models.functions import AsGeoJSON, GeomOutputGeoFunc
 from django.urls import reverse
 from django.utils.html import format_html
 
-from gis_app.lib.maps import base_map
+from gis_app.lib.maps import PropertyTooltip, base_map, popup, tooltip
 
 from .models import CareHomeStatus
 
@@ -68,7 +68,7 @@ def add_subdistricts(m: folium.Map, subdistricts) -> None:
         name="街镇边界",
         style_function=lambda _f: SUBDISTRICT_STYLE,
         highlight_function=lambda _f: {"weight": 3, "fillOpacity": 0.25},
-        tooltip=folium.GeoJsonTooltip(fields=["name", "note"], aliases=["街镇", ""]),
+        tooltip=PropertyTooltip(["name", "note"], ["街镇", ""]),
     ).add_to(m)
 
 
@@ -107,8 +107,8 @@ def add_carehomes(m: folium.Map, homes, hazards: dict | None = None) -> None:
             fill_color=marker_colour(home, summary),
             fill_opacity=0.95,
             class_name="carehome-marker",
-            tooltip=home.name,
-            popup=folium.Popup(popup_html(home, summary), max_width=320, parse_html=False),
+            tooltip=tooltip(home.name),
+            popup=popup(popup_html(home, summary)),
         ).add_to(layer)
     layer.add_to(m)
 

@@ -3,9 +3,14 @@
 The basemap comes from settings (Tianditu with a key, OSM, or none: a blank background that works offline).
 """
 
+import re
+
 import folium
+from branca.element import MacroElement
 from django.conf import settings
 from django.templatetags.static import static
+from django.utils.html import conditional_escape, escape
+from jinja2 import Template
 
 
 class LocalMap(folium.Map):
@@ -37,13 +42,102 @@ def base_map(*, location=(39.0, 117.6), zoom_start: int = 10, height: str = "100
     return m
 
 
+_LEAFLET_GLOBALS = re.compile(r"<script>\s*L_NO_TOUCH = false;\s*L_DISABLE_3D = false;\s*</script>")
+
+
 def render_parts(m: folium.Map) -> dict:
     """The map split into head (links), body (div) and script, to place inline in a Django template."""
     figure = m.get_root()
     figure.render()
     return {
         "map_id": m.get_name(),
-        "map_header": figure.header.render(),
+        # folium's header sets two Leaflet globals to their defaults in an inline script, which the CSP refuses.
+        "map_header": _LEAFLET_GLOBALS.sub("", figure.header.render()),
         "map_html": figure.html.render(),
         "map_script": figure.script.render(),
     }
+
+
+# folium renders tooltips, popups and layer names as HTML, and places tooltip and popup text inside JavaScript
+# template literals (`...`), where a backtick or `${...}` in a care home's name would run as code. Every map in the
+# platform goes through the helpers below instead: the text is HTML-escaped (unless it is already a SafeString built
+# with format_html) and handed to Leaflet as a JSON string, never spliced into the script.
+_SAFE_TOOLTIP = Template(
+    """
+    {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindTooltip({{ this.html|tojson }}, {{ this.options|tojson }});
+    {% endmacro %}
+    """
+)
+_SAFE_POPUP = Template(
+    """
+    {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.popup({{ this.options|tojson }}).setContent({{ this.html|tojson }});
+        {{ this._parent.get_name() }}.bindPopup({{ this.get_name() }});
+    {% endmacro %}
+    """
+)
+# The properties' values are written with textContent: whatever an import put into a 街镇 name stays text.
+_PROPERTY_TOOLTIP = Template(
+    """
+    {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindTooltip(function (layer) {
+            var props = layer.feature.properties || {}, div = L.DomUtil.create("div");
+            {{ this.fields|tojson }}.forEach(function (field, i) {
+                var value = props[field];
+                if (value === null || value === undefined || value === "") return;
+                var line = L.DomUtil.create("div", "", div), label = {{ this.labels|tojson }}[i];
+                line.textContent = label ? label + "：" + value : String(value);
+            });
+            return div;
+        }, {{ this.options|tojson }});
+    {% endmacro %}
+    """
+)
+
+
+class SafeTooltip(folium.Tooltip):
+    # A folium.Tooltip subclass so that every folium element accepts it as `tooltip=`; folium's own __init__ is skipped.
+    def __init__(self, text, *, sticky: bool = True):
+        MacroElement.__init__(self)
+        self._name = "Tooltip"
+        self._template = _SAFE_TOOLTIP
+        self.html = str(conditional_escape(text))
+        self.options = {"sticky": sticky}
+
+
+class SafePopup(folium.Popup):
+    def __init__(self, html, *, max_width: int = 320):
+        MacroElement.__init__(self)
+        self._name = "Popup"
+        self._template = _SAFE_POPUP
+        self.html = str(conditional_escape(html))
+        self.options = {"maxWidth": max_width}
+
+    render = MacroElement.render  # folium's Popup.render expects its own non-macro template
+
+
+class PropertyTooltip(folium.Tooltip):
+    """A GeoJSON layer's tooltip from feature properties (`fields`), each line prefixed by its label when given."""
+
+    def __init__(self, fields: list[str], labels: list[str] | None = None, *, sticky: bool = True):
+        MacroElement.__init__(self)
+        self._name = "PropertyTooltip"
+        self._template = _PROPERTY_TOOLTIP
+        self.fields = list(fields)
+        self.labels = list(labels) if labels else [""] * len(self.fields)
+        self.options = {"sticky": sticky}
+
+
+def tooltip(text) -> SafeTooltip:
+    return SafeTooltip(text)
+
+
+def popup(html, *, max_width: int = 320) -> SafePopup:
+    """`html` built with format_html (a SafeString) is kept as markup; any other text is escaped."""
+    return SafePopup(html, max_width=max_width)
+
+
+def layer_name(text) -> str:
+    """Leaflet's layer control writes names as HTML."""
+    return str(escape(text))

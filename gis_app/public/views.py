@@ -3,12 +3,11 @@ dishonesty list — and nothing else (phones masked, no hazard details)."""
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
-from django.utils.html import format_html
 
 from gis_app.carehomes.models import CareHome, Subdistrict
 from gis_app.hazards.models import DishonestyListEntry
 from gis_app.lib import clock
-from gis_app.lib.maps import base_map, render_parts
+from gis_app.lib.maps import base_map, render_parts, tooltip
 from gis_app.rating.models import StarAssessment
 
 
@@ -58,7 +57,7 @@ def disclosure(request):
     for h in homes[:2000]:
         folium.CircleMarker((h.location.y, h.location.x), radius=6, color="#fff", weight=1, fill=True, fill_color="#1565c0",
                             fill_opacity=0.9, class_name="public-marker",
-                            tooltip=format_html("{}", h.name)).add_to(m)  # fmt: skip
+                            tooltip=tooltip(h.name)).add_to(m)  # fmt: skip
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "public/disclosure.html", {

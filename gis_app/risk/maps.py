@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from gis_app.carehomes.maps import subdistricts_geojson
 from gis_app.carehomes.models import Subdistrict
-from gis_app.lib.maps import base_map
+from gis_app.lib.maps import base_map, popup, tooltip
 
 RAMP = ["#fff5f0", "#fdd0b9", "#fc9373", "#f14f33", "#bd1519", "#67000d"]
 
@@ -44,10 +44,10 @@ def choropleth(rows, label: str, value) -> tuple[folium.Map, list]:
             "fillOpacity": 0.75,
             "className": "choropleth",
         }
-        popup = format_html('<b>{}</b><br>{}：{}<br><a href="{}" target="_top">查看本街镇养老机构 »</a>', row.subdistrict.name, label,
+        html = format_html('<b>{}</b><br>{}：{}<br><a href="{}" target="_top">查看本街镇养老机构 »</a>', row.subdistrict.name, label,
                             v, reverse("risk-subdistrict", args=[row.subdistrict.code]))  # fmt: skip
         folium.GeoJson(json.loads(json.dumps(feature)), style_function=lambda _f, s=style: s,
-                       tooltip=f"{row.subdistrict.name}：{v:g}", popup=folium.Popup(popup, parse_html=False)).add_to(m)  # fmt: skip
+                       tooltip=tooltip(f"{row.subdistrict.name}：{v:g}"), popup=popup(html)).add_to(m)  # fmt: skip
     if shapes["features"]:
         from gis_app.carehomes.maps import _bounds
 

@@ -156,7 +156,7 @@ def risk_dashboard(request):
 def heatmap(request):
     m = base_map()
     months = [f"{x['month']:%Y-%m}" for x in dashboard.monthly_found_closed(visible_carehomes(request.user), months=24)]
-    return render(request, "risk/heatmap.html", {**render_parts(m), "months": json.dumps(months), "month_count": len(months),
+    return render(request, "risk/heatmap.html", {**render_parts(m), "months": months, "month_count": len(months),
                                                  "categories": Category.choices})  # fmt: skip
 
 

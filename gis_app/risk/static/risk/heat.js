@@ -2,6 +2,7 @@
 // a hexagon grid from PostGIS, and at street level the hazards themselves. Only aggregates travel at low zoom.
 (function () {
   "use strict";
+  function esc(s) { return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]); }
 
   // A small canvas heat layer (the simpleheat technique): blurred circles in alpha, then coloured by a gradient.
   const HeatLayer = L.Layer.extend({
@@ -64,7 +65,7 @@
     });
     const points = L.geoJSON(null, {
       pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 5, color: "#fff", weight: 1, fillColor: f.properties.severity === "major" ? "#b71c1c" : "#ff6f00", fillOpacity: 0.9, className: "hazard-point" }),
-      onEachFeature: (f, l) => l.bindPopup(() => `<b>${f.properties.care_home_name.replace(/</g, "&lt;")}</b><br>${String(f.properties.description).replace(/</g, "&lt;")}<br><a href="/hazards/${f.id}/">查看隐患</a>`),
+      onEachFeature: (f, l) => l.bindPopup(() => `<b>${esc(f.properties.care_home_name)}</b><br>${esc(f.properties.description)}<br><a href="/hazards/${Number(f.id)}/">查看隐患</a>`),
     });
     L.control.layers(null, { "热力图": heat, "六边形网格（500米）": hex, "隐患点（15级以上）": points }, { collapsed: false }).addTo(map);
     const form = document.getElementById(opts.formId);
