@@ -2,13 +2,17 @@
 SHELL := /bin/bash
 ENV = eval "$$(scripts/setup.sh env)"
 
-.PHONY: run test bench stop lint setup
+.PHONY: run dev test bench stop lint setup
 
 setup:
 	scripts/setup.sh packages venv db
 
 run: setup
 	@$(ENV) && scripts/run.sh
+
+# For people changing code: Django's development server with DEBUG on (auto-reload off) and one worker.
+dev: setup
+	@$(ENV) && DJANGO_DEBUG=true scripts/run.sh
 
 test: setup
 	@$(ENV) && DJANGO_ALLOW_ASYNC_UNSAFE=true .venv/bin/python -m pytest $(PYTEST_ARGS)

@@ -1,20 +1,35 @@
 """Settings for the Binhai care-home fire-safety platform. Every knob is an environment variable (.env.example)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from gis_app.lib.csp import policy as csp_policy
-from gis_app.lib.env import database_from_url, env_bool, env_choice, env_int, env_str
+from gis_app.lib.env import database_from_url, env_bool, env_choice, env_int, env_str, persistent_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me" if DEBUG else "")
-if not SECRET_KEY:
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false")
+# Production by default: what `make run` starts is what a bureau deploys. DJANGO_DEBUG=true (`make dev`) is for people
+# changing code.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or persistent_secret_key(BASE_DIR / ".data" / "secret_key")
 ALLOWED_HOSTS = [h for h in env_str("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env_str("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+# HTTPS unless a plain-http intranet opts out explicitly (DJANGO_INSECURE_HTTP=true; `make run` on 127.0.0.1 does).
+# Behind a TLS-terminating proxy the proxy must set X-Forwarded-Proto. `check --deploy` warns while the opt-out is on.
+INSECURE_HTTP = env_bool("DJANGO_INSECURE_HTTP", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = not INSECURE_HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not INSECURE_HTTP
+SECURE_HSTS_SECONDS = 0 if INSECURE_HTTP else env_int("DJANGO_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not INSECURE_HTTP
+# The preload flag only allows the domain's owner to submit it to the browsers' HSTS list; it submits nothing by itself.
+SECURE_HSTS_PRELOAD = not INSECURE_HTTP
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"  # no page of the platform is meant to be framed
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -33,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "leaflet",
     "csp",
+    "axes",
     "gis_app.jobs",
     "gis_app.notifications",
     "gis_app.carehomes",
@@ -55,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "axes.middleware.AxesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gis_app.lib.csp.PlatformCSPMiddleware",
@@ -90,11 +107,29 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "gis_app.lib.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
 ]
-# Sessions read through the cache (falling back to the database): one query less on every map tile and API call.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Password guessing (django-axes), on the login page and the admin alike: after AXES_FAILURE_LIMIT wrong passwords
+# for one user name, or from one address and browser, logins are refused for AXES_COOLOFF_MINUTES with a Chinese page
+# (HTTP 429). Counted in PostgreSQL, so every process and machine counts together.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", ["ip_address", "user_agent"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner in every management command's output
+AXES_LOCKOUT_CALLABLE = "gis_app.lib.request.locked_out"
+# How many proxies stand in front (they append to X-Forwarded-For); 0: the peer address is the client's.
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "gis_app.lib.request.client_ip"
+# Sessions live in PostgreSQL only: every web process on every machine sees a logout at once. (A per-process cache
+# in front of them let a logged-out session live on in the other processes.)
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "map"
 LOGOUT_REDIRECT_URL = "login"
@@ -110,7 +145,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "gis_app" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / ".data" / "media")))
@@ -178,6 +213,8 @@ LEAFLET_CONFIG = {
 LAYER_MAX_DISTANCE_M = env_int("LAYER_MAX_DISTANCE_M", 500)
 # How far outside the district outline a care home may lie before an import refuses it (metres).
 CAREHOME_DISTRICT_TOLERANCE_M = env_int("CAREHOME_DISTRICT_TOLERANCE_M", 0)
+# The longest free text (a note, a description) anyone may store.
+MAX_TEXT_LENGTH = env_int("MAX_TEXT_LENGTH", 5000)
 JOB_WORKER_POLL_SECONDS = env_int("JOB_WORKER_POLL_SECONDS", 2)
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 300)
 JOB_PROGRESS_DATABASE = "progress"  # the second connection above; tests inside one transaction use "default"
@@ -190,6 +227,8 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 # recovery for this long, or this many false fire alarms of one device in 30 days, becomes a hazard in the ledger.
 ALARM_SIGNATURE_WINDOW_SECONDS = env_int("ALARM_SIGNATURE_WINDOW_SECONDS", 300)
 ALARM_MAX_BODY_BYTES = env_int("ALARM_MAX_BODY_BYTES", 256 * 1024)
+# Events older than this (a gateway replaying its buffer after an outage) are still taken; older ones are refused.
+ALARM_MAX_AGE_DAYS = env_int("ALARM_MAX_AGE_DAYS", 30)
 ALARM_FAULT_HOURS = env_int("ALARM_FAULT_HOURS", 24)
 ALARM_FALSE_ALARMS = env_int("ALARM_FALSE_ALARMS", 3)
 # MQTT broker for alarm events (e.g. mqtt://127.0.0.1:1883); topics alarms/<vendor>/events. Empty: no subscriber.

@@ -14,6 +14,9 @@ from gis_app.lib.api import documented
 from . import queries, services
 from .catalogue import BY_KEY, CATALOGUE, Layer
 
+# Deeper than this, OFFSET paging is slow and pointless: the `next` links page by key.
+MAX_PAGE = 10_000
+
 
 def geojson_response(text: str, status: int = 200) -> HttpResponse:
     return HttpResponse(text, status=status, content_type="application/geo+json; charset=utf-8")
@@ -98,8 +101,11 @@ class FeatureListView(APIView):
             after = request.query_params.get("after")
             after = int(after) if after else None
             page = max(1, int(request.query_params.get("page", 1)))
+            if page > MAX_PAGE or (after is not None and not 0 <= after < 2**63):
+                raise ValueError
         except ValueError:
-            return Response({"page": "page, page_size and after must be integers"}, status=400)
+            return Response({"page": f"page (1 to {MAX_PAGE}), page_size and after (0 to 2^63-1) must be integers; "
+                                     "for deep pages follow the `next` link (keyset paging)"}, status=400)  # fmt: skip
         url = request.build_absolute_uri
         params = request.query_params.copy()
         links = {}
@@ -177,7 +183,9 @@ class FeatureDetailView(APIView):
             return _error(exc)
         return _one(spec, feature)
 
-    put = patch
+    def put(self, request, layer: str, ident: str):
+        """Like PATCH: the fields sent are changed, the others kept."""
+        return self.patch(request, layer, ident)
 
     def delete(self, request, layer: str, ident: str):
         spec = layer_or_404(layer)

@@ -109,3 +109,16 @@ class FeaturePhoto(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "要素照片"
+
+
+class TileVersion(models.Model):
+    """The version of each layer's data that cached tiles carry in their key. PostgreSQL triggers (layers/versions.py)
+    advance it on every committed change of the layer's table, whoever writes: a web request, the job worker's QField
+    import, the ledger's services, the admin or SQL. Every process reads the same number, so none serves stale tiles."""
+
+    layer = models.CharField("图层", max_length=40, primary_key=True)
+    version = models.BigIntegerField("版本")
+
+    class Meta:
+        db_table = "layers_tile_version"
+        verbose_name = verbose_name_plural = "瓦片版本"

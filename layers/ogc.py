@@ -21,6 +21,7 @@ CONFORMANCE = [
 ]
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 MAX_LIMIT = 10_000
+MAX_OFFSET = 10_000_000  # beyond any layer's size; keeps OFFSET inside PostgreSQL's bigint
 
 
 def _json(data, content_type="application/json") -> HttpResponse:
@@ -91,12 +92,13 @@ class Items(APIView):
         try:
             limit = int(p.get("limit", 10))
             offset = int(p.get("offset", 0))
-            if not (1 <= limit and offset >= 0):
+            if not (1 <= limit and 0 <= offset <= MAX_OFFSET):
                 raise ValueError
         except ValueError:
             return Response(
-                {"code": "InvalidParameterValue", "description": "limit must be >= 1 and offset >= 0"}, status=400
-            )
+                {"code": "InvalidParameterValue",
+                 "description": f"limit must be >= 1 and offset between 0 and {MAX_OFFSET}"}, status=400
+            )  # fmt: skip
         limit = min(limit, MAX_LIMIT)
         try:
             qs = queries.filtered(layer, queries.scoped(layer, request.user), p)

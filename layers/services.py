@@ -2,13 +2,14 @@
 (type, validity, inside the district, near its care home), then written in one transaction."""
 
 import json
+import math
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.gis.gdal import GDALException
-from django.contrib.gis.geos import GEOSException, GEOSGeometry
-from django.core.cache import cache
+from django.contrib.gis.geos import GEOSException, GEOSGeometry, WKBWriter
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from gis_app.carehomes.models import CareHome
@@ -16,6 +17,10 @@ from gis_app.carehomes.scope import role_of, visible_carehomes
 from gis_app.lib.srid import WGS84
 
 from .catalogue import Layer
+
+# A site-plan feature is drawn by hand or surveyed: thousands of vertices mean a wrong file, and cost seconds to store.
+MAX_VERTICES = 10_000
+MAX_NOTE = 2_000
 
 
 class FeatureError(Exception):
@@ -44,6 +49,17 @@ def parse_geometry(value) -> GEOSGeometry:
         geom.srid = WGS84
     if geom.srid != WGS84:
         raise FeatureError({"geometry": f"几何应为 WGS84（EPSG:4326），实际为 EPSG:{geom.srid}"})
+    if geom.num_coords > MAX_VERTICES:
+        raise FeatureError({"geometry": f"几何有 {geom.num_coords} 个顶点，超过上限 {MAX_VERTICES}：请简化后再提交"})
+    if not geom.empty:
+        xmin, ymin, xmax, ymax = geom.extent
+        if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)) or not (
+            -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90
+        ):
+            raise FeatureError({"geometry": "坐标超出经纬度范围（经度 −180 至 180，纬度 −90 至 90）"})
+    if geom.hasz:  # site plans are flat: a height (from a GPS or a CAD export) is dropped, never stored
+        writer = WKBWriter(dim=2)
+        geom = GEOSGeometry(writer.write(geom), srid=WGS84)
     return geom
 
 
@@ -128,9 +144,12 @@ def clean_attributes(layer: Layer, data: dict, *, partial: bool = False) -> dict
             out[f.name] = _parse(f, raw)
         except ValueError as exc:
             errors[f.name] = f"{f.label}：{exc}"
-    for key in ("note", "surveyed_by"):
+    for key, label, limit in (("note", "备注", MAX_NOTE), ("surveyed_by", "调查人", 50)):
         if key in data:
-            out[key] = str(data[key] or "")[:2000]
+            text = str(data[key] or "").strip()
+            if len(text) > limit:
+                errors[key] = f"{label}不能超过{limit}个字（现有{len(text)}个）"
+            out[key] = text
     if data.get("surveyed_on"):
         try:
             out["surveyed_on"] = date.fromisoformat(str(data["surveyed_on"]))
@@ -204,19 +223,6 @@ def _compute(layer: Layer, feature) -> None:
             feature.distance_to_building_m = Decimal(distance).quantize(Decimal("0.01"))
 
 
-def bump_tiles(layer: Layer) -> None:
-    """Cached tiles carry a per-layer version in their key; a change makes every old tile unreachable."""
-    key = f"tiles:{layer.key}:version"
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 2, None)
-
-
-def tiles_version(layer: Layer) -> int:
-    return cache.get_or_set(f"tiles:{layer.key}:version", 1, None)
-
-
 def save_feature(layer: Layer, *, by, home: CareHome | None = None, geometry=None, attributes: dict | None = None,
                  instance=None):  # fmt: skip
     """Creates (instance=None) or updates a feature; a partial update may give only attributes or only geometry."""
@@ -257,9 +263,11 @@ def save_feature(layer: Layer, *, by, home: CareHome | None = None, geometry=Non
         for name, value in values.items():
             setattr(feature, name, value)
         _compute(layer, feature)
-        feature.full_clean(exclude=["uuid", "created_by", "updated_by"])
+        try:
+            feature.full_clean(exclude=["uuid", "created_by", "updated_by"])
+        except ValidationError as exc:
+            raise FeatureError(exc.message_dict) from None
         feature.save()
-    bump_tiles(layer)
     feature.repair_note = note
     return feature
 
@@ -269,4 +277,3 @@ def delete_feature(layer: Layer, feature, *, by) -> None:
         raise FeatureError({"permission": f"您无权删除该{layer.title}"}, "forbidden")
     with transaction.atomic():
         feature.delete()
-    bump_tiles(layer)

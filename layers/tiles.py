@@ -11,9 +11,9 @@ from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import role_of, visible_carehomes
 from gis_app.lib.api import documented
 
+from . import versions
 from .api import layer_or_404
 from .catalogue import Layer
-from .services import tiles_version
 
 MAX_FEATURES = 10_000
 CACHE_SECONDS = 300
@@ -61,7 +61,7 @@ class TileView(APIView):
         if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
             raise Http404("tile out of range")
         scope, homes = _scope_key(request.user)
-        key = f"tile:{spec.key}:{tiles_version(spec)}:{scope}:{z}/{x}/{y}"
+        key = f"tile:{spec.key}:{versions.current(spec)}:{scope}:{z}/{x}/{y}"
         data = cache.get(key)
         if data is None:
             data = render_tile(spec, z, x, y, homes)

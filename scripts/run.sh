@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# `make run`: migrate, load reference + demo data (idempotent), start one job worker, serve on :8000.
+# `make run`: migrate, load reference + demo data (idempotent), then serve the platform the way a bureau deploys it:
+# gunicorn with several workers (DEBUG off), the supervised job worker(s) and, with MQTT_URL, the MQTT subscriber.
+# `make dev` (DJANGO_DEBUG=true) gives Django's development server instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=.venv/bin/python
 HOST="${HOST:-127.0.0.1}"; PORT="${PORT:-8000}"
+# On this machine's loopback there is no TLS: opt out of HTTPS-only cookies and redirects explicitly. Served on any
+# other address, the platform expects a TLS proxy in front (or DJANGO_INSECURE_HTTP=true for a closed intranet).
+case "$HOST" in 127.*|localhost|::1) export DJANGO_INSECURE_HTTP="${DJANGO_INSECURE_HTTP:-true}" ;; esac
 $PY manage.py migrate --noinput
-$PY manage.py load_demo
+[ "${LOAD_DEMO:-true}" = true ] && $PY manage.py load_demo
 $PY manage.py collectstatic --noinput -v0
-$PY manage.py run_worker &
-WORKER=$!
-MQTT=""
-if [ -n "${MQTT_URL:-}" ]; then $PY manage.py run_mqtt & MQTT=$!; fi
-trap 'kill $WORKER $MQTT 2>/dev/null || true' EXIT INT TERM
 cat <<MSG
 
   滨海新区养老机构消防安全平台 is running at  http://$HOST:$PORT/
-  Demo accounts (password for all: demo12345):
 MSG
-$PY manage.py demo_accounts
-echo "  Ctrl-C stops the server and the worker; 'make stop' stops the database."
+if [ "${LOAD_DEMO:-true}" = true ]; then
+  echo "  Demo accounts (password for all: demo12345):"
+  $PY manage.py demo_accounts
+fi
+echo "  Ctrl-C stops the server and the workers; 'make stop' stops the database."
 echo
-$PY manage.py runserver --noreload "$HOST:$PORT"
+if [ "${DJANGO_DEBUG:-false}" = true ]; then
+  $PY manage.py run_worker &
+  trap 'kill $! 2>/dev/null || true' EXIT INT TERM
+  exec $PY manage.py runserver --noreload "$HOST:$PORT"
+fi
+programs=("web=.venv/bin/gunicorn -c python:gis_app.gunicorn_conf --bind $HOST:$PORT gis_app.wsgi")
+for i in $(seq 1 "${JOB_WORKERS:-1}"); do programs+=("worker$i=$PY manage.py run_worker"); done
+[ -n "${MQTT_URL:-}" ] && programs+=("mqtt=$PY manage.py run_mqtt")
+exec $PY scripts/supervise.py "${programs[@]}"

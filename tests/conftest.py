@@ -39,6 +39,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
         load_catalogue()
 
 
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, django_db_blocker):
+    """Replaces pytest-django's in-process server: the platform under gunicorn, as `make run` serves it."""
+    from .server import GunicornServer, collect_static
+
+    with django_db_blocker.unblock():
+        collect_static()
+        server = GunicornServer().start()
+    yield server
+    server.stop()
+
+
 def make_credit_code(serial: int, prefix: str = "52120116") -> str:
     head = f"{prefix}{serial:09d}"[:17]
     return head + check_character(head)
@@ -154,5 +166,9 @@ def photo():
 
 
 @pytest.fixture(autouse=True)
-def media_in_tmp(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+def media_in_tmp(request, settings, tmp_path):
+    # With a live server, the test and the server's processes must look at the same files.
+    if "live_server" in request.fixturenames:
+        settings.MEDIA_ROOT = request.getfixturevalue("live_server").media_root
+    else:
+        settings.MEDIA_ROOT = tmp_path / "media"

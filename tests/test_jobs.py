@@ -140,3 +140,86 @@ def test_progress_is_visible_to_others_while_the_jobs_own_transaction_is_open(se
     assert job.status == JobStatus.SUCCEEDED
     assert SafetyServiceProvider.objects.filter(name="inside the transaction").exists()
     connections["progress"].close()
+
+
+def test_a_stale_job_without_attempts_left_fails_with_the_reason_instead_of_running_again(db, handlers):
+    job = enqueue(kind="test.ok", title="t", max_attempts=1)
+    claim_next()
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert requeue_stale() == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "最多尝试次数" in job.error
+    assert run_pending() == 0 and handlers == []
+
+
+def test_a_long_job_keeps_its_heartbeat_so_it_is_not_taken_for_dead(transactional_db, handlers, monkeypatch):
+    from gis_app.jobs import services
+
+    monkeypatch.setattr(services, "HEARTBEAT_SECONDS", 0.05)
+    beats = []
+
+    def slow(job, progress):
+        import time
+
+        first = Job.objects.get(pk=job.pk).heartbeat_at
+        time.sleep(0.4)
+        beats.append((first, Job.objects.get(pk=job.pk).heartbeat_at))
+        return None
+
+    monkeypatch.setitem(registry.HANDLERS, "test.slow", slow)
+    enqueue(kind="test.slow", title="t")
+    run_pending()
+    first, later = beats[0]
+    assert later > first  # stamped by the heartbeat thread while the handler never reported progress
+
+
+def test_a_result_with_nul_bytes_and_thousands_of_rows_is_stored_clean_and_bounded(db, handlers, monkeypatch):
+    def dirty(job, progress):
+        return {"name\x00": "a\x00b", "errors": [f"第{i}行\x00有误" for i in range(5000)]}
+
+    monkeypatch.setitem(registry.HANDLERS, "test.dirty", dirty)
+    job = enqueue(kind="test.dirty", title="t")
+    run_pending()
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.result["name"] == "ab" and len(job.result["errors"]) == 501
+    assert job.result["errors"][0] == "第0行有误" and "另有 4500 项" in job.result["errors"][-1]
+
+
+def test_a_job_whose_result_cannot_be_stored_fails_alone_and_the_next_job_runs(db, handlers, monkeypatch):
+    monkeypatch.setitem(registry.HANDLERS, "test.unsavable", lambda job, progress: {"when": object()})
+    bad = enqueue(kind="test.unsavable", title="bad")
+    good = enqueue(kind="test.ok", title="good")
+    assert run_pending() == 2
+    bad.refresh_from_db()
+    good.refresh_from_db()
+    assert bad.status == JobStatus.FAILED and "无法保存" in bad.error
+    assert good.status == JobStatus.SUCCEEDED
+
+
+def test_the_worker_loop_survives_a_database_error_and_stops_on_request(transactional_db, handlers, monkeypatch):
+    import threading
+
+    from django.db import OperationalError
+
+    from gis_app.jobs import services
+
+    stop = threading.Event()
+    calls = {"n": 0}
+    real = services.claim_next
+
+    def flaky_claim():
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        job = real()
+        if job is None:
+            stop.set()
+        return job
+
+    monkeypatch.setattr(services, "claim_next", flaky_claim)
+    monkeypatch.setattr(services, "schedule_daily", lambda: 0)
+    monkeypatch.setattr(services, "schedule_frequent", lambda: 0)
+    enqueue(kind="test.ok", title="t", params={"y": 2})
+    services.work_forever(0.01, stop)
+    assert handlers == [{"y": 2}] and calls["n"] >= 3

@@ -55,6 +55,7 @@ def test_tiles_decode_back_to_the_features_and_respect_the_scope(client, world, 
     assert client.get("/tiles/safety_exit/16/99999999/0.pbf").status_code == 404
 
 
+@pytest.mark.django_db(transaction=True)  # tile versions advance when the change commits
 def test_an_edit_makes_cached_tiles_stale(client, world, features):
     home = world["home_a"]
     x, y = tile_of(home.location.x, home.location.y, 16)

@@ -5,8 +5,9 @@ home's staff and the bureau at once."""
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.urls import reverse
@@ -39,13 +40,22 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+def _occurred_at(value):
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = parse_datetime(value)
+    except ValueError:  # well formed but not a date, e.g. 2026-13-45T25:61
+        return None
+    return None if when is None or timezone.is_naive(when) else when
+
+
 def verify_signature(vendor: Vendor, timestamp: str | None, sent: str | None, body: bytes, window: int) -> None:
     if not timestamp or not sent:
         raise IngestError(401, {"signature": "missing X-Alarm-Timestamp or X-Alarm-Signature header"})
-    try:
-        age = abs(clock.now().timestamp() - int(timestamp))
-    except ValueError:
-        raise IngestError(401, {"signature": "X-Alarm-Timestamp must be Unix seconds"}) from None
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise IngestError(401, {"signature": "X-Alarm-Timestamp must be Unix seconds (digits only)"})
+    age = abs(clock.now().timestamp() - int(timestamp))
     if age > window:
         raise IngestError(
             401, {"signature": f"timestamp is {age:.0f} s away from now (window {window} s): replayed or clock skew"}
@@ -65,18 +75,29 @@ def _parse(vendor: Vendor, events: list) -> list[tuple[dict, Device, datetime]]:
     device_ids = {str(e.get("device_id")) for e in events if isinstance(e, dict)}
     devices = {d.vendor_device_id: d for d in Device.objects.filter(vendor=vendor, vendor_device_id__in=device_ids)}
     parsed, unknown = [], False
+    now = clock.now()
     for i, e in enumerate(events):
         if not isinstance(e, dict):
             errors[f"{i}"] = "expected an object"
             continue
         event_id = e.get("event_id")
-        if not isinstance(event_id, str | int) or not str(event_id) or len(str(event_id)) > 100:
+        if (
+            isinstance(event_id, bool)
+            or not isinstance(event_id, str | int)
+            or not str(event_id)
+            or len(str(event_id)) > 100
+        ):
             errors[f"{i}.event_id"] = "required, a string of at most 100 characters"
         if e.get("kind") not in EventKind.values:
             errors[f"{i}.kind"] = f"expected one of {', '.join(EventKind.values)}"
-        when = parse_datetime(str(e.get("occurred_at", ""))) if e.get("occurred_at") else None
-        if when is None or timezone.is_naive(when):
+        when = _occurred_at(e.get("occurred_at"))
+        if when is None:
             errors[f"{i}.occurred_at"] = "required, ISO 8601 with a time zone, e.g. 2026-11-30T08:00:00+08:00"
+        elif not (now - timedelta(days=settings.ALARM_MAX_AGE_DAYS) <= when <= now + timedelta(minutes=10)):
+            errors[f"{i}.occurred_at"] = (
+                f"{when.isoformat()} is outside the accepted window: at most {settings.ALARM_MAX_AGE_DAYS} days ago "
+                "and 10 minutes ahead of the platform's clock"
+            )
         device = devices.get(str(e.get("device_id")))
         if device is None:
             errors[f"{i}.device_id"] = f"unknown device {e.get('device_id')!r} for vendor {vendor.slug}"

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from gis_app.carehomes.models import CareHome
 from gis_app.lib import clock
+from gis_app.lib.validation import implausible_day, outside_region, too_long
 from gis_app.risk.services import request_recompute
 
 from . import permissions as perms
@@ -114,6 +115,8 @@ def report_hazard(
     due_on = due_on or default_due_on(severity, found_on)
     if due_on < found_on:
         raise HazardError("invalid_due_date", "整改期限不能早于发现日期")
+    _check_plausible(description=description, responsible_person=responsible_person,
+                     responsible_phone=responsible_phone, found_on=found_on, location=location)  # fmt: skip
     with transaction.atomic():
         hazard = Hazard.objects.create(
             care_home=care_home, description=description.strip(), category=category, severity=severity,
@@ -157,6 +160,14 @@ def _transition(
     return hazard
 
 
+def _check_plausible(*, found_on: date | None = None, location=None, **texts) -> None:
+    problems = [too_long(Hazard, name, value) for name, value in texts.items()]
+    problems += [implausible_day(found_on, "发现日期"), outside_region(location)]
+    problems = [p for p in problems if p]
+    if problems:
+        raise HazardError("implausible", "；".join(problems))
+
+
 def _require(text: str, code: str, message: str) -> str:
     if not (text or "").strip():
         raise HazardError(code, message)
@@ -173,6 +184,7 @@ def assign(
     comment: str = "",
 ) -> Hazard:
     person = _require(responsible_person, "responsible_required", "请填写整改责任人")
+    _check_plausible(responsible_person=person, responsible_phone=responsible_phone)
 
     def change(h: Hazard) -> None:
         if due_on is not None:

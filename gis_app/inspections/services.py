@@ -13,6 +13,7 @@ from gis_app.carehomes.scope import role_of, visible_carehomes
 from gis_app.hazards.models import Category, Severity
 from gis_app.hazards.services import report_hazard
 from gis_app.lib import clock
+from gis_app.lib.validation import implausible_day, outside_region, too_long
 from gis_app.risk.services import request_recompute
 
 from .models import ChecklistVersion, CheckResult, Inspection, InspectionKind, Inspector
@@ -89,6 +90,15 @@ def record_inspection(data: InspectionInput, *, by) -> Inspection:
         errors["inspected_on"] = "检查日期不能晚于今天"
     if not data.signed_by_name.strip():
         errors["signed_by_name"] = "请签字（填写姓名）"
+    for key, problem in {
+        "signed_by_name": too_long(Inspection, "signed_by_name", data.signed_by_name.strip()),
+        "note": too_long(Inspection, "note", data.note),
+        "inspected_on": implausible_day(data.inspected_on, "检查日期"),
+        **{f"inspectors.{i}": too_long(Inspector, "name", p.name) or too_long(Inspector, "organisation", p.organisation)
+           for i, p in enumerate(data.inspectors)},
+    }.items():  # fmt: skip
+        if problem:
+            errors[key] = problem
     version = ChecklistVersion.in_force(data.inspected_on)
     if version is None:
         raise InspectionError({"version": "检查日期没有适用的检查表版本"})
@@ -108,6 +118,10 @@ def record_inspection(data: InspectionInput, *, by) -> Inspection:
             errors[key] = "不合格项请说明问题"
         elif (answer.lon is None) != (answer.lat is None):
             errors[key] = "位置需要同时填写经度和纬度"
+        elif problem := too_long(CheckResult, "note", answer.note):
+            errors[key] = problem
+        elif answer.lon is not None and (problem := outside_region(Point(answer.lon, answer.lat, srid=4326))):
+            errors[key] = problem
         seen.add(answer.item_code)
     if errors:
         raise InspectionError(errors)

@@ -3,16 +3,20 @@
 A worker claims the oldest due job with SELECT ... FOR UPDATE SKIP LOCKED, so any number of workers on any number
 of machines share one queue. The handler's own writes run in its own transaction; progress is written through the
 separate "progress" connection so the UI sees it while that transaction is still open. A failed attempt is retried
-with back-off up to max_attempts; a job whose worker died (no heartbeat) is put back in the queue.
+with back-off up to max_attempts. While a job runs, a heartbeat thread stamps it every HEARTBEAT_SECONDS, however long
+the handler waits (a QFieldCloud job may take 15 minutes), so a job without a heartbeat means its worker is gone: it is
+put back in the queue if it has attempts left, and failed with the reason otherwise. Results are cleaned and bounded
+before they are stored, so no result can make a job unsavable.
 """
 
 import logging
+import threading
 import time
 import traceback
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, connections, models, transaction
 from django.utils import timezone
 
 from gis_app.lib import clock
@@ -61,11 +65,65 @@ class Progress:
         Job.objects.using(settings.JOB_PROGRESS_DATABASE).filter(pk=self.job.pk).update(**fields)
 
 
+HEARTBEAT_SECONDS = 30
+MAX_LIST_ITEMS = 500
+MAX_TEXT = 20_000
+
+
+class Heartbeat(threading.Thread):
+    """Stamps the running job every HEARTBEAT_SECONDS on its own connection, until stopped."""
+
+    def __init__(self, job: Job):
+        super().__init__(name=f"heartbeat-{job.pk}", daemon=True)
+        self.job_pk = job.pk
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(HEARTBEAT_SECONDS):
+                try:
+                    Job.objects.using(settings.JOB_PROGRESS_DATABASE).filter(pk=self.job_pk).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError:
+                    log.warning("heartbeat of job %s not written (database unavailable)", self.job_pk)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)
+
+
 def requeue_stale() -> int:
+    """Jobs whose worker is gone (no heartbeat for JOB_STALE_AFTER_SECONDS): again if attempts are left, else failed."""
     cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    return Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+    stale = Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
+    failed = stale.filter(attempts__gte=models.F("max_attempts")).update(
+        status=JobStatus.FAILED,
+        finished_at=timezone.now(),
+        error="工作进程在运行本任务时中断，已达最多尝试次数，不再重试。",
+    )
+    requeued = stale.filter(attempts__lt=models.F("max_attempts")).update(
         status=JobStatus.QUEUED, message="工作进程中断，已重新排队"
     )
+    return failed + requeued
+
+
+def clean(value):
+    """A result as PostgreSQL's jsonb can store it and a page can show it: no NUL characters (which neither text nor
+    jsonb accepts), long texts cut, long lists cut to their first MAX_LIST_ITEMS with a count of what was left out."""
+    if isinstance(value, str):
+        value = value.replace("\x00", "")
+        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "…（已截断）"
+    if isinstance(value, dict):
+        return {clean(str(k)): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = [clean(v) for v in value[:MAX_LIST_ITEMS]]
+        if len(value) > MAX_LIST_ITEMS:
+            items.append(f"……另有 {len(value) - MAX_LIST_ITEMS} 项未列出")
+        return items
+    return value
 
 
 def claim_next() -> Job | None:
@@ -88,6 +146,17 @@ def claim_next() -> Job | None:
 
 def run(job: Job) -> Job:
     progress = Progress(job)
+    heartbeat = Heartbeat(job)
+    heartbeat.start()
+    try:
+        _run(job, progress)
+    finally:
+        heartbeat.stop()
+    job.refresh_from_db()
+    return job
+
+
+def _run(job: Job, progress: Progress) -> None:
     try:
         result = get_handler(job.kind)(job, progress)
     except JobError as exc:
@@ -103,14 +172,17 @@ def run(job: Job) -> Job:
             _finish(job, JobStatus.FAILED, error=f"{exc}\n\n{traceback.format_exc()}")
     else:
         _finish(job, JobStatus.SUCCEEDED, result=result)
-    job.refresh_from_db()
-    return job
 
 
 def _finish(job: Job, status: str, *, result=None, error: str = "") -> None:
-    Job.objects.filter(pk=job.pk).update(
-        status=status, result=result, error=error, finished_at=timezone.now(), heartbeat_at=timezone.now()
-    )
+    try:
+        with transaction.atomic():
+            Job.objects.filter(pk=job.pk).update(status=status, result=clean(result), error=clean(error),
+                                                 finished_at=timezone.now(), heartbeat_at=timezone.now())  # fmt: skip
+    except (DatabaseError, TypeError, ValueError) as exc:
+        log.exception("job %s: result not storable", job.pk)
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, result=None, finished_at=timezone.now(),
+                                             error=f"任务结果无法保存：{clean(str(exc))}")  # fmt: skip
 
 
 def run_pending(limit: int | None = None) -> int:
@@ -174,12 +246,23 @@ def schedule_frequent(now=None) -> int:
     return created
 
 
-def work_forever(poll_seconds: float) -> None:
+def work_forever(poll_seconds: float, stop: threading.Event | None = None) -> None:
+    """The worker loop: survives a database restart (it waits and reconnects) and, once `stop` is set (SIGTERM),
+    finishes the job in hand and returns."""
+    stop = stop or threading.Event()
     log.info("job worker started")
-    while True:
-        close_old_connections()
-        requeue_stale()
-        schedule_daily()
-        schedule_frequent()
-        if run_pending() == 0:
-            time.sleep(poll_seconds)
+    while not stop.is_set():
+        try:
+            close_old_connections()
+            requeue_stale()
+            schedule_daily()
+            schedule_frequent()
+            job = claim_next()
+            if job is not None:
+                run(job)
+                continue
+        except DatabaseError as exc:
+            log.warning("database unavailable (%s); retrying in %s s", str(exc).strip()[:200], poll_seconds)
+            connections.close_all()
+        stop.wait(poll_seconds)
+    log.info("job worker stopped")

@@ -21,7 +21,7 @@ def policy(*, tile_hosts: list[str]) -> dict:
             "object-src": ["'none'"],
             "base-uri": [SELF],
             "form-action": [SELF],
-            "frame-ancestors": [SELF],
+            "frame-ancestors": ["'none'"],
         }
     }
 

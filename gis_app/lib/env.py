@@ -1,6 +1,8 @@
 """Tiny typed readers of the environment that refuse bad values at start-up."""
 
 import os
+import secrets
+from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -57,3 +59,24 @@ def database_from_url(url: str) -> dict:
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
     }
+
+
+def persistent_secret_key(path: Path) -> str:
+    """A random key generated once and kept (mode 0600) where the platform keeps its data, so sessions survive
+    restarts and every process of one installation signs alike. Several machines must share DJANGO_SECRET_KEY."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(64))
+        try:
+            os.link(tmp, path)  # atomic: of processes starting together, the first one's key wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if len(key) < 50:
+        raise ImproperlyConfigured(f"{path} holds no usable secret key: remove it to have a new one generated")
+    return key

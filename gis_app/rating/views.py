@@ -104,7 +104,11 @@ def annual(request):
     today = clock.today()
     try:
         year = int(request.GET.get("year", today.year))
+        if not 2000 <= year <= today.year + 1:
+            raise ValueError
     except ValueError:
+        if "year" in request.GET:
+            messages.error(request, f"年份“{request.GET['year'][:10]}”无效，已显示{today.year}年度。")
         year = today.year
     homes = visible_carehomes(request.user)
     code = request.GET.get("subdistrict", "")

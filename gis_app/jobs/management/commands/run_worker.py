@@ -1,3 +1,6 @@
+import signal
+import threading
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -14,7 +17,14 @@ class Command(BaseCommand):
         if once:
             self.stdout.write(f"ran {run_pending()} job(s)")
             return
-        try:
-            work_forever(settings.JOB_WORKER_POLL_SECONDS)
-        except KeyboardInterrupt:
-            pass
+        stop = threading.Event()
+
+        def request_stop(signum, _frame):
+            # The job in hand finishes; a supervisor that loses patience sends SIGKILL, and the job's missing
+            # heartbeat then returns it to the queue.
+            self.stderr.write(f"signal {signum}: stopping after the current job")
+            stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        work_forever(settings.JOB_WORKER_POLL_SECONDS, stop)

@@ -1,0 +1,96 @@
+"""The platform served for tests the way `make run` serves it: gunicorn with several worker processes, DEBUG off,
+static files by whitenoise, on the test database. Tests talk to it over real HTTP from outside its processes, so
+whatever must agree across processes (sessions, tile versions, caches) is proven to."""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.test import override_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class GunicornServer:
+    def __init__(self, *, workers: int = 2, media_root: Path | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.media_root = media_root or Path(tempfile.mkdtemp(prefix="gis_app-media-"))
+        self.log = Path(tempfile.mkstemp(prefix="gunicorn-", suffix=".log")[1])
+        self.workers = workers
+        self.proc: subprocess.Popen | None = None
+        # pytest-django's live-server helper enables and disables this around each test.
+        self._live_server_modified_settings = override_settings()
+
+    def environment(self) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_LIVE"))}
+        env.update(
+            DJANGO_SETTINGS_MODULE="tests.settings",
+            DATABASE_URL=database_url(),
+            DJANGO_DEBUG="false",
+            DJANGO_INSECURE_HTTP="true",
+            MEDIA_ROOT=str(self.media_root),
+            WEB_WORKERS=str(self.workers),
+            GUNICORN_ACCESS_LOG=str(self.log),
+        )
+        return env
+
+    def start(self) -> "GunicornServer":
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        argv = [gunicorn, "-c", "python:gis_app.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "gis_app.wsgi"]
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=self.environment(), stdout=self.log.open("ab"),
+                                     stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer within 60 s:\n{self.log.read_text()[-3000:]}")
+
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def collect_static() -> None:
+    """What `make run` does before serving: whitenoise serves STATIC_ROOT."""
+    from django.core.management import call_command
+
+    if not (Path(settings.STATIC_ROOT) / "css" / "app.css").exists() or os.environ.get("CI"):
+        call_command("collectstatic", interactive=False, verbosity=0)
