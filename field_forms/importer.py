@@ -221,11 +221,19 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                 report.errors.append(f"{where}：养老机构编号 {attrs['care_home_id']} 不存在")
                 continue
             current = existing.get(uid)
+            expected_fid = snap.fid if snap is not None and snap.fid is not None else (current.pk if current else None)
+            if current is not None and expected_fid is not None and row.fid != expected_fid:
+                # The same uuid under another key: a copied feature or a renumbered package. Matching it by uuid
+                # alone could put this edit on the wrong feature; a person decides.
+                _conflict(project, key, uid, "fid_mismatch", feature_attributes(layer, current), attrs, row.wkt,
+                          f"{where}：外业要素编号 {row.fid} 与平台记录的 {expected_fid} 不一致，未自动合并")  # fmt: skip
+                report.conflicts += 1
+                continue
             if current is not None:
                 web_digest = feature_digest(layer, current)
                 if web_digest == field_digest:
                     report.unchanged += 1
-                    _snapshot(project, snap, key, uid, field_digest)
+                    _snapshot(project, snap, key, uid, field_digest, row.fid)
                     _feature_photo(project, folder, photos.get((key, uid)), layer, current, by, report)
                     continue
                 if snap is not None and snap.digest == field_digest:  # changed on the web only: keep it
@@ -251,7 +259,7 @@ def _apply(project, folder, tables, photos, by, report) -> None:
             else:
                 report.updated += 1
             feature.refresh_from_db()
-            _snapshot(project, snap, key, uid, feature_digest(layer, feature))
+            _snapshot(project, snap, key, uid, feature_digest(layer, feature), row.fid)
             _feature_photo(project, folder, photos.get((key, uid)), layer, feature, by, report)
     for key, uid in snapshots:  # sent to the field, no longer in the GeoPackage
         if key in FEATURE_LAYERS and (key, uid) not in seen:
@@ -266,11 +274,11 @@ def _apply(project, folder, tables, photos, by, report) -> None:
     _inspections(project, folder, tables, photos, homes, by, report)
 
 
-def _snapshot(project, snap, layer, uid, value) -> None:
+def _snapshot(project, snap, layer, uid, value, fid) -> None:
     if snap is None:
-        Snapshot.objects.create(project=project, layer=layer, uuid=uid, digest=value)
-    elif snap.digest != value:
-        Snapshot.objects.filter(pk=snap.pk).update(digest=value)
+        Snapshot.objects.create(project=project, layer=layer, uuid=uid, digest=value, fid=fid)
+    elif (snap.digest, snap.fid) != (value, fid):
+        Snapshot.objects.filter(pk=snap.pk).update(digest=value, fid=fid)
 
 
 def _conflict(project, layer, uid, kind, web, field_values, wkt, message) -> None:

@@ -32,6 +32,9 @@ class Snapshot(models.Model):
     layer = models.CharField(max_length=40)
     uuid = models.UUIDField()
     digest = models.CharField(max_length=64)
+    # The GeoPackage fid the field knows the feature by (the platform's pk once generated; a tablet's own number for a
+    # feature created in the field until the next generation). A row whose fid disagrees is never matched silently.
+    fid = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "layer", "uuid"], name="snapshot_unique")]
@@ -50,7 +53,9 @@ class Conflict(models.Model):
     project = models.ForeignKey(FieldProject, on_delete=models.CASCADE, related_name="conflicts")
     layer = models.CharField("图层", max_length=40)
     uuid = models.UUIDField("要素UUID")
-    kind = models.CharField("类型", max_length=20, help_text="both_changed / deleted_in_field / cloud_delta")
+    kind = models.CharField(
+        "类型", max_length=20, help_text="both_changed / deleted_in_field / fid_mismatch / cloud_delta"
+    )
     web = models.JSONField("平台数据", null=True, blank=True)
     field = models.JSONField("外业数据", null=True, blank=True)
     message = models.CharField("说明", max_length=300)

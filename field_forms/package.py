@@ -71,13 +71,14 @@ def generate(scope: Scope, out_dir: Path, *, title: str | None = None) -> dict:
             for feature in layer["features"]:
                 key = (layer["name"], feature["attributes"]["uuid"])
                 d = digest(layer["name"], feature["attributes"], feature["wkt"])
+                fid = feature.get("fid")
                 if key not in snapshots:
-                    fresh.append(Snapshot(project=project, layer=key[0], uuid=key[1], digest=d))
-                elif snapshots[key].digest != d:
-                    snapshots[key].digest = d
+                    fresh.append(Snapshot(project=project, layer=key[0], uuid=key[1], digest=d, fid=fid))
+                elif (snapshots[key].digest, snapshots[key].fid) != (d, fid):
+                    snapshots[key].digest, snapshots[key].fid = d, fid
                     changed.append(snapshots[key])
         Snapshot.objects.bulk_create(fresh)
-        Snapshot.objects.bulk_update(changed, ["digest"], batch_size=2000)
+        Snapshot.objects.bulk_update(changed, ["digest", "fid"], batch_size=2000)
     return {
         **result,
         "folder": str(out_dir),

@@ -71,6 +71,8 @@ def build(spec_path: str, out: str) -> dict:
     # 1. the GeoPackage: one table per layer, written through QGIS (GPKG with R-tree and proper booleans/dates)
     for i, layer in enumerate(spec["layers"]):
         fields = QgsFields()
+        if layer.get("stable_fid"):  # QGIS writes a field named fid as the GeoPackage's feature id
+            fields.append(QgsField("fid", QVariant.LongLong))
         for f in layer["fields"]:
             fields.append(QgsField(f["name"], TYPES[f["type"]]))
         options = QgsVectorFileWriter.SaveVectorOptions()
@@ -88,9 +90,12 @@ def build(spec_path: str, out: str) -> dict:
             feature = QgsFeature(fields)
             if item.get("wkt"):
                 feature.setGeometry(QgsGeometry.fromWkt(item["wkt"]))
+            if layer.get("stable_fid"):
+                feature.setAttribute("fid", int(item["fid"]))
             for name, value in item["attributes"].items():
                 feature.setAttribute(name, _value(kinds[name], value))
-            writer.addFeature(feature)
+            if not writer.addFeature(feature):
+                raise RuntimeError(f"{layer['name']}: feature {item.get('fid')} not written: {writer.errorMessage()}")
         del writer
     # 2. the layers, their forms and styles
     layers = {}
@@ -297,10 +302,13 @@ def apply_deltas(project_dir: str, deltafile: str, overwrite: bool = False) -> d
     return statuses
 
 
-def _find(layer, uuid_value):
-    for feature in layer.getFeatures(f"\"uuid\" = '{uuid_value}'"):
-        return feature
-    return None
+def _find(layer, source_pk):
+    try:
+        fid = int(source_pk)
+    except (TypeError, ValueError):
+        return None
+    feature = layer.getFeature(fid)
+    return feature if feature.isValid() else None
 
 
 def _set_attributes(layer, fid, attributes, kinds):
@@ -327,10 +335,10 @@ def _apply(layer, delta, kinds, overwrite=False):
         if not layer.addFeature(feature):
             return ("error", "cannot add feature")
         return ("applied", "")
-    uuid_value = (old.get("attributes") or {}).get("uuid") or (new.get("attributes") or {}).get("uuid")
-    feature = _find(layer, uuid_value)
+    # Like QFieldCloud: the feature is the one with the GeoPackage primary key `sourcePk`; attributes never locate it.
+    feature = _find(layer, delta.get("sourcePk"))
     if feature is None:
-        return ("not_applied", "Unable to find feature")
+        return ("not_applied", f"Unable to find feature with pk {delta.get('sourcePk')!r}")
     for name, value in (old.get("attributes") or {}).items() if not overwrite else ():
         current = feature[name]
         if hasattr(current, "toString"):

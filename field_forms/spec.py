@@ -217,8 +217,11 @@ def project_spec(scope: Scope, title: str | None = None) -> dict:
             "fields": catalogue_layer_fields(layer, homes_id, single), "attachment_naming": naming(layer.key),
             "tabs": [{"name": "基本信息", "fields": ["care_home_id"] + [f.name for f in layer.fields if f.kind != "computed"]},
                      {"name": "照片与备注", "fields": ["photo", "note", "surveyed_on", "surveyed_by"]}],
-            "features": [{"wkt": _wkt(getattr(f, layer.geometry_field)), "attributes": feature_attributes(layer, f)}
-                         for f in features],
+            # The GeoPackage fid is the platform's key: QField and QFieldCloud address features by it (sourcePk), so
+            # it must name the same feature in every package ever generated, never a renumbering.
+            "stable_fid": True,
+            "features": [{"wkt": _wkt(getattr(f, layer.geometry_field)), "fid": f.pk,
+                          "attributes": feature_attributes(layer, f)} for f in features],
         })  # fmt: skip
     key_places = [(k.code, k.name) for k in KeyPlace.objects.order_by("order", "code")]
     version = ChecklistVersion.in_force()
@@ -247,7 +250,8 @@ def project_spec(scope: Scope, title: str | None = None) -> dict:
             "tabs": [{"name": "隐患", "fields": ["care_home_id", "description", "severity", "criterion", "category",
                                                  "key_place", "found_on"]},
                      {"name": "照片", "fields": ["photo_before"]}],
-            "features": [{"wkt": h.location.wkt, "attributes": {
+            "stable_fid": True,
+            "features": [{"wkt": h.location.wkt, "fid": h.pk, "attributes": {
                 "uuid": str(h.uuid) if h.uuid else str(uuidlib.uuid5(_NAMESPACE, f"hazard:{h.pk}")),
                 "care_home_id": h.care_home_id, "description": h.description, "severity": h.severity,
                 "category": h.category, "key_place": h.key_place.code if h.key_place else None,

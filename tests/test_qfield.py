@@ -198,9 +198,8 @@ def field_work(home, exit_, photo_name: str) -> tuple[list[dict], dict]:
               "attributes": {"uuid": hazard_uuid, "care_home_id": home.pk, "description": "走廊堆放杂物",
                              "severity": "general", "category": "exits", "found_on": "2026-11-29",
                              "photo_before": f"DCIM/{photo_name}"}, "files_sha256": {}}),
-        delta("safety_exit", "patch", old={"geometry": exit_.location.wkt,
-              "attributes": {"uuid": str(exit_.uuid), "status": "open"}},
-              new={"geometry": f"POINT({moved[0]} {moved[1]})", "attributes": {"status": "locked"}}),
+        delta("safety_exit", "patch", old={"geometry": exit_.location.wkt, "attributes": {"status": "open"}},
+              new={"geometry": f"POINT({moved[0]} {moved[1]})", "attributes": {"status": "locked"}}, pk=str(exit_.pk)),
         delta("inspections", "create", new={"geometry": exit_.location.wkt, "attributes": {
               "uuid": inspection_uuid, "care_home_id": home.pk, "kind": "joint", "inspected_on": "2026-11-29",
               "signed_by_name": "张三", "inspectors": "张三,李四"}}),
@@ -313,10 +312,10 @@ def test_edits_on_both_sides_become_a_conflict_and_nothing_is_overwritten(survey
     standin.state.apply_synchronously = True
     path = tmp_path / "d.json"
     path.write_text(json.dumps(deltafile(project.cloud_project_id, [
-        delta("safety_exit", "patch", old={"attributes": {"uuid": str(exit_.uuid), "clear_width_m": None}},
-              new={"attributes": {"clear_width_m": 1.4}}),
-        delta("fire_lane", "patch", old={"attributes": {"uuid": str(uuid.uuid4()), "status": "clear"}},
-              new={"attributes": {"status": "blocked"}}),  # a feature the server cannot find
+        delta("safety_exit", "patch", old={"attributes": {"clear_width_m": None}},
+              new={"attributes": {"clear_width_m": 1.4}}, pk=str(exit_.pk)),
+        delta("fire_lane", "patch", old={"attributes": {"status": "clear"}},
+              new={"attributes": {"status": "blocked"}}, pk="987654321"),  # a feature the server cannot find
     ])))  # fmt: skip
     tablet.push_delta(project.cloud_project_id, str(path))
     report = cloud.pull(project, tmp_path / "pulled", by=bureau)
@@ -341,7 +340,7 @@ def test_a_broken_geopackage_is_refused_whole_with_a_report(surveyed_home, burea
     exit_ = SafetyExit.objects.filter(care_home=surveyed_home, kind="door").get()
     x, y = surveyed_home.location.x, surveyed_home.location.y
     deltas = [
-        delta("safety_exit", "patch", old={"attributes": {"uuid": str(exit_.uuid)}}, new={"attributes": {"status": "locked"}}),
+        delta("safety_exit", "patch", old={"attributes": {}}, new={"attributes": {"status": "locked"}}, pk=str(exit_.pk)),
         delta("hazards", "create", new={"geometry": f"POINT({x} {y})", "attributes": {
             "uuid": str(uuid.uuid4()), "care_home_id": surveyed_home.pk, "description": "缺照片",
             "severity": "general", "photo_before": "DCIM/missing.jpg"}}),
@@ -465,3 +464,56 @@ def test_a_routes_project_holds_its_homes_in_visiting_order(bureau, tmp_path):
     rows = {f.get("id"): (f.get("team"), f.get("stop")) for f in ds["care_homes"]}
     assert rows == {pk: ("甲组", s.sequence) for pk, s in visited.items()}
     assert by_name(inspect(folder))["care_homes"]["count"] == len(visited)
+
+
+def test_every_generation_keys_features_by_the_platform_id_so_a_stale_edit_never_lands_on_another(
+    surveyed_home, bureau, tmp_path
+):
+    """Loss path (a): the web deletes exit A and sends a new package; a tablet still on the old package moves exit A.
+    QFieldCloud applies the move by the GeoPackage fid. With fids renumbered per generation, exit B would now carry
+    A's old number and be moved; with fids = platform ids the move finds nothing and comes back not applied."""
+    home = surveyed_home
+    exit_a = SafetyExit.objects.filter(care_home=home, kind="door").get()
+    exit_b = SafetyExit.objects.filter(care_home=home, kind="stairway").get()
+    old, new = tmp_path / "old", tmp_path / "new"
+    generate(resolve_scope(f"carehome:{home.pk}"), old)
+    fids = {f.get("uuid"): f.fid for f in DataSource(str(old / "inspection.gpkg"))["safety_exit"]}
+    assert fids == {str(exit_a.uuid): exit_a.pk, str(exit_b.uuid): exit_b.pk}
+
+    from layers.services import delete_feature
+
+    delete_feature(get_layer("safety_exit"), exit_a, by=bureau)
+    generate(resolve_scope(f"carehome:{home.pk}"), new)
+    fids = {f.get("uuid"): f.fid for f in DataSource(str(new / "inspection.gpkg"))["safety_exit"]}
+    assert fids == {str(exit_b.uuid): exit_b.pk}  # B keeps its number; A's is not reused
+
+    x, y = exit_a.location.x, exit_a.location.y
+    stale = [delta("safety_exit", "patch", old={"geometry": exit_a.location.wkt, "attributes": {"status": "open"}},
+                   new={"geometry": f"POINT({x + 0.0001} {y})", "attributes": {"status": "locked"}},
+                   pk=str(exit_a.pk))]  # fmt: skip
+    (tmp_path / "d.json").write_text(json.dumps(deltafile("p", stale)))
+    statuses = run_qgis("apply-deltas", str(new), str(tmp_path / "d.json"))
+    assert [s[0] for s in statuses.values()] == ["not_applied"]
+    before = (exit_b.location.wkt, exit_b.status)
+    import_folder(new, by=bureau)
+    exit_b.refresh_from_db()
+    assert (exit_b.location.wkt, exit_b.status) == before
+
+
+def test_a_feature_whose_fid_disagrees_with_its_uuid_is_a_conflict_not_a_silent_match(surveyed_home, bureau, tmp_path):
+    import subprocess
+
+    home = surveyed_home
+    exit_a = SafetyExit.objects.filter(care_home=home, kind="door").get()
+    folder = tmp_path / "p"
+    generate(resolve_scope(f"carehome:{home.pk}"), folder)
+    # A copy-pasted or renumbered feature (GDAL's SQL: the GeoPackage's triggers need its functions).
+    subprocess.run(["ogrinfo", "-q", str(folder / "inspection.gpkg"), "-sql",
+                    f"UPDATE safety_exit SET fid = fid + 100000, status = 'locked' WHERE uuid = '{exit_a.uuid}'"],
+                   check=True, capture_output=True)  # fmt: skip
+    report = import_folder(folder, by=bureau)
+    assert report.conflicts == 1 and report.updated == 0
+    exit_a.refresh_from_db()
+    assert exit_a.status == "open"
+    conflict = Conflict.objects.get(kind="fid_mismatch", uuid=exit_a.uuid)
+    assert str(exit_a.pk) in conflict.message and conflict.field["status"] == "locked"
