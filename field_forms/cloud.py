@@ -179,11 +179,16 @@ def pull(project: FieldProject, dest: Path, *, by, progress=None) -> ImportRepor
     c = client()
     pid = project.cloud_project_id
     say(1, 5, "等待云端应用外业修改")
+    failed = []
     for job in _call("查询任务", c.list_jobs, pid, JobTypes.APPLY_DELTAS):
         if job["status"] in BUSY_JOB_STATUSES:
             wait_job(c, job["id"], what="应用修改")
         elif job["status"] == "failed":
-            log.warning("delta_apply job %s failed: %s", job["id"], job.get("output", ""))
+            # The job list never carries the reason; only the job itself does.
+            detail = _call("查询任务", c.job_status, job["id"])
+            reason = str(detail.get("output") or "").strip()[-300:] or "云端未说明原因"
+            log.warning("delta_apply job %s failed: %s", job["id"], reason)
+            failed.append(f"云端应用外业修改的任务失败（{str(job.get('created_at', ''))[:16]}）：{reason}")
     problems = record_deltas(c, project)
     say(2, 5, "下载数据与照片")
     dest = Path(dest)
@@ -198,6 +203,7 @@ def pull(project: FieldProject, dest: Path, *, by, progress=None) -> ImportRepor
     report = import_folder(dest, by=by)
     if problems:
         report.notes.append(f"云端有 {problems} 条外业修改未被应用（冲突/出错），已列入冲突待处理")
+    report.notes.extend(failed)
     info = _call("读取云端项目", c.get_project, pid)
     FieldProject.objects.filter(pk=project.pk).update(cloud_data_updated_at=str(info.get("data_last_updated_at") or ""))
     say(5, 5, report.summary(), force=True)

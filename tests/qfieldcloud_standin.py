@@ -88,9 +88,9 @@ class Handler(BaseHTTPRequestHandler):
         return {k: v[0] for k, v in parse_qs(data.decode()).items()}, {}
 
     def _user(self) -> str | None:
-        auth = self.headers.get("Authorization", "")
-        if auth.startswith("token ") and auth[6:] in self.state.tokens:
-            return self.state.tokens[auth[6:]]
+        keyword, _, key = self.headers.get("Authorization", "").partition(" ")
+        if keyword.lower() == "token" and key in self.state.tokens:  # the keyword in any case, as DRF reads it
+            return self.state.tokens[key]
         return None
 
     def _paginate(self, items: list, query: dict):
@@ -137,7 +137,7 @@ class Handler(BaseHTTPRequestHandler):
             worker.start()
             if self.state.apply_synchronously:
                 worker.join()
-            self._send(200, created)
+            self._send(200, raw=b"")  # the real server answers the push with an empty body
 
     # --- endpoints ----------------------------------------------------------------------------------------------
     def _dispatch(self, method, parts, query):
@@ -281,7 +281,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(201, self._job(pid, kind, user))
         if not rest and method == "GET":
             pid, kind = query.get("project_id", [""])[0], query.get("type", [""])[0]
-            jobs = [j for j in s.jobs.values() if j["project_id"] == pid and (not kind or j["type"] == kind)]
+            jobs = [{k: v for k, v in j.items() if k != "output"}  # the list never carries the output
+                    for j in s.jobs.values() if j["project_id"] == pid and (not kind or j["type"] == kind)]  # fmt: skip
             return self._paginate(jobs, query)
         return self._send(200, s.jobs[rest[0]])
 
@@ -309,9 +310,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(400, "empty_content", "Empty content")
         try:
             deltafile = json.loads(uploads["file"][1])
-            assert deltafile.get("version") == "1.0" and isinstance(deltafile.get("deltas"), list)
-        except (ValueError, AssertionError):
+        except ValueError:
             return self._error(400, "invalid_deltafile", "Invalid delta file")
+        # The real server validates against docker-qgis/schemas/deltafile_01.json and, on failure, raises out of the
+        # view: HTTP 500 with Django's plain error page, not a JSON error (measured; see the issue on field sync).
+        problem = deltafile_problem(deltafile)
+        if problem:
+            return self._send(500, raw=f"<h1>Server Error (500)</h1><!-- {problem} -->".encode())
         known = {d["id"] for d in s.deltas[pid]}
         created = []
         for delta in deltafile["deltas"]:
@@ -325,6 +330,31 @@ class Handler(BaseHTTPRequestHandler):
         job = self._job(pid, "delta_apply", user, status="queued")
         worker = threading.Thread(target=apply_deltas, args=(s, pid, job["id"], deltafile, created), daemon=True)
         self._after = (worker, created)
+
+
+DELTAFILE_REQUIRED = ("version", "id", "project", "deltas", "files")
+DELTA_REQUIRED = ("uuid", "localPk", "sourcePk", "localLayerId", "sourceLayerId", "method")
+
+
+def deltafile_problem(deltafile) -> str | None:
+    """What the real server refuses: the deltafile_01 schema's required properties, and a delta without clientId
+    (the view reads delta["clientId"]: KeyError)."""
+    if not isinstance(deltafile, dict):
+        return "deltafile is not an object"
+    for key in DELTAFILE_REQUIRED:
+        if key not in deltafile:
+            return f"'{key}' is a required property"
+    if deltafile["version"] != "1.0" or not isinstance(deltafile["deltas"], list):
+        return "unsupported deltafile version or deltas not an array"
+    for delta in deltafile["deltas"]:
+        for key in DELTA_REQUIRED:
+            if key not in delta:
+                return f"'{key}' is a required property"
+        if delta["method"] not in ("create", "patch", "delete"):
+            return f"'{delta['method']}' is not one of ['create', 'patch', 'delete']"
+        if "clientId" not in delta:
+            return "KeyError: 'clientId'"
+    return None
 
 
 def apply_deltas(state: State, pid: str, job_id: str, deltafile: dict, rows: list[dict]) -> None:

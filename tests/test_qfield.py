@@ -171,12 +171,18 @@ def test_the_generated_project_opens_in_qgis_with_the_forms_qfield_needs(surveye
     assert set(inspect(again)["layers"]) == set(report["layers"])
 
 
+TABLET = str(uuid.uuid4())  # QField's clientId: one per device
+
+
 def deltafile(project_id: str, deltas: list[dict]) -> dict:
-    return {"version": "1.0", "id": str(uuid.uuid4()), "project": project_id, "deltas": deltas}
+    """Shaped like QField's own (fixtures/qfield/deltafile_qfield.json)."""
+    files = sorted({p for d in deltas for p in (d.get("new") or {}).get("files_sha256", {})})
+    return {"version": "1.0", "id": str(uuid.uuid4()), "project": project_id, "deltas": deltas, "files": files}
 
 
 def delta(layer: str, method: str, *, new=None, old=None, pk="1") -> dict:
-    d = {"uuid": str(uuid.uuid4()), "localPk": pk, "sourcePk": pk, "localLayerId": layer_id(layer),
+    d = {"uuid": str(uuid.uuid4()), "clientId": TABLET, "exportId": TABLET, "localPk": pk, "sourcePk": pk,
+         "localLayerId": layer_id(layer), "localLayerName": layer, "localLayerCrs": "EPSG:4326",
          "sourceLayerId": layer_id(layer), "method": method}  # fmt: skip
     if new is not None:
         d["new"] = new
@@ -517,3 +523,30 @@ def test_a_feature_whose_fid_disagrees_with_its_uuid_is_a_conflict_not_a_silent_
     assert exit_a.status == "open"
     conflict = Conflict.objects.get(kind="fid_mismatch", uuid=exit_a.uuid)
     assert str(exit_a.pk) in conflict.message and conflict.field["status"] == "locked"
+
+
+def test_the_standin_takes_qfields_own_deltafile_and_refuses_what_the_real_server_refuses(standin):
+    """fixtures/qfield/deltafile_qfield.json is QField's deltafile as QField's test suite records it."""
+    import requests
+
+    recorded = json.loads((Path(__file__).parent.parent / "fixtures" / "qfield" / "deltafile_qfield.json").read_text())
+    tablet = sdk.Client(url=standin.url, token=standin.token())
+    pid = tablet.create_project("deltafile-shape", owner="inspector", description="")["id"]
+    headers = {"Authorization": f"Token {standin.token()}"}
+
+    def post(deltafile: dict):
+        files = {"file": ("deltas.json", json.dumps({**deltafile, "project": pid}).encode(), "application/json")}
+        return requests.post(f"{standin.url}deltas/{pid}/", files=files, headers=headers, timeout=30)
+
+    ok = post(recorded)
+    assert ok.status_code == 200 and ok.content == b""  # the real server answers a push with an empty body
+    without_files = {k: v for k, v in recorded.items() if k != "files"}
+    assert post(without_files).status_code == 500
+    without_client = {
+        **recorded,
+        "deltas": [{k: v for k, v in d.items() if k != "clientId"} for d in recorded["deltas"]],
+    }
+    without_client["deltas"][0]["uuid"] = str(uuid.uuid4())
+    assert post(without_client).status_code == 500
+    jobs = tablet.list_jobs(pid)
+    assert jobs and all("output" not in j for j in jobs)  # the list never says why; only GET jobs/<id>/ does
