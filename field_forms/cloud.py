@@ -19,14 +19,19 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from gis_app.hazards.models import Hazard
+
+from .importer import FEATURE_LAYERS as FEATURE_KEYS
 from .importer import ImportReport, import_folder
-from .models import CloudDelta, Conflict, FieldProject
+from .models import CloudDelta, Conflict, ConflictStatus, FieldProject
 
 log = logging.getLogger(__name__)
 
 PROBLEM_STATUSES = {"STATUS_CONFLICT": "冲突", "STATUS_NOT_APPLIED": "未应用", "STATUS_ERROR": "出错",
                     "STATUS_UNPERMITTED": "无权限"}  # fmt: skip
 BUSY_JOB_STATUSES = {"pending", "queued", "started"}
+LAYER_TITLES = {**{k: layer.title for k, layer in FEATURE_KEYS.items()}, "hazards": "隐患", "inspections": "检查记录",
+                "check_results": "检查结果"}  # fmt: skip
 
 
 @functools.cache
@@ -129,6 +134,8 @@ def push(project: FieldProject, folder: Path, progress=None) -> dict:
     say = progress or (lambda *a, **k: None)
     say(0, 4, "连接 QFieldCloud")
     c = client()
+    if project.cloud_project_id:
+        refuse_over_unpulled_work(c, project)
     pid = ensure_project(c, project)
     say(1, 4, "上传项目文件")
     files = _call("上传文件", c.upload_files, pid, FileTransferType.PROJECT, str(folder), "*", throw_on_error=True)
@@ -138,7 +145,9 @@ def push(project: FieldProject, folder: Path, progress=None) -> dict:
     say(2, 4, "云端打包")
     job = _call("触发打包", c.job_trigger, pid, JobTypes.PACKAGE, force=True)
     wait_job(c, job["id"], what="打包")
-    FieldProject.objects.filter(pk=project.pk).update(pushed_at=timezone.now())
+    # The server now holds exactly what we sent: its data stamp is the new baseline for "unpulled field work".
+    stamp = str(_call("读取云端项目", c.get_project, pid).get("data_last_updated_at") or "")
+    FieldProject.objects.filter(pk=project.pk).update(pushed_at=timezone.now(), cloud_data_updated_at=stamp)
     say(4, 4, f"已推送到云端项目 {pid}", force=True)
     return {
         "cloud_project_id": pid,
@@ -146,8 +155,52 @@ def push(project: FieldProject, folder: Path, progress=None) -> dict:
     }
 
 
+def refuse_over_unpulled_work(c, project: FieldProject) -> None:
+    """A push replaces the server's GeoPackage: field edits the server applied since our last pull would be lost.
+    QFieldCloud stamps data_last_updated_at whenever it applies deltas, and we keep the stamp of our last pull."""
+    from qfieldcloud_sdk.sdk import JobTypes
+
+    pid = project.cloud_project_id
+    busy = [j for j in _call("查询任务", c.list_jobs, pid, JobTypes.APPLY_DELTAS) if j["status"] in BUSY_JOB_STATUSES]
+    if busy:
+        raise CloudError("云端正在应用平板提交的外业修改。为免覆盖外业数据，本次未推送：请稍候先“拉取”，再推送。")
+    remote = str(_call("读取云端项目", c.get_project, pid).get("data_last_updated_at") or "")
+    pulled = FieldProject.objects.filter(pk=project.pk).values_list("cloud_data_updated_at", flat=True).first() or ""
+    if remote and remote != pulled:
+        raise CloudError(
+            f"云端有尚未拉取到平台的外业修改（云端数据更新于 {remote[:19].replace('T', ' ')}）。"
+            "为免覆盖外业数据，本次未推送：请先“拉取”，处理冲突后再推送。"
+        )
+
+
+def _layer_key(layer_id: str) -> str:
+    from .spec import layer_id as id_of
+
+    for key in [*FEATURE_KEYS, "hazards", "inspections", "check_results"]:
+        if id_of(key) == layer_id:
+            return key
+    return layer_id
+
+
+def _feature_uuid(layer: str, content: dict) -> str | None:
+    """The feature a delta names: its uuid attribute if the delta carries one, else through the GeoPackage fid, which
+    the platform generates as its own primary key."""
+    for side in ("new", "old"):
+        found = ((content.get(side) or {}).get("attributes") or {}).get("uuid")
+        if found:
+            return str(found)
+    model = {**{k: v.get_model() for k, v in FEATURE_KEYS.items()}, "hazards": Hazard}.get(layer)
+    pk = str(content.get("sourcePk") or "")
+    if model is None or not pk.isdigit():
+        return None
+    found = model.objects.filter(pk=int(pk)).values_list("uuid", flat=True).first()
+    return str(found) if found else None
+
+
 def record_deltas(c, project: FieldProject) -> int:
-    """Stores the server's delta list; raises a Conflict for each delta the server did not apply."""
+    """Stores the server's delta list; raises a Conflict for each delta the server did not apply (naming the layer
+    and the feature as the platform knows them) and settles it when the server applies it later. Returns how many
+    problem deltas are new since the last pull."""
     deltas = _call("读取变更记录", c._request_json, "GET", f"deltas/{project.cloud_project_id}/")
     problems = 0
     for d in deltas:
@@ -157,16 +210,32 @@ def record_deltas(c, project: FieldProject) -> int:
                       "created_by": str(d.get("created_by") or ""), "created_at": str(d.get("created_at") or ""),
                       "output": str(d.get("output") or "")[:2000], "content": d.get("content") or {}})  # fmt: skip
         label = PROBLEM_STATUSES.get(d.get("status", ""))
+        mine = Conflict.objects.filter(project=project, kind="cloud_delta", message__startswith=f"云端变更 {d['id']}")
         if label:
             content = d.get("content") or {}
-            feature = ((content.get("old") or content.get("new") or {}).get("attributes") or {}).get("uuid")
-            Conflict.objects.get_or_create(
+            layer = _layer_key(str(content.get("sourceLayerId", "")))
+            feature = _feature_uuid(layer, content)
+            reason = _server_text(d.get("output") or d.get("last_feedback"))
+            what = f"{LAYER_TITLES.get(layer, layer)} 要素 {feature[:8] if feature else '（编号 ' + str(content.get('sourcePk')) + '）'}"
+            _, created = Conflict.objects.get_or_create(
                 project=project, kind="cloud_delta", uuid=feature or "00000000-0000-0000-0000-000000000000",
-                layer=str(content.get("sourceLayerId", ""))[:40], message__startswith=f"云端变更 {d['id']}",
-                defaults={"field": content, "message": f"云端变更 {d['id']}（{d.get('created_by', '')}）{label}："
-                                                       f"{str(d.get('output') or d.get('last_feedback') or '')[:200]}"})  # fmt: skip
-            problems += 1
+                layer=layer[:40], message__startswith=f"云端变更 {d['id']}",
+                defaults={"field": content, "message": f"云端变更 {d['id']}：{what}的外业修改{label}。{reason}"[:300]})  # fmt: skip
+            problems += created
+        elif d.get("status") == "STATUS_APPLIED":
+            mine.filter(status=ConflictStatus.OPEN).update(status=ConflictStatus.SETTLED, resolved_at=timezone.now())
     return problems
+
+
+def _server_text(output) -> str:
+    """The server's own words: its feedback may be a list or dict of messages, never shown as a Python repr."""
+    if not output:
+        return ""
+    if isinstance(output, dict):
+        output = output.get("msg") or output.get("message") or "; ".join(f"{k}: {v}" for k, v in output.items())
+    elif isinstance(output, list):
+        output = "; ".join(_server_text(o) for o in output)
+    return f"云端说明：{str(output).strip()[:200]}"
 
 
 def pull(project: FieldProject, dest: Path, *, by, progress=None) -> ImportReport:

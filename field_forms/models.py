@@ -47,6 +47,7 @@ class ConflictStatus(models.TextChoices):
     OPEN = "open", "待处理"
     KEPT_WEB = "kept_web", "保留平台数据"
     TOOK_FIELD = "took_field", "采用外业数据"
+    SETTLED = "settled", "云端已应用"  # a problem delta the server applied later (e.g. after a re-push)
 
 
 class Conflict(models.Model):

@@ -550,3 +550,36 @@ def test_the_standin_takes_qfields_own_deltafile_and_refuses_what_the_real_serve
     assert post(without_client).status_code == 500
     jobs = tablet.list_jobs(pid)
     assert jobs and all("output" not in j for j in jobs)  # the list never says why; only GET jobs/<id>/ does
+
+
+def test_a_push_never_overwrites_field_work_the_platform_has_not_pulled(surveyed_home, bureau, standin, tmp_path,
+                                                                       settings):  # fmt: skip
+    """Loss path (b): the tablet changes a value and the server applies it; then the web pushes a new package."""
+    settings.FIELD_PROJECTS_DIR = tmp_path / "field"
+    home = surveyed_home
+    exit_ = SafetyExit.objects.filter(care_home=home, kind="door").get()
+    scope = f"carehome:{home.pk}"
+    generate(resolve_scope(scope), tmp_path / "v1")
+    project = FieldProject.objects.get(scope=scope)
+    cloud.push(project, tmp_path / "v1")
+    project.refresh_from_db()
+    tablet = sdk.Client(url=standin.url, token=standin.token())
+    standin.state.apply_synchronously = True
+    (tmp_path / "d.json").write_text(json.dumps(deltafile(project.cloud_project_id, [
+        delta("safety_exit", "patch", old={"attributes": {"status": "open"}}, new={"attributes": {"status": "locked"}},
+              pk=str(exit_.pk))])))  # fmt: skip
+    tablet.push_delta(project.cloud_project_id, str(tmp_path / "d.json"))
+
+    generate(resolve_scope(scope), tmp_path / "v2")  # the web regenerates (exit still "open" in PostGIS)
+    uploads_before = len(standin.state.requests)
+    with pytest.raises(cloud.CloudError) as refused:
+        cloud.push(project, tmp_path / "v2")
+    assert "请先“拉取”" in str(refused.value)
+    assert not [r for r in standin.state.requests[uploads_before:] if r[0] == "POST" and "/files/" in r[1]]
+
+    cloud.pull(project, tmp_path / "pulled", by=bureau)
+    exit_.refresh_from_db()
+    assert exit_.status == "locked"  # the field's value is in PostGIS
+    project.refresh_from_db()
+    generate(resolve_scope(scope), tmp_path / "v3")
+    cloud.push(project, tmp_path / "v3")  # now nothing unpulled: the push goes through
