@@ -27,16 +27,25 @@ def protected_media(request, path: str):
     from gis_app.carehomes.scope import visible_carehomes
     from gis_app.hazards.models import HazardPhoto
     from gis_app.inspections.models import CheckResult
+    from gis_app.rating.models import DrillRecord
+    from layers.models import FeaturePhoto
 
     if not request.user.is_authenticated:
         raise Http404
     homes = visible_carehomes(request.user)
+    # Every kind of stored evidence, each through the home it belongs to.
     allowed = (
         HazardPhoto.objects.filter(image=path, hazard__care_home__in=homes).exists()
         or CheckResult.objects.filter(photo=path, care_home__in=homes).exists()
+        or FeaturePhoto.objects.filter(image=path, care_home__in=homes).exists()
+        or DrillRecord.objects.filter(attachment=path, care_home__in=homes).exists()
     )
     root = Path(settings.MEDIA_ROOT).resolve()
     file = (root / path).resolve()
     if not allowed or not file.is_relative_to(root) or not file.is_file():
         raise Http404
-    return FileResponse(open(file, "rb"))
+    # Images are shown inline; anything else is downloaded, never rendered by the browser as a page of ours.
+    inline = file.suffix.lower() in (".jpg", ".jpeg", ".png")
+    response = FileResponse(open(file, "rb"), as_attachment=not inline, filename=file.name)
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+    return response

@@ -1,9 +1,12 @@
 """REST API of the layers, generated from the catalogue: GeoJSON read for every layer, create/update/delete where the
 catalogue lets the caller's role edit. Errors are precise: 400 {"errors": {field: reason}}, 403, 404."""
 
+import json
 import uuid as uuidlib
 
 from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -81,9 +84,33 @@ def _read_body(request) -> tuple[dict, object]:
     return dict(props), data.get("geometry")
 
 
-def _error(exc: services.FeatureError) -> Response:
+def _error(exc: services.FeatureError, spec: Layer | None = None, feature=None) -> Response:
+    if exc.code == "stale" and feature is not None:
+        # Both versions named: the editor's (in the message) and the current one, in full, to re-apply onto.
+        current = json.loads(_one(spec, feature).content)
+        return Response({"code": "stale", "errors": exc.errors, "current": current}, status=409)
     status = 403 if exc.code in ("forbidden", "read_only") else 400
     return Response({"code": exc.code, "errors": exc.errors}, status=status)
+
+
+def _expected_version(request, props: dict):
+    """The version the client edits from: If-Match (the ETag of a GET) or properties.updated_at; None when neither."""
+    raw = request.headers.get("If-Match", "").removeprefix("W/").strip('"') or props.get("updated_at")
+    if not raw:
+        return None
+    try:
+        when = parse_datetime(str(raw))
+    except ValueError:
+        when = None
+    if when is None or timezone.is_naive(when):
+        raise services.FeatureError(
+            {"version": f"版本 {str(raw)[:40]!r} 无效：应为要素的 updated_at（ISO 8601，带时区）"}
+        )
+    return when
+
+
+def _etag(feature) -> str:
+    return f'"{feature.updated_at.isoformat()}"'
 
 
 @documented
@@ -168,20 +195,28 @@ class FeatureDetailView(APIView):
 
     def get(self, request, layer: str, ident: str):
         spec = layer_or_404(layer)
-        return _one(spec, self._get(request, spec, ident))
+        feature = self._get(request, spec, ident)
+        response = _one(spec, feature)
+        if spec.owned_here:
+            response["ETag"] = _etag(feature)
+        return response
 
     def patch(self, request, layer: str, ident: str):
         spec = layer_or_404(layer)
         feature = self._get(request, spec, ident)
         try:
             props, geometry = _read_body(request)
+            expected = _expected_version(request, props)
             props.pop("care_home", None)
             props.pop("care_home_name", None)
             feature = services.save_feature(spec, by=request.user, instance=feature, geometry=geometry,
-                                            attributes=_strip_labels(spec, props))  # fmt: skip
+                                            attributes=_strip_labels(spec, props),
+                                            expected_updated_at=expected)  # fmt: skip
         except services.FeatureError as exc:
-            return _error(exc)
-        return _one(spec, feature)
+            return _error(exc, spec, self._get(request, spec, ident))
+        response = _one(spec, feature)
+        response["ETag"] = _etag(feature)
+        return response
 
     def put(self, request, layer: str, ident: str):
         """Like PATCH: the fields sent are changed, the others kept."""
@@ -191,7 +226,7 @@ class FeatureDetailView(APIView):
         spec = layer_or_404(layer)
         feature = self._get(request, spec, ident)
         try:
-            services.delete_feature(spec, feature, by=request.user)
+            services.delete_feature(spec, feature, by=request.user, expected_updated_at=_expected_version(request, {}))
         except services.FeatureError as exc:
-            return _error(exc)
+            return _error(exc, spec, feature)
         return Response(status=204)

@@ -11,6 +11,7 @@ from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, WKBWriter
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from gis_app.carehomes.models import CareHome
 from gis_app.carehomes.scope import role_of, visible_carehomes
@@ -224,8 +225,10 @@ def _compute(layer: Layer, feature) -> None:
 
 
 def save_feature(layer: Layer, *, by, home: CareHome | None = None, geometry=None, attributes: dict | None = None,
-                 instance=None):  # fmt: skip
-    """Creates (instance=None) or updates a feature; a partial update may give only attributes or only geometry."""
+                 instance=None, expected_updated_at=None):  # fmt: skip
+    """Creates (instance=None) or updates a feature; a partial update may give only attributes or only geometry.
+    With `expected_updated_at` (the version the editor loaded), a feature changed since by someone else is refused
+    (code "stale"): the check runs under the row lock, so of parallel edits from one version exactly one wins."""
     if not layer.owned_here:
         raise FeatureError({"permission": f"{layer.title}只能通过其业务流程修改"}, "read_only")
     model = layer.get_model()
@@ -256,6 +259,7 @@ def save_feature(layer: Layer, *, by, home: CareHome | None = None, geometry=Non
         feature = instance if instance is not None else model(created_by=by)
         if instance is not None:
             feature = model.objects.select_for_update().get(pk=instance.pk)
+            _check_version(layer, feature, expected_updated_at)
         feature.care_home = home
         feature.updated_by = by
         if geom is not None:
@@ -272,8 +276,21 @@ def save_feature(layer: Layer, *, by, home: CareHome | None = None, geometry=Non
     return feature
 
 
-def delete_feature(layer: Layer, feature, *, by) -> None:
+def delete_feature(layer: Layer, feature, *, by, expected_updated_at=None) -> None:
     if not layer.owned_here or not can_edit(by, layer, feature.care_home):
         raise FeatureError({"permission": f"您无权删除该{layer.title}"}, "forbidden")
     with transaction.atomic():
-        feature.delete()
+        locked = layer.get_model().objects.select_for_update().filter(pk=feature.pk).first()
+        if locked is None:
+            return  # already gone: deleting twice is not an error
+        _check_version(layer, locked, expected_updated_at)
+        locked.delete()
+
+
+def _check_version(layer: Layer, current, expected) -> None:
+    if expected is not None and current.updated_at != expected:
+        raise FeatureError(
+            {"version": f"该{layer.title}已被他人修改（您打开的版本：{timezone.localtime(expected):%Y-%m-%d %H:%M:%S}，"
+                        f"当前版本：{timezone.localtime(current.updated_at):%Y-%m-%d %H:%M:%S}），请查看最新内容后重新修改"},
+            "stale",
+        )  # fmt: skip

@@ -121,3 +121,57 @@ def test_annual_assessment_page_and_excel(client, world):
     row = next(r for r in ws.iter_rows(min_row=3, values_only=True) if r[0] == world["home_a"].name)
     assert row[1] == "塘沽街道" and row[4] >= 1 and row[10] == 1 and row[11] == "未评定"
     assert wb["按街镇"]["A3"].value == "塘沽街道"
+
+
+def test_drill_attachments_are_allowlisted_by_content_and_served_only_within_scope(world, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from gis_app.rating.models import DrillRecord
+
+    home = world["home_a"]
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world["users"]["care_home"])
+    url = f"/carehomes/{home.pk}/drills/"
+    client.get(url)
+    form = {"csrfmiddlewaretoken": client.cookies["csrftoken"].value, "held_on": "2026-11-01", "kind": "evacuation",
+            "participants": 12, "content": "夜间疏散演练"}  # fmt: skip
+    disguised = SimpleUploadedFile(
+        "方案.pdf", b"<html><script>alert(1)</script></html>", content_type="application/pdf"
+    )
+    refused = client.post(url, {**form, "attachment": disguised})
+    assert refused.status_code == 200 and "附件类型不支持" in refused.content.decode()
+    assert not DrillRecord.objects.filter(care_home=home).exists()
+    pdf = SimpleUploadedFile(
+        "方案.pdf",
+        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF",
+        content_type="application/pdf",
+    )
+    assert client.post(url, {**form, "attachment": pdf}).status_code == 302
+    record = DrillRecord.objects.get(care_home=home)
+    page = client.get(url).content.decode()
+    assert record.attachment.url in page
+    download = client.get(record.attachment.url)
+    assert download.status_code == 200 and download["Content-Disposition"].startswith("attachment")
+    assert b"".join(download.streaming_content).startswith(b"%PDF")
+    other = Client()
+    other.force_login(world["users"]["other_home"])
+    assert other.get(record.attachment.url).status_code == 404
+    street = Client()
+    street.force_login(world["users"]["subdistrict"])
+    assert street.get(record.attachment.url).status_code == 200
+
+
+def test_a_feature_photo_is_served_to_those_who_see_the_home(world, photo):
+    from django.test import Client
+
+    from layers.models import FeaturePhoto
+
+    home = world["home_a"]
+    fp = FeaturePhoto.objects.create(layer="safety_exit", feature_uuid="00000000-0000-0000-0000-000000000001",
+                                     care_home=home, image=photo("exit.png"))  # fmt: skip
+    mine, other = Client(), Client()
+    mine.force_login(world["users"]["care_home"])
+    other.force_login(world["users"]["other_home"])
+    assert mine.get(fp.image.url).status_code == 200
+    assert other.get(fp.image.url).status_code == 404

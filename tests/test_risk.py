@@ -175,3 +175,27 @@ def test_the_home_page_explains_the_score(client, scored, world):
     client.force_login(world["users"]["care_home"])
     page = client.get(f"/carehomes/{scored.pk}/").content.decode()
     assert 'id="risk-explained"' in page and "挂牌督办中的重大隐患" in page and "在办重大隐患" in page
+
+
+def test_a_home_and_a_provider_see_figures_over_their_own_homes_only(client, world, make_home, tanggu):
+    """The stored 街镇 row covers every home of the 街镇; a home or a third party may not see the others' figures."""
+    from gis_app.hazards.services import report_hazard
+    from gis_app.risk.scoring import recompute_all
+
+    neighbour = make_home(tanggu)  # same 街镇 as home_a, outside the home's and the provider's scope
+    bureau = world["users"]["bureau"]
+    report_hazard(care_home=neighbour, by=bureau, description="邻居的隐患")
+    report_hazard(care_home=neighbour, by=bureau, description="邻居的第二条隐患")
+    report_hazard(care_home=world["home_a"], by=bureau, description="自己的隐患")
+    recompute_all()
+    for role in ("care_home", "third_party"):
+        client.force_login(world["users"][role])
+        data = client.get("/api/risk/subdistricts/").json()
+        assert data["district"] is None
+        (row,) = data["subdistricts"]
+        assert row["code"] == tanggu.code and row["homes"] == 1 and row["open_general"] == 1, (role, row)
+        page = client.get(f"/risk/subdistricts/{tanggu.code}/").content.decode()
+        assert "养老机构 1 家" in page and "在办隐患 1 条" in page
+    client.force_login(world["users"]["subdistrict"])
+    (row,) = client.get("/api/risk/subdistricts/").json()["subdistricts"]
+    assert row["homes"] >= 2 and row["open_general"] >= 3  # the 街镇 office sees its whole 街镇

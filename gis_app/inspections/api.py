@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from gis_app.carehomes.scope import visible_carehomes
 from gis_app.lib.api import documented
+from gis_app.lib.idempotency import submission_uuid
 
 from .models import Frequency, InspectionKind
 from .services import InspectionError, InspectionInput, InspectorEntry, ItemAnswer, record_inspection
@@ -50,18 +51,27 @@ class InspectionCreateView(APIView):
         if home is None:
             return Response({"care_home": "not found in your scope"}, status=status.HTTP_404_NOT_FOUND)
         try:
+            key = submission_uuid(request.user, request.headers.get("Idempotency-Key"))
+        except ValueError as exc:
+            return Response({"Idempotency-Key": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        try:
             inspection = record_inspection(
                 InspectionInput(
                     care_home=home, kind=d["kind"], frequency=d["frequency"], inspected_on=d["inspected_on"],
                     signed_by_name=d["signed_by_name"], note=d["note"],
                     inspectors=[InspectorEntry(i["name"], i["organisation"]) for i in d["inspectors"]],
                     answers=[ItemAnswer(r["item"], r["result"], r["note"], None, r["lon"], r["lat"]) for r in d["results"]],
+                    uuid=key,
                 ),
                 by=request.user,
             )  # fmt: skip
         except InspectionError as exc:
             return Response({"errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(
+        # A repeat (same Idempotency-Key) gets the first submission's answer, marked as a replay.
+        response = Response(
             {"id": inspection.pk, "hazards": list(inspection.hazards.values_list("pk", flat=True))},
             status=status.HTTP_201_CREATED,
         )
+        if getattr(inspection, "replayed", False):
+            response["Idempotent-Replayed"] = "true"
+        return response

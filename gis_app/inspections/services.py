@@ -6,7 +6,7 @@ from datetime import date
 
 from django.contrib.gis.geos import Point
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from gis_app.carehomes.models import CareHome, Role
 from gis_app.carehomes.scope import role_of, visible_carehomes
@@ -79,9 +79,36 @@ def items_for(version: ChecklistVersion, frequency: str | None):
 
 
 def record_inspection(data: InspectionInput, *, by) -> Inspection:
+    """Records an inspection, its results and the hazards of failed items, all or nothing. With a uuid (from the
+    field, or an idempotency key) a repeat returns the inspection already recorded instead of a second one, even when
+    both arrive at once: the unique uuid admits one; the other waits for it and returns it (inspection.replayed)."""
     errors: dict[str, str] = {}
     if not visible_carehomes(by).filter(pk=data.care_home.pk).exists():
         raise InspectionError({"care_home": "您无权检查该养老机构"})
+    if data.uuid:
+        earlier = _earlier(data)
+        if earlier is not None:
+            return earlier
+    try:
+        return _record(data, by=by, errors=errors)
+    except IntegrityError:
+        earlier = _earlier(data) if data.uuid else None
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _earlier(data: InspectionInput) -> Inspection | None:
+    earlier = Inspection.objects.filter(uuid=data.uuid).first()
+    if earlier is None:
+        return None
+    if earlier.care_home_id != data.care_home.pk:
+        raise InspectionError({"uuid": "该提交编号已用于另一家养老机构的检查"})
+    earlier.replayed = True
+    return earlier
+
+
+def _record(data: InspectionInput, *, by, errors: dict[str, str]) -> Inspection:
     if data.kind not in allowed_kinds(by):
         errors["kind"] = "您的角色不能录入此类检查"
     if data.kind == InspectionKind.SELF_CHECK and not data.frequency:

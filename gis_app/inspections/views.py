@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from gis_app.carehomes.scope import visible_carehomes, visible_subdistricts
 from gis_app.lib import clock
+from gis_app.lib.idempotency import new_form_token, submission_uuid
 
 from .models import ChecklistVersion, CheckResult, Frequency, Inspection, InspectionKind
 from .schedule import schedule_status, scheduled_frequencies
@@ -70,12 +71,16 @@ def inspection_new(request, home_pk: int):
                 inspection = record_inspection(
                     InspectionInput(care_home=home, kind=kind, frequency=frequency, inspected_on=inspected_on,
                                     signed_by_name=request.POST.get("signed_by_name", ""), answers=answers,
-                                    inspectors=inspectors, note=request.POST.get("note", "")),
+                                    inspectors=inspectors, note=request.POST.get("note", ""),
+                                    uuid=submission_uuid(request.user, request.POST.get("submission", "")[:64])),
                     by=request.user,
                 )  # fmt: skip
             except InspectionError as exc:
                 errors = exc.errors
             else:
+                if getattr(inspection, "replayed", False):
+                    messages.info(request, "这份检查已经提交过（重复提交未再保存）")
+                    return redirect("inspection-detail", pk=inspection.pk)
                 failed = inspection.results.filter(result=CheckResult.Result.FAIL).count()
                 messages.success(
                     request, "检查已保存" + (f"，{failed} 个不合格项已生成隐患" if failed else "，全部合格")
@@ -87,6 +92,8 @@ def inspection_new(request, home_pk: int):
         "inspected_on": inspected_on, "version": version, "groups": groups, "errors": errors, "post": request.POST,
         "item_errors": {k.removeprefix("item:"): v for k, v in errors.items() if k.startswith("item:")},
         "form_errors": {k: v for k, v in errors.items() if not k.startswith("item:")},
+        # One token per form shown (kept when the form comes back with errors): a second post of it is a repeat.
+        "submission": request.POST.get("submission", "")[:64] or new_form_token(),
     })  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from gis_app.carehomes.scope import profile_of, role_of, visible_carehomes, visi
 from gis_app.hazards.services import HazardError
 from gis_app.lib import clock
 from gis_app.lib.excel import Column, Sheet, xlsx_response
+from gis_app.lib.files import validate_evidence
 
 from . import services
 from .annual import annual_rows, by_subdistrict
@@ -63,6 +64,12 @@ class DrillForm(forms.ModelForm):
         fields = ["held_on", "kind", "participants", "content", "first_response_1min", "second_force_3min",
                   "evacuation_organised", "publicity_done", "attachment"]  # fmt: skip
         widgets = {"held_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def clean_attachment(self):
+        upload = self.cleaned_data.get("attachment")
+        if upload and hasattr(upload, "read"):
+            validate_evidence(upload)
+        return upload
 
     def clean_held_on(self):
         day = self.cleaned_data["held_on"]

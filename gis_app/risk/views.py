@@ -18,6 +18,7 @@ from gis_app.lib.maps import base_map, render_parts
 
 from . import dashboard, maps, queries
 from .models import RiskModel, RiskScore, SubdistrictRisk
+from .scoring import aggregate_values
 
 METRICS = {
     "mean_risk": ("平均风险分", lambda r: r.mean_risk),
@@ -41,12 +42,19 @@ def _row(values: dict) -> SimpleNamespace:
     return SimpleNamespace(**values, subdistrict=SimpleNamespace(code=code, name=name) if code else None)
 
 
+# Roles whose scope is whole 街镇s read the stored aggregates; the others see figures over their own homes only.
+WHOLE_SUBDISTRICT_ROLES = (Role.BUREAU, Role.FIRE_RESCUE, Role.SUBDISTRICT)
+
+
 def scoped_values(user) -> tuple[list[dict], dict | None]:
     """(rows per visible 街镇, the district row or None) as plain dicts: 3,000 rows in tens of milliseconds."""
+    role = role_of(user)
+    if role not in WHOLE_SUBDISTRICT_ROLES:
+        return aggregate_values(list(visible_carehomes(user).values_list("pk", flat=True))), None
     qs = SubdistrictRisk.objects.values("subdistrict_id", "subdistrict__code", "subdistrict__name", *ROW_FIELDS)
     rows = qs.exclude(subdistrict=None)
     district = None
-    if role_of(user) in (Role.BUREAU, Role.FIRE_RESCUE):
+    if role in (Role.BUREAU, Role.FIRE_RESCUE):
         district = next(iter(qs.filter(subdistrict=None)[:1]), None)
     else:
         rows = rows.filter(subdistrict__in=visible_subdistricts(user))
@@ -120,8 +128,15 @@ def subdistrict_detail(request, code: str):
     return render(
         request,
         "risk/subdistrict.html",
-        {"sub": sub, "scores": scores, "agg": SubdistrictRisk.objects.filter(subdistrict=sub).first()},
+        {"sub": sub, "scores": scores, "agg": _subdistrict_figures(request.user, sub)},
     )
+
+
+def _subdistrict_figures(user, sub):
+    if role_of(user) in WHOLE_SUBDISTRICT_ROLES:
+        return SubdistrictRisk.objects.filter(subdistrict=sub).first()
+    rows = aggregate_values(list(visible_carehomes(user).filter(subdistrict=sub).values_list("pk", flat=True)))
+    return _row(rows[0]) if rows else None
 
 
 @login_required

@@ -8,10 +8,13 @@
     return m ? decodeURIComponent(m[1]) : "";
   }
 
-  async function api(method, url, body) {
+  // `version` is the feature's updated_at as loaded: the server refuses the write (409) if someone changed it since.
+  async function api(method, url, body, version) {
+    const headers = { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" };
+    if (version) headers["If-Match"] = `"${version}"`;
     const r = await fetch(url, {
       method: method,
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
+      headers: headers,
       body: body ? JSON.stringify(body) : undefined,
       credentials: "same-origin",
     });
@@ -126,7 +129,7 @@
         el.querySelector("[data-act=attrs]").onclick = () => {
           map.closePopup();
           openForm(spec, feature.properties, async (values) => {
-            await api("PATCH", `${opts.apiBase}${spec.key}/${feature.id}/`, { type: "Feature", properties: values });
+            await api("PATCH", `${opts.apiBase}${spec.key}/${feature.id}/`, { type: "Feature", properties: values }, feature.properties.updated_at);
             reload(spec);
           });
         };
@@ -140,7 +143,7 @@
           div.querySelector("[data-act=cancel]").onclick = () => { layer.editing.disable(); div.hidden = true; reload(spec); };
           div.querySelector("[data-act=save]").onclick = async () => {
             try {
-              await api("PATCH", `${opts.apiBase}${spec.key}/${feature.id}/`, { type: "Feature", geometry: layer.toGeoJSON().geometry, properties: {} });
+              await api("PATCH", `${opts.apiBase}${spec.key}/${feature.id}/`, { type: "Feature", geometry: layer.toGeoJSON().geometry, properties: {} }, feature.properties.updated_at);
               layer.editing.disable();
               div.hidden = true;
               reload(spec);
@@ -153,7 +156,11 @@
         };
         el.querySelector("[data-act=delete]").onclick = async () => {
           if (!window.confirm(`删除这个${spec.title}？`)) return;
-          await api("DELETE", `${opts.apiBase}${spec.key}/${feature.id}/`);
+          try {
+            await api("DELETE", `${opts.apiBase}${spec.key}/${feature.id}/`, null, feature.properties.updated_at);
+          } catch (err) {
+            window.alert(err.message);
+          }
           map.closePopup();
           reload(spec);
         };
