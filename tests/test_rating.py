@@ -11,7 +11,7 @@ from gis_app.hazards.services import HazardError
 from gis_app.inspections.models import Criterion
 from gis_app.rating import services
 from gis_app.rating.models import DrillRecord, StarAssessment
-from gis_app.rating.scoring import compute, load_default_rubric, suggested_deductions
+from gis_app.rating.scoring import compute, items, load_default_rubric, suggested_deductions
 
 SPEC = {
     "total": 1000,
@@ -67,7 +67,13 @@ def test_self_assessment_then_review_with_a_veto(world, clock_at):
         services.review(a, by=staff, deductions={})
     hazard_services.report_hazard(care_home=home, description="x", by=bureau, severity="major",
                                   criterion=Criterion.objects.get(code="MCA2023-2-5"))  # fmt: skip
-    a = services.review(a, by=bureau, deductions={"owner": 10, "drill": 40})
+    with pytest.raises(HazardError) as err:  # an untouched review form: nothing scored, nothing published
+        services.review(a, by=bureau, deductions={"owner": "", "drill": "40"})
+    assert err.value.code == "review_incomplete" and "逐项评分" in err.value.message
+    a.refresh_from_db()
+    assert a.status == "self_assessed" and services.current_rating(home) is None
+    every = {i["code"]: 0 for i in items(a.rubric.spec)}
+    a = services.review(a, by=bureau, deductions={**every, "owner": 10, "drill": 40})
     assert a.status == "reviewed" and a.score == 950 and a.stars == 1 and "存在未销号的重大火灾隐患" in a.vetoes
     assert a.valid_until == date(2026, 11, 30) + timedelta(days=365) and a.platform_facts["open_major"] == 1
     with pytest.raises(HazardError) as err:
@@ -99,7 +105,11 @@ def test_rating_page_permissions_and_drills(client, world):
     client.force_login(world["users"]["other_home"])
     assert client.get(f"/carehomes/{home.pk}/rating/").status_code == 404
     client.force_login(world["users"]["bureau"])
-    client.post(f"/carehomes/{home.pk}/rating/", {"action": "review", "d_owner": "5"})
+    partial = client.post(f"/carehomes/{home.pk}/rating/", {"action": "review", "d_owner": "5"}, follow=True)
+    assert "审核须逐项评分" in partial.content.decode() and StarAssessment.objects.get(care_home=home).stars is None
+    assert "★★★★★" not in client.get(f"/public/?q={home.name}").content.decode()
+    every = {f"d_{i['code']}": "0" for i in items(StarAssessment.objects.get(care_home=home).rubric.spec)}
+    client.post(f"/carehomes/{home.pk}/rating/", {"action": "review", **every, "d_owner": "5"})
     assert StarAssessment.objects.get(care_home=home).stars == 5
     client.logout()
     assert "★★★★★" in client.get(f"/public/?q={home.name}").content.decode()

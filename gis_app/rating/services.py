@@ -11,9 +11,23 @@ from .models import StarAssessment
 from .scoring import compute, items, platform_facts, rubric_in_force
 
 
-def _clean(spec: dict, raw: dict) -> dict[str, float]:
+def _clean(spec: dict, raw: dict, *, every_item: bool = False) -> dict[str, float]:
+    """Deductions per rubric item. A review (`every_item`) must give each item a value explicitly, 0 included: a blank
+    item is refused, never read as "no deduction" (an untouched review form used to award full marks)."""
     out, errors = {}, []
     limits = {i["code"]: (i["label"], float(i["max"])) for i in items(spec)}
+    if every_item:
+        blank = [
+            label
+            for code, (label, _) in limits.items()
+            if str(raw.get(code) if raw.get(code) is not None else "").strip() == ""
+        ]
+        if blank:
+            raise HazardError(
+                "review_incomplete",
+                f"审核须逐项评分（无扣分请填 0），尚有 {len(blank)} 项未评：{'、'.join(blank[:5])}"
+                + ("等" if len(blank) > 5 else ""),
+            )
     for code, value in raw.items():
         if code not in limits:
             errors.append(f"未知评分项 {code}")
@@ -54,7 +68,7 @@ def self_assess(home, *, by, deductions: dict, note: str = "") -> StarAssessment
 def review(assessment: StarAssessment, *, by, deductions: dict, note: str = "") -> StarAssessment:
     if role_of(by) != Role.BUREAU:
         raise HazardError("forbidden", "只有区民政局可以审核星级评定")
-    clean = _clean(assessment.rubric.spec, deductions)
+    clean = _clean(assessment.rubric.spec, deductions, every_item=True)
     facts = platform_facts(assessment.care_home)
     result = compute(assessment.rubric.spec, clean, facts)
     with transaction.atomic():

@@ -28,7 +28,7 @@ def home_rating(request, pk: int):
     role = role_of(request.user)
     is_own = role == Role.CARE_HOME and profile_of(request.user).care_home_id == home.pk
     if request.method == "POST":
-        deductions = {i["code"]: request.POST.get(f"d_{i['code']}", "0") for i in items(rubric.spec)}
+        deductions = {i["code"]: request.POST.get(f"d_{i['code']}", "") for i in items(rubric.spec)}
         note = request.POST.get("note", "")
         try:
             if request.POST.get("action") == "review":
