@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('field_forms', '0003_snapshot_fid'),
+        ("field_forms", "0003_snapshot_fid"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='conflict',
-            name='status',
-            field=models.CharField(choices=[('open', '待处理'), ('kept_web', '保留平台数据'), ('took_field', '采用外业数据'), ('settled', '云端已应用')], default='open', max_length=12, verbose_name='状态'),
+            model_name="conflict",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("open", "待处理"),
+                    ("kept_web", "保留平台数据"),
+                    ("took_field", "采用外业数据"),
+                    ("settled", "云端已应用"),
+                ],
+                default="open",
+                max_length=12,
+                verbose_name="状态",
+            ),
         ),
     ]
