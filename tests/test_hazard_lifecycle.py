@@ -1,5 +1,6 @@
 """The ledger's lifecycle: every transition, every refusal with its code, who may do what, and the history."""
 
+import io
 import threading
 from datetime import date, timedelta
 
@@ -308,3 +309,30 @@ def test_supervision_from_the_hazard_page(client, major, world):
     assert "隐患销号后才能摘牌" in page
     client.force_login(world["users"]["other_home"])
     assert client.post(f"/supervision/{listing.pk}/entry/", {"note": "x"}).status_code == 404
+
+
+def test_the_history_is_hash_chained_and_verify_ledger_names_where_it_breaks(world):
+    from django.core.management import CommandError, call_command
+
+    bureau = world["users"]["bureau"]
+    first = services.report_hazard(care_home=world["home_a"], description="消防通道堆物", by=bureau)
+    services.assign(first, by=bureau, responsible_person="张三")
+    second = services.report_hazard(care_home=world["home_a"], description="灭火器过期", by=bureau)
+    events = list(HazardEvent.objects.filter(hazard=first).order_by("id"))
+    assert len(events) == 2 and all(len(e.hash) == 64 for e in events)
+    assert events[0].prev_hash == "" and events[1].prev_hash == events[0].hash
+    call_command("verify_ledger")  # intact
+
+    # A superuser bypasses the append-only trigger and rewrites an entry's comment: named by verify_ledger.
+    with connection.cursor() as cur:
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # this test's transaction still holds deferred checks
+        cur.execute("ALTER TABLE hazards_hazardevent DISABLE TRIGGER hazards_event_append_only")
+        cur.execute("UPDATE hazards_hazardevent SET comment = '已整改' WHERE id = %s", [events[0].pk])
+        cur.execute("DELETE FROM hazards_hazardevent WHERE hazard_id = %s", [second.pk])
+        cur.execute("ALTER TABLE hazards_hazardevent ENABLE TRIGGER hazards_event_append_only")
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="校验未通过"):
+        call_command("verify_ledger", stdout=out)
+    report = out.getvalue()
+    assert f"隐患 #{first.pk} 记录 #{events[0].pk}：内容与摘要不符" in report
+    assert f"隐患 #{second.pk} （无记录）：没有任何处理记录" in report

@@ -185,6 +185,10 @@ class HazardEvent(models.Model):
     from_status = models.CharField("原状态", max_length=16, choices=Status.choices, blank=True)
     to_status = models.CharField("新状态", max_length=16, choices=Status.choices)
     comment = models.TextField("说明", blank=True)
+    # Filled by PostgreSQL on insert (migration 0004): sha256 over the previous entry's hash of the same hazard and
+    # this entry's contents. Changing, removing or inserting an entry breaks the chain: `manage.py verify_ledger`.
+    prev_hash = models.CharField("前一条摘要", max_length=64, blank=True, editable=False)
+    hash = models.CharField("摘要", max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = verbose_name_plural = "隐患处理记录"
