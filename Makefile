@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV = eval "$$(scripts/setup.sh env)"
 
-.PHONY: run dev test bench stop lint setup
+.PHONY: run dev test bench stop lint setup backup restore
 
 setup:
 	scripts/setup.sh packages venv db
@@ -20,6 +20,15 @@ test: setup
 bench: setup
 	@.venv/bin/pip install -q --disable-pip-version-check -r requirements-bench.txt
 	@$(ENV) && .venv/bin/python -m bench $(BENCH_ARGS)
+
+# One file with the database, the uploaded files and a manifest (see README, Backups).
+backup: setup
+	@$(ENV) && .venv/bin/python manage.py backup
+
+# Into an empty database: make restore FILE=.data/backups/gis_app-<time>.tar (a fresh machine's `make setup` gives one).
+restore: setup
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=<backup .tar>"; exit 2; }
+	@$(ENV) && .venv/bin/python manage.py restore "$(FILE)"
 
 stop:
 	scripts/setup.sh stop

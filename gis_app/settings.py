@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "gis_app.routing",
     "field_forms",
     "gis_app.public",
+    "gis_app.ops",
     "layers",
 ]
 

@@ -31,12 +31,13 @@ def database_url() -> str:
 
 
 class GunicornServer:
-    def __init__(self, *, workers: int = 2, media_root: Path | None = None):
+    def __init__(self, *, workers: int = 2, media_root: Path | None = None, database: str | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.media_root = media_root or Path(tempfile.mkdtemp(prefix="gis_app-media-"))
         self.log = Path(tempfile.mkstemp(prefix="gunicorn-", suffix=".log")[1])
         self.workers = workers
+        self.database = database
         self.proc: subprocess.Popen | None = None
         # pytest-django's live-server helper enables and disables this around each test.
         self._live_server_modified_settings = override_settings()
@@ -45,7 +46,7 @@ class GunicornServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_LIVE"))}
         env.update(
             DJANGO_SETTINGS_MODULE="tests.settings",
-            DATABASE_URL=database_url(),
+            DATABASE_URL=self.database or database_url(),
             DJANGO_DEBUG="false",
             DJANGO_INSECURE_HTTP="true",
             MEDIA_ROOT=str(self.media_root),
