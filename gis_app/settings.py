@@ -156,13 +156,16 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 REST_FRAMEWORK = {
     # Token first: an anonymous API request then gets 401 with `WWW-Authenticate: Token`, never data.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "gis_app.carehomes.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# API tokens expire after this many days unless issued with another lifetime.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 180)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "滨海新区养老机构消防安全平台 API",
     "DESCRIPTION": "GeoJSON APIs for care homes, 街镇 and (later) site-plan layers. Auth: session or `Authorization: Token <key>`.",

@@ -9,13 +9,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from gis_app.carehomes.scope import visible_carehomes
 from gis_app.lib.api import documented
 
 from . import queries, services
 from .catalogue import BY_KEY, CATALOGUE, Layer
+from .views_base import GisAPIView
 
 # Deeper than this, OFFSET paging is slow and pointless: the `next` links page by key.
 MAX_PAGE = 10_000
@@ -65,7 +65,7 @@ def catalogue_json(user=None) -> list[dict]:
 
 
 @documented
-class CatalogueView(APIView):
+class CatalogueView(GisAPIView):
     """The layer catalogue as JSON: titles, geometry types, fields, value lists, styles, and whether you may edit."""
 
     def get(self, request):
@@ -114,7 +114,7 @@ def _etag(feature) -> str:
 
 
 @documented
-class FeatureListView(APIView):
+class FeatureListView(GisAPIView):
     """GET: features of one layer (bbox, care_home, subdistrict, status; page, page_size). POST: a GeoJSON Feature."""
 
     def get(self, request, layer: str):
@@ -181,7 +181,7 @@ def _one(spec: Layer, feature, status: int = 200) -> HttpResponse:
 
 
 @documented
-class FeatureDetailView(APIView):
+class FeatureDetailView(GisAPIView):
     def _get(self, request, spec: Layer, ident: str):
         qs = queries.scoped(spec, request.user)
         try:

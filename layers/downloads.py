@@ -8,7 +8,6 @@ from pathlib import Path
 
 from django.http import FileResponse, HttpResponse
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.views import APIView
 
 from gis_app.carehomes.scope import visible_carehomes
 from gis_app.lib.api import documented
@@ -16,6 +15,7 @@ from gis_app.lib.api import documented
 from . import queries
 from .api import layer_or_404
 from .catalogue import CATALOGUE, Layer
+from .views_base import GisAPIView
 
 
 def _collection(layer: Layer, user, params) -> str:
@@ -39,7 +39,7 @@ def write_geopackage(target: Path, collections: dict[str, str]) -> None:
 
 
 @documented
-class LayerDownload(APIView):
+class LayerDownload(GisAPIView):
     """/layers/<key>/download.<geojson|gpkg>?care_home=&subdistrict=&bbox="""
 
     def get(self, request, layer: str, fmt: str):
@@ -49,7 +49,7 @@ class LayerDownload(APIView):
 
 
 @documented
-class CareHomeDownload(APIView):
+class CareHomeDownload(GisAPIView):
     """/carehomes/<id>/layers.<geojson|gpkg>: every layer of one home."""
 
     def get(self, request, pk: int, fmt: str):

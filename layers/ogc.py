@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from django.contrib.gis.db.models import Extent
 from django.http import HttpResponse
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from gis_app.lib.api import documented
 
 from . import queries
 from .api import geojson_response, layer_or_404
 from .catalogue import CATALOGUE, Layer
+from .views_base import GisAPIView
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -29,7 +29,7 @@ def _json(data, content_type="application/json") -> HttpResponse:
 
 
 @documented
-class Landing(APIView):
+class Landing(GisAPIView):
     def get(self, request):
         base = request.build_absolute_uri("/ogc")
         return _json({
@@ -46,7 +46,7 @@ class Landing(APIView):
 
 
 @documented
-class Conformance(APIView):
+class Conformance(GisAPIView):
     def get(self, request):
         return _json({"conformsTo": CONFORMANCE})
 
@@ -69,7 +69,7 @@ def _collection(request, layer: Layer) -> dict:
 
 
 @documented
-class Collections(APIView):
+class Collections(GisAPIView):
     def get(self, request):
         base = request.build_absolute_uri("/ogc/collections")
         return _json({
@@ -79,13 +79,13 @@ class Collections(APIView):
 
 
 @documented
-class Collection(APIView):
+class Collection(GisAPIView):
     def get(self, request, collection: str):
         return _json(_collection(request, layer_or_404(collection)))
 
 
 @documented
-class Items(APIView):
+class Items(GisAPIView):
     def get(self, request, collection: str):
         layer = layer_or_404(collection)
         p = request.query_params
@@ -127,7 +127,7 @@ class Items(APIView):
 
 
 @documented
-class Item(APIView):
+class Item(GisAPIView):
     def get(self, request, collection: str, fid: str):
         from .api import FeatureDetailView
 

@@ -5,7 +5,6 @@ import hashlib
 from django.core.cache import cache
 from django.db import connection
 from django.http import Http404, HttpResponse, HttpResponseNotModified
-from rest_framework.views import APIView
 
 from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import role_of, visible_carehomes
@@ -14,6 +13,7 @@ from gis_app.lib.api import documented
 from . import versions
 from .api import layer_or_404
 from .catalogue import Layer
+from .views_base import GisAPIView
 
 MAX_FEATURES = 10_000
 CACHE_SECONDS = 300
@@ -55,7 +55,7 @@ def render_tile(layer: Layer, z: int, x: int, y: int, homes: list[int] | None) -
 
 
 @documented
-class TileView(APIView):
+class TileView(GisAPIView):
     def get(self, request, layer: str, z: int, x: int, y: int):
         spec = layer_or_404(layer)
         if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):

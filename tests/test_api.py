@@ -1,15 +1,56 @@
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
+
+from gis_app.carehomes.models import ApiToken
+from gis_app.carehomes.tokens import issue
 
 
 def test_token_authentication_for_qgis_and_scripts(client, world, capsys):
     call_command("create_api_token", "t_street")
     key = capsys.readouterr().out.strip()
-    assert Token.objects.get(user__username="t_street").key == key
+    stored = ApiToken.objects.get(user__username="t_street")
+    assert key.startswith(stored.prefix) and key not in (stored.key_hash, stored.prefix)  # only the hash is kept
     response = client.get("/api/carehomes/?page_size=1000", HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 200
     assert {f["properties"]["subdistrict_code"] for f in response.json()["features"]} == {"120116001"}
     assert client.get("/api/carehomes/", HTTP_AUTHORIZATION="Token wrong").status_code == 401
+
+
+def test_tokens_expire_are_revoked_and_die_with_a_password_change(client, world, capsys):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    user = world["users"]["subdistrict"]
+    _, key = issue(user)
+    auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
+    assert client.get("/api/carehomes/", **auth).status_code == 200
+    ApiToken.objects.filter(user=user).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert client.get("/api/carehomes/", **auth).status_code == 401
+    _, key = issue(user)
+    call_command("create_api_token", user.username, "--revoke-all")
+    assert client.get("/api/carehomes/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
+    _, key = issue(user)
+    user.set_password("Xin-Mima-2026!")
+    user.save()
+    response = client.get("/api/carehomes/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 401 and "修改密码" in response.json()["detail"]
+
+
+def test_desktop_gis_signs_in_with_basic_and_a_token_never_the_password(client, world):
+    import base64
+
+    user = world["users"]["subdistrict"]
+    _, key = issue(user, purpose="gis")
+
+    def basic(name, secret):
+        return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{name}:{secret}".encode()).decode()}
+
+    anonymous = client.get("/ogc/collections/safety_exit/items")
+    assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"].startswith("Basic realm=")
+    assert client.get("/ogc/collections/safety_exit/items", **basic(user.username, key)).status_code == 200
+    assert client.get("/ogc/collections/safety_exit/items", **basic(user.username, "pw-test-12345")).status_code == 401
+    assert client.get("/ogc/collections/safety_exit/items", **basic("t_bureau", key)).status_code == 401
+    assert client.get("/ogc", **basic(user.username, key)).status_code == 200  # no redirect for QGIS 3.22
 
 
 def test_responses_are_geojson_in_wgs84(admin_client, world):

@@ -7,8 +7,8 @@ import urllib.request
 
 import pytest
 from django.contrib.gis.geos import Point
-from rest_framework.authtoken.models import Token
 
+from gis_app.carehomes.tokens import issue
 from layers.catalogue import get_layer
 from layers.services import save_feature
 
@@ -57,7 +57,7 @@ def test_an_edit_from_an_old_version_is_refused_and_names_both(client, world):
 @pytest.mark.django_db(transaction=True)
 def test_of_six_parallel_edits_from_one_version_exactly_one_wins(live_server, world):
     feature = _extinguisher(world)
-    token = Token.objects.create(user=world["users"]["bureau"]).key
+    token = issue(world["users"]["bureau"])[1]
     url = live_server.url + URL.format(feature.uuid)
     with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Token {token}"})) as r:
         etag = r.headers["ETag"]
@@ -123,7 +123,7 @@ def test_parallel_repeats_of_one_submission_record_one_inspection_and_one_hazard
     from gis_app.hazards.models import Hazard
     from gis_app.inspections.models import Inspection
 
-    token = Token.objects.create(user=world["users"]["bureau"]).key
+    token = issue(world["users"]["bureau"])[1]
     before = (Inspection.objects.count(), Hazard.objects.count())
     body = json.dumps(_payload(world)).encode()
     answers, start = [], threading.Barrier(4)

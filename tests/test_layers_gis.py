@@ -7,8 +7,8 @@ import subprocess
 
 import mapbox_vector_tile
 import pytest
-from rest_framework.authtoken.models import Token
 
+from gis_app.carehomes.tokens import issue
 from layers import services
 from layers.catalogue import get_layer
 
@@ -120,7 +120,7 @@ def test_ogc_api_documents(client, world, features):
 
 @pytest.mark.django_db(transaction=True)
 def test_gdal_reads_the_ogc_api_with_a_token(live_server, world, features):
-    token = Token.objects.create(user=world["users"]["subdistrict"]).key
+    token = issue(world["users"]["subdistrict"])[1]
     env = {"GDAL_HTTP_HEADERS": f"Authorization: Token {token}"}
     listing = ogrinfo("-ro", "-so", f"OAPIF:{live_server.url}/ogc", env=env)
     for key in ("building", "fire_lane", "safety_exit", "evacuation_route", "ebike_area", "micro_fire_station",

@@ -4,7 +4,7 @@ from django.contrib.auth.models import User
 from leaflet.admin import LeafletGeoAdmin, LeafletGeoAdminMixin
 
 from .importers.subdistricts import reassign_care_homes
-from .models import CareHome, Profile, SafetyServiceProvider, Subdistrict
+from .models import ApiToken, CareHome, Profile, SafetyServiceProvider, Subdistrict
 from .permissions import can_edit_carehome, can_manage_subdistricts
 from .scope import role_of, visible_carehomes, visible_subdistricts
 
@@ -87,3 +87,25 @@ admin.site.unregister(User)
 admin.site.register(User, ProfileUserAdmin)
 admin.site.site_header = "滨海新区养老机构消防安全平台 · 管理后台"
 admin.site.site_title = "消防安全平台管理"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued with `manage.py create_api_token` (the key is shown once); here they are seen and revoked."""
+
+    list_display = ["prefix", "user", "purpose", "name", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["purpose"]
+    search_fields = ["user__username", "name", "prefix"]
+    readonly_fields = ["user", "purpose", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    fields = ["user", "purpose", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="吊销所选令牌")
+    def revoke_selected(self, request, queryset):
+        from django.utils import timezone
+
+        count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
+        self.message_user(request, f"已吊销 {count} 个令牌")

@@ -217,3 +217,39 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()})"
+
+
+class TokenPurpose(models.TextChoices):
+    API = "api", "接口调用（脚本、第三方系统）"
+    GIS = "gis", "桌面 GIS（QGIS、ArcGIS、GDAL）"
+
+
+class ApiToken(models.Model):
+    """An access token for programs. Only its sha256 is stored (a dump or a database reader learns no token); it
+    expires, can be revoked, and dies with a password change (it remembers a fingerprint of the password hash it was
+    issued under). GIS tokens are given as the password of HTTP Basic, which is all QGIS 3.22 can send."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="用户", on_delete=models.CASCADE,
+                             related_name="api_tokens")  # fmt: skip
+    purpose = models.CharField("用途", max_length=10, choices=TokenPurpose.choices, default=TokenPurpose.API)
+    name = models.CharField("名称", max_length=100, blank=True, help_text="如：科室 QGIS、消防物联网平台对接")
+    prefix = models.CharField("前缀", max_length=12, help_text="令牌的前几位，用于辨认，不足以使用")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    password_fingerprint = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    expires_at = models.DateTimeField("到期时间")
+    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
+    revoked_at = models.DateTimeField("吊销时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "访问令牌"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.get_purpose_display()}（{self.user}）"
+
+    @property
+    def is_active(self) -> bool:
+        from django.utils import timezone
+
+        return self.revoked_at is None and self.expires_at > timezone.now()
