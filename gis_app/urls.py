@@ -97,7 +97,7 @@ urlpatterns = [
     path("api/layers/<str:layer>/", layers_api.FeatureListView.as_view(), name="api-layer-features"),
     path("api/layers/<str:layer>/<str:ident>/", layers_api.FeatureDetailView.as_view(), name="api-layer-feature"),
     path("ogc/", ogc.Landing.as_view(), name="ogc-landing"),
-    path("ogc", ogc.Landing.as_view()),  # QGIS 3.22 asks for /ogc and does not follow a redirect
+    path("ogc", ogc.Landing.as_view(schema=None)),  # QGIS 3.22 asks for /ogc, follows no redirect; /ogc/ is documented
     path("ogc/conformance", ogc.Conformance.as_view(), name="ogc-conformance"),
     path("ogc/collections", ogc.Collections.as_view(), name="ogc-collections"),
     path("ogc/collections/<str:collection>", ogc.Collection.as_view(), name="ogc-collection"),

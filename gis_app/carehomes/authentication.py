@@ -2,6 +2,7 @@
 token as the password for desktop GIS (QGIS 3.22 can send nothing else). The account password is never accepted by
 the API: over a plain-http intranet it would travel with every tile request."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from .models import TokenPurpose
@@ -31,3 +32,14 @@ class TokenBasicAuthentication(authentication.BasicAuthentication):
 # The GIS endpoints (OGC API, tiles, downloads, the GeoJSON API): Basic first, so an anonymous request is answered
 # 401 with `WWW-Authenticate: Basic`, which QGIS and GDAL answer with their stored credentials.
 GIS = [TokenBasicAuthentication, HashedTokenAuthentication, authentication.SessionAuthentication]
+
+
+class TokenBasicScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI description of TokenBasicAuthentication: HTTP Basic, the password being an API token."""
+
+    target_class = TokenBasicAuthentication
+    name = "basicToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "basic",
+                "description": "User name and an API token (create_api_token) as the password; never the login password."}  # fmt: skip
