@@ -240,3 +240,75 @@ def test_the_access_matrix(world, objects):
         for (name, side), got in sorted(found.items()):
             print(f"{name:28} {side:3} {got}")
     assert not wrong, "\n".join(wrong)
+
+
+# Every page that changes state, posted for home B's objects by each role that may not touch them. Whatever the
+# answer (403, 404, a redirect with an error), nothing of home B may change.
+POSTS = {
+    "dishonesty-remove": "/dishonesty/{entry}/remove/",
+    "hazard-action": "/hazards/{hazard}/do/{action}/",
+    "hazard-list-supervision": "/hazards/{hazard}/list/",
+    "supervision-entry": "/supervision/{listing}/entry/",
+    "supervision-delist": "/supervision/{listing}/delist/",
+    "field-conflict": "/field/conflicts/{conflict}/",
+    "field-pull": "/field/{project}/pull/",
+    "route-replan": "/routes/{plan}/replan/",
+    "route-stop-add": "/routes/{plan}/stops/add/",
+    "route-stop-edit": "/routes/{plan}/stops/{stop}/",
+    "alarm-act": "/alarms/{alarm}/ack/",
+    "notification-open": "/notifications/{notification}/open/",
+    "hazard-new": "/carehomes/{home}/hazards/new/",
+    "inspection-new": "/carehomes/{home}/inspections/new/",
+    "home-rating": "/carehomes/{home}/rating/",
+    "home-drills": "/carehomes/{home}/drills/",
+}
+ACTIONS = ["assign", "start", "plan", "submit", "verify", "send_back", "close_out", "fix_on_spot", "close_unfixed",
+           "reopen"]  # fmt: skip
+
+
+def _state(objects) -> dict:
+    """Everything of home B a post could change."""
+    from field_forms.models import Conflict, FieldProject
+    from gis_app.alarms.models import AlarmEvent
+    from gis_app.hazards.models import DishonestyListEntry, Hazard, HazardEvent, SupervisionEntry, SupervisionListing
+    from gis_app.inspections.models import Inspection
+    from gis_app.rating.models import DrillRecord, StarAssessment
+
+    b = objects["out"]
+    return {
+        "hazards": list(Hazard.objects.filter(care_home=b["home"]).order_by("pk").values_list("pk", "status", "updated_at")),
+        "events": HazardEvent.objects.filter(care_home=b["home"]).count(),
+        "listing": list(SupervisionListing.objects.filter(pk=b["listing"]).values_list("delisted_on")),
+        "entries": SupervisionEntry.objects.filter(listing=b["listing"]).count(),
+        "dishonesty": list(DishonestyListEntry.objects.filter(pk=b["entry"]).values_list("removed_on")),
+        "conflict": list(Conflict.objects.filter(pk=b["conflict"]).values_list("status")),
+        "project": list(FieldProject.objects.filter(pk=b["project"]).values_list("pulled_at")),
+        "plan": list(RoutePlan.objects.filter(pk=b["plan"]).values_list("status", "planned_at")),
+        "stops": list(PlanStop.objects.filter(plan=b["plan"]).order_by("pk").values_list("pk", "priority", "locked_team")),
+        "alarm": list(AlarmEvent.objects.filter(pk=b["alarm"]).values_list("status")),
+        "notification": list(Notification.objects.filter(pk=b["notification"]).values_list("read_at")),
+        "inspections": Inspection.objects.filter(care_home=b["home"]).count(),
+        "ratings": StarAssessment.objects.filter(care_home=b["home"]).count(),
+        "drills": DrillRecord.objects.filter(care_home=b["home"]).count(),
+    }  # fmt: skip
+
+
+def test_nobody_changes_anything_outside_their_scope(world, objects):
+    before = _state(objects)
+    form = {"comment": "越权", "responsible_person": "张三", "due_on": "2030-01-01", "department": "x",
+            "deadline": "2030-01-01", "note": "越权", "take": "web", "home": world["home_b"].pk, "priority": "99",
+            "service_minutes": "30", "action": "self", "d_owner": "5", "held_on": "2026-01-01", "kind": "evacuation",
+            "participants": "3", "content": "x", "signed_by_name": "x", "description": "越权上报", "severity": "general",
+            "category": "other", "found_on": "2026-01-01", "measures": "x", "safeguards": "x", "planned_on": "2030-01-01"}  # fmt: skip
+    tried = 0
+    for role in ("subdistrict", "care_home", "third_party", "no_role"):
+        client = Client()
+        client.force_login(world["users"][role])
+        for path in POSTS.values():
+            for action in ACTIONS if "{action}" in path else [None]:
+                url = path.format(**objects["out"], action=action)
+                response = client.post(url, form)
+                tried += 1
+                assert response.status_code in (302, 400, 403, 404, 405), f"{role} POST {url}: {response.status_code}"
+    assert _state(objects) == before, "a post changed something outside the poster's scope"
+    assert tried == 4 * (len(POSTS) - 1 + len(ACTIONS))
