@@ -165,6 +165,10 @@ def test_api_records_an_inspection_with_the_same_rules(client, world):
     assert len(response.json()["hazards"]) == 1
     hazard = Hazard.objects.get(pk=response.json()["hazards"][0])
     assert hazard.location is not None
+    # The finding reads as the problem, at its key place; the failed item's criterion stays with the check result.
+    failed_item = version.items.get(code=results[0]["item"])
+    assert hazard.description == f"{failed_item.key_place.name}：插线板串接"
+    assert failed_item.text not in hazard.description and hazard.check_result.item == failed_item
     bad = {**payload, "results": [{"item": "R01", "result": "maybe"}]}
     response = client.post("/api/inspections/", bad, content_type="application/json")
     assert response.status_code == 400 and "item:R01" in response.json()["errors"]

@@ -107,16 +107,17 @@ def test_the_three_lists_read_back_cell_by_cell(ledger, world):
         "重点部位",
         "隐患类别",
         "隐患描述",
+        "未通过的检查项",
         "等级",
         "判定条款",
         "发现日期",
         "发现方式",
         "状态",
     ]
-    assert ws.freeze_panes == "A3" and ws.auto_filter.ref == "A2:K3"
+    assert ws.freeze_panes == "A3" and ws.auto_filter.ref == "A2:L3"
     row = [c.value for c in ws[3]]
     assert row[:3] == [1, world["home_a"].name, "塘沽街道"]
-    assert row[8] == datetime(2026, 10, 1) and ws["I3"].is_date and ws["I3"].number_format == "yyyy-mm-dd"
+    assert row[9] == datetime(2026, 10, 1) and ws["J3"].is_date and ws["J3"].number_format == "yyyy-mm-dd"
     # Formula injection: the text arrives as text, never as a formula.
     assert ws["F3"].data_type == "s" and ws["F3"].value == "'" + a.description
     resp = sheets["整改责任清单"]

@@ -44,7 +44,7 @@ FIELDS = (
     "care_home__name", "care_home__subdistrict__name", "key_place__name", "category", "description", "severity",
     "criterion__code", "found_on", "inspection__kind", "status", "responsible_person", "responsible_phone", "due_on",
     "plan_measures", "plan_safeguards", "rectification_note", "rectified_on", "verified_by__first_name",
-    "verified_by__username", "verified_on", "closed_on",
+    "verified_by__username", "verified_on", "closed_on", "check_result__item__text",
 )  # fmt: skip
 CATEGORY, SEVERITY, STATUS = dict(Category.choices), dict(Severity.choices), dict(Status.choices)
 KIND = dict(InspectionKind.choices)
@@ -69,8 +69,8 @@ def sheets_for(scope: Scope) -> list[Sheet]:
     def hazard_rows():
         for i, h in enumerate(_rows(scope.homes), start=1):
             yield [i, h["care_home__name"], h["care_home__subdistrict__name"], h["key_place__name"],
-                   CATEGORY[h["category"]], h["description"], SEVERITY[h["severity"]], h["criterion__code"],
-                   h["found_on"], KIND.get(h["inspection__kind"], "上报"), STATUS[h["status"]]]  # fmt: skip
+                   CATEGORY[h["category"]], h["description"], h["check_result__item__text"] or "", SEVERITY[h["severity"]],
+                   h["criterion__code"], h["found_on"], KIND.get(h["inspection__kind"], "上报"), STATUS[h["status"]]]  # fmt: skip
 
     def responsibility_rows():
         for i, h in enumerate(_rows(scope.homes), start=1):
@@ -88,7 +88,8 @@ def sheets_for(scope: Scope) -> list[Sheet]:
     return [
         Sheet("隐患问题清单", f"隐患问题清单 · {stamp}", [
             Column("序号", 6, "int"), Column("养老机构", 28), Column("街镇", 12), Column("重点部位", 14),
-            Column("隐患类别", 16), Column("隐患描述", 48), Column("等级", 10), Column("判定条款", 16),
+            Column("隐患类别", 16), Column("隐患描述", 48), Column("未通过的检查项", 36), Column("等级", 10),
+            Column("判定条款", 16),
             Column("发现日期", 12, "date"), Column("发现方式", 12), Column("状态", 12)], hazard_rows()),
         Sheet("整改责任清单", f"整改责任清单 · {stamp}", [
             Column("序号", 6, "int"), Column("养老机构", 28), Column("隐患描述", 48), Column("整改责任人", 12),

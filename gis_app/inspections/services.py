@@ -180,7 +180,9 @@ def _record(data: InspectionInput, *, by, errors: dict[str, str]) -> Inspection:
                     care_home=data.care_home, by=by, check_permission=False, inspection=inspection,
                     check_result=result, key_place=item.key_place, location=location,
                     category=CATEGORY_BY_KEY_PLACE.get(item.key_place.code, Category.OTHER),
-                    description=f"{item.text}：{answer.note.strip()}", found_on=data.inspected_on,
+                    # The finding, as the inspector wrote it, at its key place. (Prefixing the item's pass criterion
+                    # read as a contradiction: "通道畅通，无占用：通道被占用"; the failed item is kept with the result.)
+                    description=f"{item.key_place.name}：{answer.note.strip()}", found_on=data.inspected_on,
                     severity=Severity.MAJOR if major else Severity.GENERAL, criterion=item.major_criterion,
                     photos=[answer.photo] if answer.photo else (),
                 )  # fmt: skip

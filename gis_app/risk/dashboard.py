@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncMonth
 
 from gis_app.hazards.models import Category, Hazard, Status
@@ -40,14 +40,16 @@ def phase_progress(metric: str, homes) -> tuple[float, str]:
         n = homes.exclude(commitment_on=None).count()
         return _share(n, total), f"{n}/{total} 家已承诺"
     if metric == CampaignPhase.Metric.SELF_CHECKED:
-        n = homes.filter(pk__in=Inspection.objects.filter(kind="self_check").values("care_home_id")).count()
+        # EXISTS, not IN: PostgreSQL then probes the per-home index instead of hashing millions of rows (#20).
+        n = homes.filter(Exists(Inspection.objects.filter(kind="self_check", care_home=OuterRef("pk")))).count()
         return _share(n, total), f"{n}/{total} 家已自查"
     if metric == CampaignPhase.Metric.MAJORS_CLOSED:
         majors = hazards.major()
         n, m = majors.filter(status=Status.CLOSED).count(), majors.count()
         return _share(n, m), f"{n}/{m} 条重大隐患已销号"
     if metric == CampaignPhase.Metric.ZERO_OPEN:
-        n = homes.exclude(pk__in=hazards.open().values("care_home_id")).count()
+        # NOT EXISTS, not NOT IN: the NOT IN form ran as a scan of ~581k open hazards per home at national scale.
+        n = homes.filter(~Exists(Hazard.objects.open().filter(care_home=OuterRef("pk")))).count()
         return _share(n, total), f"{n}/{total} 家无在办隐患"
     raise ValueError(metric)
 
