@@ -139,3 +139,55 @@ def test_reimporting_the_demo_changes_nothing(db):
     report = import_subdistricts(DEMO, commit=True, create_missing=True, approximate=True)
     assert all(f.unchanged for f in report.features)
     assert report.homes_reassigned == 0
+
+
+def _office_shapefile(tmp_path: Path, *, cpg: str | None, ldid: int = 0) -> Path:
+    """As a Chinese GIS office exports it: CGCS2000 3-degree Gauss-Krüger (EPSG:4527), XZQDM/XZQMC, the .dbf in GBK."""
+    source = json.loads(DEMO.read_text(encoding="utf-8"))
+    for f in source["features"]:
+        p = f["properties"]
+        f["properties"] = {"XZQDM": p["code"], "XZQMC": p["name"]}
+    geojson = write_geojson(tmp_path / "office.geojson", source["features"])
+    shp = tmp_path / "xzq.shp"
+    ogr2ogr("-f", "ESRI Shapefile", "-t_srs", "EPSG:4527", "-lco", "ENCODING=CP936", str(shp), str(geojson))
+    shp.with_suffix(".cpg").unlink(missing_ok=True)
+    if cpg is not None:
+        shp.with_suffix(".cpg").write_text(cpg)
+    dbf = shp.with_suffix(".dbf")
+    data = bytearray(dbf.read_bytes())
+    data[29] = ldid  # the language driver byte: 0 = not declared
+    dbf.write_bytes(bytes(data))
+    return shp
+
+
+@pytest.mark.parametrize(
+    ("cpg", "ldid", "how"),
+    [(None, 0, "自动识别"), ("GBK", 0, "xzq.cpg 声明"), (None, 0x4D, "DBF 文件头语言标识")],
+)
+def test_a_gbk_shapefile_from_a_chinese_gis_office_imports_however_its_encoding_is_declared(
+    db, tmp_path, cpg, ldid, how
+):
+    shp = _office_shapefile(tmp_path, cpg=cpg, ldid=ldid)
+    assert "塘沽".encode("gbk") in shp.with_suffix(".dbf").read_bytes()  # really GBK on disk
+    report = import_subdistricts(shp)
+    assert report.ok and len(report.matched) == 21 and report.srid == 4527
+    assert "GB18030" in report.encoding_note and how in report.encoding_note
+    assert {f.name for f in report.features} >= {"塘沽街道", "汉沽街道"}
+
+
+def test_a_wrongly_declared_encoding_is_refused_with_the_feature_and_field_and_a_hint(db, tmp_path):
+    shp = _office_shapefile(tmp_path, cpg="UTF-8")
+    with pytest.raises(ImportFileError) as refused:
+        import_subdistricts(shp)
+    message = str(refused.value)
+    assert "第 1 个要素的字段“XZQMC”无法按 UTF-8 解码" in message and "--encoding GBK" in message
+    report = import_subdistricts(shp, encoding="GBK")  # the user's word wins over the .cpg
+    assert report.ok and "按 --encoding 指定" in report.encoding_note
+
+
+def test_the_command_takes_encoding_and_says_which_it_used(db, tmp_path, capsys):
+    shp = _office_shapefile(tmp_path, cpg=None)
+    call_command("import_subdistricts", str(shp), "--encoding", "GB2312")
+    assert "属性编码：GB18030" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="不认识的编码"):
+        call_command("import_subdistricts", str(shp), "--encoding", "klingon")

@@ -8,6 +8,7 @@ The file's CRS is only ever *identified* as an EPSG code; the transformation is 
 the file's own SRS text (GDAL 3.6 cannot stop an SRS definition from reaching files or the network).
 """
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from django.contrib.gis.gdal import CoordTransform, DataSource, GDALException, O
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.db import connection, transaction
 
+from gis_app.lib.encodings import EncodingError, candidates, label
 from gis_app.lib.srid import WGS84
 
 from ..models import Subdistrict, SubdistrictKind
@@ -51,6 +53,7 @@ class SubdistrictImportReport:
     missing: list[Subdistrict] = field(default_factory=list)
     committed: bool = False
     homes_reassigned: int = 0
+    encoding_note: str = ""
 
     @property
     def matched(self) -> list[FeatureResult]:
@@ -65,7 +68,7 @@ class SubdistrictImportReport:
         return not self.unmatched
 
     def as_text(self) -> str:
-        lines = [f"文件：{self.source}（坐标系 EPSG:{self.srid}，已转换为 WGS84）"]
+        lines = [f"文件：{self.source}（坐标系 EPSG:{self.srid}，已转换为 WGS84；{self.encoding_note or '属性编码：UTF-8'}）"]
         lines.append(
             f"匹配 {len(self.matched)} 个，未匹配 {len(self.unmatched)} 个，文件中缺少 {len(self.missing)} 个街镇"
         )
@@ -115,24 +118,66 @@ def identify_epsg(srs: SpatialReference | None, override: int | None) -> int:
     return int(code)
 
 
-def read_features(path: Path, *, srid: int | None = None, layer: str | None = None):
+def _open_layer(path: Path, layer: str | None, encoding: str):
+    # GDAL must not recode on its own (it turns GBK into mojibake when it assumes Latin-1): we decode. The driver reads
+    # the option when the file is opened, so it is set for the opening only (child processes never see it).
+    previous = os.environ.get("SHAPE_ENCODING")
+    os.environ["SHAPE_ENCODING"] = ""
     try:
-        source = DataSource(str(path))
+        source = DataSource(str(path), encoding=encoding)
     except GDALException as exc:
         raise ImportFileError(f"无法读取文件 {path.name}：{exc}") from None
+    finally:
+        if previous is None:
+            del os.environ["SHAPE_ENCODING"]
+        else:
+            os.environ["SHAPE_ENCODING"] = previous
     if layer is not None:
         try:
-            lyr = source[layer]
+            return source[layer]
         except (IndexError, KeyError, GDALException):
             raise ImportFileError(f"文件中没有图层 {layer}") from None
-    else:
-        lyr = source[0]
+    return source[0]
+
+
+def _first_undecodable(lyr) -> tuple[int, str] | None:
+    """(feature number, field) of the first text value that does not decode, or None when all do."""
+    text_fields = [name for name, kind in zip(lyr.fields, lyr.field_types, strict=True) if kind.__name__ == "OFTString"]
+    for index, feature in enumerate(lyr, start=1):
+        for name in text_fields:
+            try:
+                feature.get(name)
+            except UnicodeDecodeError:
+                return index, name
+    return None
+
+
+def open_layer(path: Path, *, layer: str | None = None, encoding: str | None = None):
+    """The layer with its attributes decoded, and a sentence saying which encoding was used and why."""
+    try:
+        tried, why = candidates(path, encoding)
+    except EncodingError as exc:
+        raise ImportFileError(str(exc)) from None
+    for candidate in tried:
+        lyr = _open_layer(path, layer, candidate)
+        bad = _first_undecodable(lyr)
+        if bad is None:
+            return lyr, f"属性编码：{label(candidate)}（{why}）"
+    index, field = bad
+    raise ImportFileError(
+        f"第 {index} 个要素的字段“{field}”无法按 {'、'.join(label(c) for c in tried)} 解码。请确认文件的编码，"
+        "用 --encoding 指定（如 --encoding GBK），或在 .shp 旁放一个写有编码名称的 .cpg 文件"
+    )
+
+
+def read_features(path: Path, *, srid: int | None = None, layer: str | None = None, encoding: str | None = None):
+    lyr, encoding_note = open_layer(path, layer=layer, encoding=encoding)
     epsg = identify_epsg(lyr.srs, srid)
     try:
         transform = CoordTransform(SpatialReference(epsg), SpatialReference(WGS84))
     except GDALException:
         raise ImportFileError(f"不支持的坐标系 EPSG:{epsg}") from None
-    return lyr, epsg, transform
+    return lyr, epsg, transform, encoding_note
 
 
 def import_subdistricts(
@@ -143,9 +188,10 @@ def import_subdistricts(
     layer: str | None = None,
     create_missing: bool = False,
     approximate: bool = False,
+    encoding: str | None = None,
 ) -> SubdistrictImportReport:
     path = Path(path)
-    lyr, epsg, transform = read_features(path, srid=srid, layer=layer)
+    lyr, epsg, transform, encoding_note = read_features(path, srid=srid, layer=layer, encoding=encoding)
     fields = list(lyr.fields)
     code_field, name_field, kind_field = (
         _pick(fields, CODE_FIELDS),
@@ -154,7 +200,7 @@ def import_subdistricts(
     )
     if code_field is None and name_field is None:
         raise ImportFileError(f"找不到代码或名称字段（现有字段：{', '.join(fields) or '无'}）")
-    report = SubdistrictImportReport(source=path.name, srid=epsg)
+    report = SubdistrictImportReport(source=path.name, srid=epsg, encoding_note=encoding_note)
     by_code = {s.code: s for s in Subdistrict.objects.all()}
     by_name = {s.name: s for s in by_code.values()}
     claimed: dict[int, FeatureResult] = {}
