@@ -66,3 +66,31 @@ def test_tsp_kroa100_reaches_its_optimum():
     p = load(DATA / "tsplib" / "kroA100.tsp")
     c = check(p, solve(p, seconds=3).routes)
     assert c.feasible and c.cost == 21282
+
+
+def test_a_tsp_in_metres_across_a_district_is_solved_to_its_optimum_beyond_fast_tsps_16_bits():
+    """Distances over 65,535 used to crash fast-tsp; scaled, then polished on the exact distances."""
+    import itertools
+    import random
+
+    rng = random.Random(7)
+    coords = [(rng.uniform(0, 100_000), rng.uniform(0, 100_000)) for _ in range(9)]  # metres, a 100 km district
+    problem = Problem(name="district-m", coords=coords, convention="tsp")
+    plan = solve(problem, seconds=1.0)
+    result = check(problem, plan.routes)
+    best = min(
+        sum(problem.distance(a, b) for a, b in zip((0, *perm), (*perm, 0), strict=True))
+        for perm in itertools.permutations(range(1, 9))
+    )  # brute force over every tour
+    assert result.feasible and result.cost == best
+
+
+def test_route_bench_accepts_a_tsplib_file_with_large_distances(tmp_path, capsys):
+    lines = ["NAME: big", "TYPE: TSP", "DIMENSION: 6", "EDGE_WEIGHT_TYPE: EUC_2D", "NODE_COORD_SECTION"]
+    lines += [f"{i + 1} {x} {y}" for i, (x, y) in enumerate([(0, 0), (90000, 0), (90000, 80000), (0, 80000),
+                                                              (45000, 100000), (45000, -20000)])]  # fmt: skip
+    path = tmp_path / "big.tsp"
+    path.write_text("\n".join([*lines, "EOF", ""]))
+    call_command("route_bench", str(path), "--seconds", "0.5")
+    out = json.loads(capsys.readouterr().out)
+    assert out["feasible"] and out["cost"] > 65_535

@@ -92,8 +92,37 @@ def _solve_tsp(problem: Problem, seconds: float) -> Plan:
     started = time.perf_counter()
     k = SCALE.get(problem.convention, 1000) if problem.matrix is None else 1000
     n = problem.size
-    dists = [[int(round(problem.distance(i, j) * k)) for j in range(n)] for i in range(n)]
-    tour = fast_tsp.find_tour(dists, max(0.05, seconds - (time.perf_counter() - started)))
+    exact = [[problem.distance(i, j) for j in range(n)] for i in range(n)]
+    longest = max(max(row) for row in exact) * k
+    # fast-tsp takes 16-bit distances only. Larger ones (metres across a 100 km district) are scaled down to fit; the
+    # rounding can hide small differences, so the tour is then polished by 2-opt on the exact distances.
+    squeeze = FAST_TSP_MAX / longest if longest > FAST_TSP_MAX else 1.0
+    dists = [[int(round(d * k * squeeze)) for d in row] for row in exact]
+    budget = seconds - (time.perf_counter() - started)
+    tour = fast_tsp.find_tour(dists, max(0.05, budget * (0.8 if squeeze < 1 else 1.0)))
     start = tour.index(0)
     route = [int(v) for v in tour[start + 1 :] + tour[:start]]
+    if squeeze < 1:
+        route = two_opt(route, exact, deadline=started + seconds)
     return Plan(routes=[route], cost=0.0, vehicles=1, seconds=time.perf_counter() - started, skipped=[])
+
+
+FAST_TSP_MAX = 65_535
+
+
+def two_opt(route: list[int], dist: list[list[float]], *, deadline: float) -> list[int]:
+    """First-improvement 2-opt on a closed tour from depot 0 (the depot is not in `route`), until no move improves
+    or the deadline passes."""
+    tour = [0, *route, 0]
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        for i in range(1, len(tour) - 2):
+            a, b = tour[i - 1], tour[i]
+            for j in range(i + 1, len(tour) - 1):
+                c, d = tour[j], tour[j + 1]
+                if dist[a][c] + dist[b][d] < dist[a][b] + dist[c][d] - 1e-9:
+                    tour[i : j + 1] = reversed(tour[i : j + 1])
+                    b = tour[i]
+                    improved = True
+    return tour[1:-1]

@@ -68,7 +68,9 @@ class SubdistrictImportReport:
         return not self.unmatched
 
     def as_text(self) -> str:
-        lines = [f"文件：{self.source}（坐标系 EPSG:{self.srid}，已转换为 WGS84；{self.encoding_note or '属性编码：UTF-8'}）"]
+        lines = [
+            f"文件：{self.source}（坐标系 EPSG:{self.srid}，已转换为 WGS84；{self.encoding_note or '属性编码：UTF-8'}）"
+        ]
         lines.append(
             f"匹配 {len(self.matched)} 个，未匹配 {len(self.unmatched)} 个，文件中缺少 {len(self.missing)} 个街镇"
         )

@@ -16,7 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--commit", action="store_true", help="write to the database (default: report only)")
         parser.add_argument("--srid", type=int, help="EPSG code of the file when it carries none (e.g. 4490)")
         parser.add_argument("--layer", help="layer name in a GeoPackage (default: the first)")
-        parser.add_argument("--encoding", help="attribute encoding, e.g. GBK (default: .cpg, DBF header, UTF-8, GB18030)")
+        parser.add_argument(
+            "--encoding", help="attribute encoding, e.g. GBK (default: .cpg, DBF header, UTF-8, GB18030)"
+        )
         parser.add_argument("--create-missing", action="store_true", help="create 街镇 not yet in the registry")
         parser.add_argument("--approximate", action="store_true", help="mark the boundaries as approximate (demo)")
 
