@@ -15,6 +15,7 @@ from gis_app.inspections import api as inspections_api
 from gis_app.inspections import views as inspections
 from gis_app.jobs import views as jobs
 from gis_app.notifications import views as notifications
+from gis_app.ops import views as ops_views
 from gis_app.public import views as public
 from gis_app.rating import views as rating
 from gis_app.risk import views as risk
@@ -113,5 +114,6 @@ urlpatterns = [
     path("layers/legend/", layers_views.legend, name="layers-legend"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("audit/", ops_views.audit, name="audit"),
     path("admin/", admin.site.urls),
 ]

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from gis_app.lib.history import tracked
 from gis_app.lib.srid import WGS84
 
 from .catalogue import Field, Layer, own_layers
@@ -92,7 +93,8 @@ def _build(layer: Layer) -> type[models.Model]:
 
 
 for _layer in own_layers():
-    globals()[_layer.model_name] = _build(_layer)
+    # Every site-plan layer keeps its history (insert, update, delete with the values before and after).
+    globals()[_layer.model_name] = tracked(_build(_layer))
 
 
 class FeaturePhoto(models.Model):

@@ -180,6 +180,7 @@ MATRIX: dict[str, tuple[str, str, str | None]] = {
     "api-hazard-detail": ("/api/hazards/{hazard}/", "U22222N", "U22NNNN"),
     "api-hazard-actions": ("/api/hazards/{hazard}/actions/verify/", "UMMMMMM", "UMMMMMM"),
     "api-root": ("/api/", "U222222", None),
+    "audit": ("/audit/", "3244444", None),
     "api-schema": ("/api/schema/", "2222222", None),
 }
 

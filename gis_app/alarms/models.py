@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.gis.db import models
 
+from gis_app.lib.history import tracked
 from gis_app.lib.srid import WGS84
 
 
@@ -27,6 +28,7 @@ class DeviceKind(models.TextChoices):
     WATER_PRESSURE = "water_pressure", "水压监测"
 
 
+@tracked
 class Device(models.Model):
     vendor = models.ForeignKey(Vendor, verbose_name="厂商", on_delete=models.PROTECT, related_name="devices")
     vendor_device_id = models.CharField("厂商设备编号", max_length=100)

@@ -3,6 +3,7 @@ from django.contrib.gis.db import models
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
+from gis_app.lib.history import tracked
 from gis_app.lib.srid import WGS84
 
 from .credit_code import credit_code_error, normalise
@@ -40,6 +41,7 @@ class Subdistrict(models.Model):
         return self.name
 
 
+@tracked
 class SafetyServiceProvider(models.Model):
     """第三方安全服务机构: inspects and advises the homes it is contracted to."""
 
@@ -88,6 +90,7 @@ class CareHomeQuerySet(models.QuerySet):
         return self.filter(subdistrict=subdistrict)
 
 
+@tracked
 class CareHome(models.Model):
     name = models.CharField("机构名称", max_length=100)
     credit_code = models.CharField("统一社会信用代码", max_length=18, unique=True, validators=[validate_credit_code])
@@ -182,6 +185,7 @@ class Role(models.TextChoices):
     THIRD_PARTY = "third_party", "第三方安全服务机构"
 
 
+@tracked
 class Profile(models.Model):
     """Who a user is in the campaign: a role and, for the scoped roles, the one 街镇/home/provider they belong to."""
 
@@ -224,6 +228,7 @@ class TokenPurpose(models.TextChoices):
     GIS = "gis", "桌面 GIS（QGIS、ArcGIS、GDAL）"
 
 
+@tracked(exclude=["key_hash", "password_fingerprint"])
 class ApiToken(models.Model):
     """An access token for programs. Only its sha256 is stored (a dump or a database reader learns no token); it
     expires, can be revoked, and dies with a password change (it remembers a fingerprint of the password hash it was

@@ -5,6 +5,7 @@ from django.contrib.gis.db import models
 from django.db.models import Q
 
 from gis_app.lib import clock
+from gis_app.lib.history import tracked
 from gis_app.lib.srid import WGS84
 
 
@@ -64,6 +65,7 @@ class HazardQuerySet(models.QuerySet):
         return self.filter(severity=Severity.MAJOR)
 
 
+@tracked
 class Hazard(models.Model):
     care_home = models.ForeignKey(
         "carehomes.CareHome", verbose_name="养老机构", on_delete=models.PROTECT, related_name="hazards"

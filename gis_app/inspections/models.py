@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import Q
 
+from gis_app.lib.history import tracked
 from gis_app.lib.srid import WGS84
 
 
@@ -158,6 +159,7 @@ class InspectionQuerySet(models.QuerySet):
         return self.filter(care_home__in=homes)
 
 
+@tracked
 class Inspection(models.Model):
     care_home = models.ForeignKey(
         "carehomes.CareHome", verbose_name="养老机构", on_delete=models.PROTECT, related_name="inspections"

@@ -2,8 +2,11 @@ from django.apps import AppConfig
 
 
 class OpsConfig(AppConfig):
-    """Running the platform: backups and restores (no models of its own; it reads every app's tables)."""
+    """Running the platform: backups and restores, and the audit trail."""
 
     name = "gis_app.ops"
     label = "ops"
-    verbose_name = "运维"
+    verbose_name = "运维与审计"
+
+    def ready(self) -> None:
+        from . import audit  # noqa: F401 - connects the login/logout signals

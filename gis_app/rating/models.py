@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from gis_app.lib.history import tracked
+
 
 class RatingRubric(models.Model):
     """The star-rating rubric as data (categories, items, maximum deductions, caps, vetoes, thresholds), versioned."""
@@ -19,6 +21,7 @@ class RatingRubric(models.Model):
         return f"{self.title}（{self.version}）"
 
 
+@tracked
 class StarAssessment(models.Model):
     class Status(models.TextChoices):
         SELF_ASSESSED = "self_assessed", "机构已自评"

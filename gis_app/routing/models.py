@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.gis.db import models
 
+from gis_app.lib.history import tracked
 from gis_app.lib.srid import WGS84
 
 
@@ -93,6 +94,7 @@ class Team(models.Model):
         return self.name
 
 
+@tracked
 class PlanStop(models.Model):
     """A candidate home of a plan: its inputs (priority, service time, window, locks) and, once planned, its place."""
 
