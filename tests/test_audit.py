@@ -60,7 +60,11 @@ def test_logins_failed_logins_and_downloads_are_recorded_and_exported(world):
     export = bureau.get("/audit/?user=t_street&format=xlsx")
     sheets = load_workbook(io.BytesIO(export.content))
     assert sheets.sheetnames == ["数据变更", "登录与下载"]
-    assert [r[2].value for r in sheets["登录与下载"].iter_rows(min_row=3)][:3] == ["下载/导出", "登录", "登录失败"]  # newest first
+    assert [r[2].value for r in sheets["登录与下载"].iter_rows(min_row=3)][:3] == [
+        "下载/导出",
+        "登录",
+        "登录失败",
+    ]  # newest first
 
 
 @pytest.mark.parametrize("role", ["fire_rescue", "subdistrict", "care_home", "third_party"])
