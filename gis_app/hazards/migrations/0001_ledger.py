@@ -7,376 +7,136 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("carehomes", "0001_registry"),
-        ("inspections", "0001_catalogue_and_inspections"),
+        ('carehomes', '0001_registry'),
+        ('inspections', '0001_catalogue_and_inspections'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Hazard",
+            name='Hazard',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "category",
-                    models.CharField(
-                        choices=[
-                            ("electrical", "电气线路与用电"),
-                            ("ebike", "电动自行车停放充电"),
-                            ("fire_lane", "消防车通道"),
-                            ("exits", "安全出口与疏散通道"),
-                            ("equipment", "消防设施器材"),
-                            ("flammables", "易燃易爆物品"),
-                            ("open_flame", "用火与吸烟"),
-                            ("building", "建筑与装修"),
-                            ("control_room", "消防控制室"),
-                            ("management", "制度与管理"),
-                            ("training", "培训与演练"),
-                            ("other", "其他"),
-                        ],
-                        default="other",
-                        max_length=20,
-                        verbose_name="类别",
-                    ),
-                ),
-                ("description", models.TextField(verbose_name="隐患描述")),
-                (
-                    "location",
-                    django.contrib.gis.db.models.fields.PointField(
-                        blank=True, null=True, srid=4326, verbose_name="位置"
-                    ),
-                ),
-                (
-                    "severity",
-                    models.CharField(
-                        choices=[("general", "一般隐患"), ("major", "重大隐患")],
-                        default="general",
-                        max_length=10,
-                        verbose_name="等级",
-                    ),
-                ),
-                ("found_on", models.DateField(verbose_name="发现日期")),
-                ("responsible_person", models.CharField(blank=True, max_length=50, verbose_name="整改责任人")),
-                ("responsible_phone", models.CharField(blank=True, max_length=30, verbose_name="责任人电话")),
-                ("due_on", models.DateField(verbose_name="整改期限")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("reported", "已上报"),
-                            ("assigned", "已交办"),
-                            ("rectifying", "整改中"),
-                            ("submitted", "待复查"),
-                            ("verified", "复查通过"),
-                            ("closed", "已销号"),
-                            ("closed_unfixed", "未整改关闭"),
-                            ("reopened", "已重新打开"),
-                        ],
-                        default="reported",
-                        max_length=16,
-                        verbose_name="状态",
-                    ),
-                ),
-                ("plan_measures", models.TextField(blank=True, verbose_name="整改措施")),
-                ("plan_safeguards", models.TextField(blank=True, verbose_name="临时防范措施")),
-                ("plan_due_on", models.DateField(blank=True, null=True, verbose_name="方案完成日期")),
-                ("rectification_note", models.TextField(blank=True, verbose_name="整改情况")),
-                ("rectified_on", models.DateField(blank=True, null=True, verbose_name="整改完成日期")),
-                ("verified_on", models.DateField(blank=True, null=True, verbose_name="复查日期")),
-                ("closed_on", models.DateField(blank=True, null=True, verbose_name="销号日期")),
-                (
-                    "uuid",
-                    models.UUIDField(
-                        blank=True, help_text="外业采集时的唯一标识", null=True, unique=True, verbose_name="UUID"
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="更新时间")),
-                (
-                    "care_home",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="hazards",
-                        to="carehomes.carehome",
-                        verbose_name="养老机构",
-                    ),
-                ),
-                (
-                    "check_result",
-                    models.OneToOneField(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="hazard",
-                        to="inspections.checkresult",
-                        verbose_name="对应检查项",
-                    ),
-                ),
-                (
-                    "criterion",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        to="inspections.criterion",
-                        verbose_name="重大隐患判定条款",
-                    ),
-                ),
-                (
-                    "found_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="发现人",
-                    ),
-                ),
-                (
-                    "inspection",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="hazards",
-                        to="inspections.inspection",
-                        verbose_name="发现于检查",
-                    ),
-                ),
-                (
-                    "key_place",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        to="inspections.keyplace",
-                        verbose_name="重点部位",
-                    ),
-                ),
-                (
-                    "verified_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="复查人",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('category', models.CharField(choices=[('electrical', '电气线路与用电'), ('ebike', '电动自行车停放充电'), ('fire_lane', '消防车通道'), ('exits', '安全出口与疏散通道'), ('equipment', '消防设施器材'), ('flammables', '易燃易爆物品'), ('open_flame', '用火与吸烟'), ('building', '建筑与装修'), ('control_room', '消防控制室'), ('management', '制度与管理'), ('training', '培训与演练'), ('other', '其他')], default='other', max_length=20, verbose_name='类别')),
+                ('description', models.TextField(verbose_name='隐患描述')),
+                ('location', django.contrib.gis.db.models.fields.PointField(blank=True, null=True, srid=4326, verbose_name='位置')),
+                ('severity', models.CharField(choices=[('general', '一般隐患'), ('major', '重大隐患')], default='general', max_length=10, verbose_name='等级')),
+                ('found_on', models.DateField(verbose_name='发现日期')),
+                ('responsible_person', models.CharField(blank=True, max_length=50, verbose_name='整改责任人')),
+                ('responsible_phone', models.CharField(blank=True, max_length=30, verbose_name='责任人电话')),
+                ('due_on', models.DateField(verbose_name='整改期限')),
+                ('status', models.CharField(choices=[('reported', '已上报'), ('assigned', '已交办'), ('rectifying', '整改中'), ('submitted', '待复查'), ('verified', '复查通过'), ('closed', '已销号'), ('closed_unfixed', '未整改关闭'), ('reopened', '已重新打开')], default='reported', max_length=16, verbose_name='状态')),
+                ('plan_measures', models.TextField(blank=True, verbose_name='整改措施')),
+                ('plan_safeguards', models.TextField(blank=True, verbose_name='临时防范措施')),
+                ('plan_due_on', models.DateField(blank=True, null=True, verbose_name='方案完成日期')),
+                ('rectification_note', models.TextField(blank=True, verbose_name='整改情况')),
+                ('rectified_on', models.DateField(blank=True, null=True, verbose_name='整改完成日期')),
+                ('verified_on', models.DateField(blank=True, null=True, verbose_name='复查日期')),
+                ('closed_on', models.DateField(blank=True, null=True, verbose_name='销号日期')),
+                ('uuid', models.UUIDField(blank=True, help_text='外业采集时的唯一标识', null=True, unique=True, verbose_name='UUID')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='更新时间')),
+                ('care_home', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='hazards', to='carehomes.carehome', verbose_name='养老机构')),
+                ('check_result', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='hazard', to='inspections.checkresult', verbose_name='对应检查项')),
+                ('criterion', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='inspections.criterion', verbose_name='重大隐患判定条款')),
+                ('found_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='发现人')),
+                ('inspection', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='hazards', to='inspections.inspection', verbose_name='发现于检查')),
+                ('key_place', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='inspections.keyplace', verbose_name='重点部位')),
+                ('verified_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='复查人')),
             ],
             options={
-                "verbose_name": "隐患",
-                "verbose_name_plural": "隐患",
-                "ordering": ["-found_on", "-id"],
+                'verbose_name': '隐患',
+                'verbose_name_plural': '隐患',
+                'ordering': ['-found_on', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="HazardEvent",
+            name='HazardEvent',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("at", models.DateTimeField(verbose_name="时间")),
-                ("by_name", models.CharField(max_length=100, verbose_name="操作人姓名")),
-                ("action", models.CharField(max_length=30, verbose_name="操作")),
-                (
-                    "from_status",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("reported", "已上报"),
-                            ("assigned", "已交办"),
-                            ("rectifying", "整改中"),
-                            ("submitted", "待复查"),
-                            ("verified", "复查通过"),
-                            ("closed", "已销号"),
-                            ("closed_unfixed", "未整改关闭"),
-                            ("reopened", "已重新打开"),
-                        ],
-                        max_length=16,
-                        verbose_name="原状态",
-                    ),
-                ),
-                (
-                    "to_status",
-                    models.CharField(
-                        choices=[
-                            ("reported", "已上报"),
-                            ("assigned", "已交办"),
-                            ("rectifying", "整改中"),
-                            ("submitted", "待复查"),
-                            ("verified", "复查通过"),
-                            ("closed", "已销号"),
-                            ("closed_unfixed", "未整改关闭"),
-                            ("reopened", "已重新打开"),
-                        ],
-                        max_length=16,
-                        verbose_name="新状态",
-                    ),
-                ),
-                ("comment", models.TextField(blank=True, verbose_name="说明")),
-                (
-                    "by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="操作人",
-                    ),
-                ),
-                (
-                    "care_home",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="carehomes.carehome"
-                    ),
-                ),
-                (
-                    "hazard",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="events", to="hazards.hazard"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('at', models.DateTimeField(verbose_name='时间')),
+                ('by_name', models.CharField(max_length=100, verbose_name='操作人姓名')),
+                ('action', models.CharField(max_length=30, verbose_name='操作')),
+                ('from_status', models.CharField(blank=True, choices=[('reported', '已上报'), ('assigned', '已交办'), ('rectifying', '整改中'), ('submitted', '待复查'), ('verified', '复查通过'), ('closed', '已销号'), ('closed_unfixed', '未整改关闭'), ('reopened', '已重新打开')], max_length=16, verbose_name='原状态')),
+                ('to_status', models.CharField(choices=[('reported', '已上报'), ('assigned', '已交办'), ('rectifying', '整改中'), ('submitted', '待复查'), ('verified', '复查通过'), ('closed', '已销号'), ('closed_unfixed', '未整改关闭'), ('reopened', '已重新打开')], max_length=16, verbose_name='新状态')),
+                ('comment', models.TextField(blank=True, verbose_name='说明')),
+                ('by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='操作人')),
+                ('care_home', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='carehomes.carehome')),
+                ('hazard', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='hazards.hazard')),
             ],
             options={
-                "verbose_name": "隐患处理记录",
-                "verbose_name_plural": "隐患处理记录",
-                "ordering": ["at", "id"],
+                'verbose_name': '隐患处理记录',
+                'verbose_name_plural': '隐患处理记录',
+                'ordering': ['at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="HazardPhoto",
+            name='HazardPhoto',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "stage",
-                    models.CharField(
-                        choices=[("before", "整改前"), ("after", "整改后")], max_length=6, verbose_name="阶段"
-                    ),
-                ),
-                ("image", models.ImageField(upload_to="hazards/%Y/%m/", verbose_name="照片")),
-                ("taken_at", models.DateTimeField(auto_now_add=True, verbose_name="拍摄/上传时间")),
-                (
-                    "hazard",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="photos", to="hazards.hazard"
-                    ),
-                ),
-                (
-                    "uploaded_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('stage', models.CharField(choices=[('before', '整改前'), ('after', '整改后')], max_length=6, verbose_name='阶段')),
+                ('image', models.ImageField(upload_to='hazards/%Y/%m/', verbose_name='照片')),
+                ('taken_at', models.DateTimeField(auto_now_add=True, verbose_name='拍摄/上传时间')),
+                ('hazard', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='photos', to='hazards.hazard')),
+                ('uploaded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "隐患照片",
-                "verbose_name_plural": "隐患照片",
-                "ordering": ["stage", "taken_at"],
+                'verbose_name': '隐患照片',
+                'verbose_name_plural': '隐患照片',
+                'ordering': ['stage', 'taken_at'],
             },
         ),
         migrations.CreateModel(
-            name="SupervisionListing",
+            name='SupervisionListing',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("supervising_department", models.CharField(max_length=100, verbose_name="督办部门")),
-                ("listed_on", models.DateField(verbose_name="挂牌日期")),
-                ("deadline", models.DateField(verbose_name="督办期限")),
-                ("delisted_on", models.DateField(blank=True, null=True, verbose_name="摘牌日期")),
-                (
-                    "delisted_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="摘牌人",
-                    ),
-                ),
-                (
-                    "hazard",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="listing",
-                        to="hazards.hazard",
-                        verbose_name="隐患",
-                    ),
-                ),
-                (
-                    "listed_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="挂牌人",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('supervising_department', models.CharField(max_length=100, verbose_name='督办部门')),
+                ('listed_on', models.DateField(verbose_name='挂牌日期')),
+                ('deadline', models.DateField(verbose_name='督办期限')),
+                ('delisted_on', models.DateField(blank=True, null=True, verbose_name='摘牌日期')),
+                ('delisted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='摘牌人')),
+                ('hazard', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='listing', to='hazards.hazard', verbose_name='隐患')),
+                ('listed_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='挂牌人')),
             ],
             options={
-                "verbose_name": "挂牌督办",
-                "verbose_name_plural": "挂牌督办",
-                "ordering": ["-listed_on"],
+                'verbose_name': '挂牌督办',
+                'verbose_name_plural': '挂牌督办',
+                'ordering': ['-listed_on'],
             },
         ),
         migrations.CreateModel(
-            name="SupervisionEntry",
+            name='SupervisionEntry',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("at", models.DateTimeField(verbose_name="时间")),
-                ("note", models.TextField(verbose_name="督办情况")),
-                (
-                    "by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "listing",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="entries",
-                        to="hazards.supervisionlisting",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('at', models.DateTimeField(verbose_name='时间')),
+                ('note', models.TextField(verbose_name='督办情况')),
+                ('by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('listing', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='hazards.supervisionlisting')),
             ],
             options={
-                "verbose_name": "督办跟踪记录",
-                "verbose_name_plural": "督办跟踪记录",
-                "ordering": ["at"],
+                'verbose_name': '督办跟踪记录',
+                'verbose_name_plural': '督办跟踪记录',
+                'ordering': ['at'],
             },
         ),
         migrations.AddIndex(
-            model_name="hazard",
-            index=models.Index(fields=["care_home", "status"], name="hazard_home_status_idx"),
+            model_name='hazard',
+            index=models.Index(fields=['care_home', 'status'], name='hazard_home_status_idx'),
         ),
         migrations.AddIndex(
-            model_name="hazard",
-            index=models.Index(fields=["status", "due_on"], name="hazard_status_due_idx"),
+            model_name='hazard',
+            index=models.Index(fields=['status', 'due_on'], name='hazard_status_due_idx'),
         ),
         migrations.AddConstraint(
-            model_name="hazard",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("severity", "major"), _negated=True), ("criterion__isnull", False), _connector="OR"
-                ),
-                name="hazard_major_has_criterion",
-                violation_error_message="重大隐患必须注明判定条款",
-            ),
+            model_name='hazard',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('severity', 'major'), _negated=True), ('criterion__isnull', False), _connector='OR'), name='hazard_major_has_criterion', violation_error_message='重大隐患必须注明判定条款'),
         ),
         migrations.AddConstraint(
-            model_name="hazard",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("due_on__gte", models.F("found_on"))), name="hazard_due_after_found"
-            ),
+            model_name='hazard',
+            constraint=models.CheckConstraint(condition=models.Q(('due_on__gte', models.F('found_on'))), name='hazard_due_after_found'),
         ),
     ]

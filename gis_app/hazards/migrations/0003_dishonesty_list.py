@@ -6,156 +6,74 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("carehomes", "0001_registry"),
-        ("hazards", "0002_history_is_append_only"),
+        ('carehomes', '0001_registry'),
+        ('hazards', '0002_history_is_append_only'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="hazard",
-            name="delay_reason",
-            field=models.TextField(blank=True, verbose_name="逾期理由"),
+            model_name='hazard',
+            name='delay_reason',
+            field=models.TextField(blank=True, verbose_name='逾期理由'),
         ),
         migrations.AddField(
-            model_name="hazard",
-            name="delay_reason_accepted",
-            field=models.BooleanField(
-                default=False, help_text="民政局认可后不作为失信名单候选", verbose_name="逾期理由已认可"
-            ),
+            model_name='hazard',
+            name='delay_reason_accepted',
+            field=models.BooleanField(default=False, help_text='民政局认可后不作为失信名单候选', verbose_name='逾期理由已认可'),
         ),
         migrations.CreateModel(
-            name="Accident",
+            name='Accident',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("occurred_on", models.DateField(verbose_name="发生日期")),
-                ("description", models.TextField(verbose_name="事故情况")),
-                (
-                    "care_home",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="accidents",
-                        to="carehomes.carehome",
-                        verbose_name="养老机构",
-                    ),
-                ),
-                (
-                    "recorded_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('occurred_on', models.DateField(verbose_name='发生日期')),
+                ('description', models.TextField(verbose_name='事故情况')),
+                ('care_home', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='accidents', to='carehomes.carehome', verbose_name='养老机构')),
+                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "火灾事故",
-                "verbose_name_plural": "火灾事故",
-                "ordering": ["-occurred_on"],
+                'verbose_name': '火灾事故',
+                'verbose_name_plural': '火灾事故',
+                'ordering': ['-occurred_on'],
             },
         ),
         migrations.CreateModel(
-            name="AccidentResponsibility",
+            name='AccidentResponsibility',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("person_name", models.CharField(max_length=50, verbose_name="责任人")),
-                (
-                    "degree",
-                    models.CharField(
-                        choices=[("main", "主要责任"), ("direct", "直接责任")], max_length=10, verbose_name="责任"
-                    ),
-                ),
-                ("punished_on", models.DateField(blank=True, null=True, verbose_name="受到主管部门处罚日期")),
-                (
-                    "accident",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="responsibilities",
-                        to="hazards.accident",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('person_name', models.CharField(max_length=50, verbose_name='责任人')),
+                ('degree', models.CharField(choices=[('main', '主要责任'), ('direct', '直接责任')], max_length=10, verbose_name='责任')),
+                ('punished_on', models.DateField(blank=True, null=True, verbose_name='受到主管部门处罚日期')),
+                ('accident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='responsibilities', to='hazards.accident')),
             ],
             options={
-                "verbose_name": "事故责任人",
-                "verbose_name_plural": "事故责任人",
+                'verbose_name': '事故责任人',
+                'verbose_name_plural': '事故责任人',
             },
         ),
         migrations.CreateModel(
-            name="DishonestyListEntry",
+            name='DishonestyListEntry',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "subject",
-                    models.CharField(
-                        choices=[("care_home", "养老机构"), ("person", "个人")], max_length=10, verbose_name="对象类型"
-                    ),
-                ),
-                ("person_name", models.CharField(blank=True, max_length=50, verbose_name="个人姓名")),
-                ("basis", models.TextField(verbose_name="列入依据")),
-                ("listed_on", models.DateField(verbose_name="列入日期")),
-                ("removal_on", models.DateField(verbose_name="移出日期（期满）")),
-                ("removed_on", models.DateField(blank=True, null=True, verbose_name="提前移出日期")),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "care_home",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="dishonesty_entries",
-                        to="carehomes.carehome",
-                        verbose_name="养老机构",
-                    ),
-                ),
-                (
-                    "decided_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="决定人",
-                    ),
-                ),
-                (
-                    "hazard",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        to="hazards.hazard",
-                        verbose_name="依据隐患",
-                    ),
-                ),
-                (
-                    "responsibility",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        to="hazards.accidentresponsibility",
-                        verbose_name="依据事故责任",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('subject', models.CharField(choices=[('care_home', '养老机构'), ('person', '个人')], max_length=10, verbose_name='对象类型')),
+                ('person_name', models.CharField(blank=True, max_length=50, verbose_name='个人姓名')),
+                ('basis', models.TextField(verbose_name='列入依据')),
+                ('listed_on', models.DateField(verbose_name='列入日期')),
+                ('removal_on', models.DateField(verbose_name='移出日期（期满）')),
+                ('removed_on', models.DateField(blank=True, null=True, verbose_name='提前移出日期')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('care_home', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dishonesty_entries', to='carehomes.carehome', verbose_name='养老机构')),
+                ('decided_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='决定人')),
+                ('hazard', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='hazards.hazard', verbose_name='依据隐患')),
+                ('responsibility', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='hazards.accidentresponsibility', verbose_name='依据事故责任')),
             ],
             options={
-                "verbose_name": "失信联合惩戒名单",
-                "verbose_name_plural": "失信联合惩戒名单",
-                "ordering": ["-listed_on", "-id"],
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(("removal_on__gt", models.F("listed_on"))),
-                        name="dishonesty_removal_after_listing",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            models.Q(("subject", "person"), _negated=True),
-                            models.Q(("person_name", ""), _negated=True),
-                            _connector="OR",
-                        ),
-                        name="dishonesty_person_has_name",
-                    ),
-                ],
+                'verbose_name': '失信联合惩戒名单',
+                'verbose_name_plural': '失信联合惩戒名单',
+                'ordering': ['-listed_on', '-id'],
+                'constraints': [models.CheckConstraint(condition=models.Q(('removal_on__gt', models.F('listed_on'))), name='dishonesty_removal_after_listing'), models.CheckConstraint(condition=models.Q(models.Q(('subject', 'person'), _negated=True), models.Q(('person_name', ''), _negated=True), _connector='OR'), name='dishonesty_person_has_name')],
             },
         ),
     ]
