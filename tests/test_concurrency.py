@@ -4,6 +4,7 @@ however many arrive at once (#16). Parallel requests go to the gunicorn test ser
 import json
 import threading
 import urllib.request
+from datetime import date
 
 import pytest
 from django.contrib.gis.geos import Point
@@ -165,3 +166,50 @@ def test_the_web_form_posted_twice_saves_one_inspection(world):
     assert first.status_code == second.status_code == 302 and first.url == second.url
     assert Inspection.objects.count() == before + 1
     assert any("已经提交过" in str(m) for m in second.wsgi_request._messages)
+
+
+@pytest.mark.django_db
+def test_a_hazard_step_chosen_on_a_stale_page_is_refused_in_the_web_and_the_api(world):
+    from django.test import Client
+
+    from gis_app.hazards.models import Hazard
+    from gis_app.hazards.services import report_hazard
+
+    hazard = report_hazard(care_home=world["home_a"], description="疏散通道堆物", by=world["users"]["bureau"])
+    seen = hazard.updated_at.isoformat()  # what both people's pages carry
+    first, second = Client(), Client()
+    first.force_login(world["users"]["care_home"])
+    second.force_login(world["users"]["bureau"])
+    url = f"/hazards/{hazard.pk}/do/assign/"
+    first.post(url, {"responsible_person": "张三", "version": seen})
+    stale = second.post(url, {"responsible_person": "李四", "version": seen}, follow=True)
+    assert "已被他人更新" in stale.content.decode()
+    hazard.refresh_from_db()
+    assert hazard.responsible_person == "张三"
+    api = second.post(f"/api/hazards/{hazard.pk}/actions/start/", {"comment": "x"}, HTTP_IF_MATCH=f'"{seen}"')
+    assert api.status_code == 409 and api.json()["code"] == "stale"
+    current = second.get(f"/api/hazards/{hazard.pk}/").json()["properties"]["updated_at"]
+    fresh = second.post(f"/api/hazards/{hazard.pk}/actions/verify/", {"comment": "x"}, HTTP_IF_MATCH=f'"{current}"')
+    assert fresh.status_code in (200, 409) and fresh.json().get("code") != "stale"
+    assert Hazard.objects.get(pk=hazard.pk).responsible_person == "张三"
+
+
+@pytest.mark.django_db
+def test_a_route_stop_edited_from_a_stale_page_is_refused(world):
+    from django.test import Client
+
+    from gis_app.routing.models import PlanStatus, PlanStop, RoutePlan
+    from gis_app.routing.services import stop_version
+
+    plan = RoutePlan.objects.create(title="复查", date=date.today(), status=PlanStatus.DRAFT)
+    stop = PlanStop.objects.create(plan=plan, care_home=world["home_a"], priority=5, service_minutes=30)
+    seen = stop_version(stop)
+    client = Client()
+    client.force_login(world["users"]["bureau"])
+    url = f"/routes/{plan.pk}/stops/{stop.pk}/"
+    client.post(url, {"service_minutes": 45, "priority": 9, "version": seen})
+    RoutePlan.objects.filter(pk=plan.pk).update(status=PlanStatus.DRAFT)  # as if the re-plan had finished
+    stale = client.post(url, {"service_minutes": 20, "priority": 1, "version": seen}, follow=True)
+    assert "已被他人修改" in stale.content.decode()
+    stop.refresh_from_db()
+    assert (stop.service_minutes, stop.priority) == (45, 9)

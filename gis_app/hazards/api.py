@@ -1,6 +1,7 @@
 """Hazards as GeoJSON, and the same lifecycle as the web pages: POST /api/hazards/<id>/actions/<action>/.
 Refusals answer 409 (or 403) with {"code": ..., "detail": ...}: the service's stable error code."""
 
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -23,7 +24,8 @@ class HazardSerializer(GeoFeatureModelSerializer):
         model = Hazard
         geo_field = "location"
         fields = ("id", "care_home", "care_home_name", "category", "description", "severity", "criterion_code",
-                  "found_on", "due_on", "responsible_person", "status", "status_label", "is_overdue", "closed_on")  # fmt: skip
+                  "found_on", "due_on", "responsible_person", "status", "status_label", "is_overdue", "closed_on",
+                  "updated_at")  # fmt: skip
 
 
 class ActionSerializer(serializers.Serializer):
@@ -69,27 +71,19 @@ class HazardViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         d, user = data.validated_data, request.user
         photos = request.FILES.getlist("photos")
-        calls = {
-            "assign": lambda: services.assign(hazard, by=user, responsible_person=d["responsible_person"],
-                                              responsible_phone=d["responsible_phone"], due_on=d["due_on"], comment=d["comment"]),
-            "start": lambda: services.start_rectification(hazard, by=user, comment=d["comment"]),
-            "plan": lambda: services.set_rectification_plan(hazard, by=user, measures=d["measures"], safeguards=d["safeguards"],
-                                                            planned_on=d["planned_on"]) if d["planned_on"] else _missing("planned_on"),
-            "submit": lambda: services.submit_for_verification(hazard, by=user, note=d["comment"], after_photos=photos),
-            "verify": lambda: services.verify(hazard, by=user, comment=d["comment"]),
-            "send_back": lambda: services.send_back(hazard, by=user, comment=d["comment"]),
-            "close_out": lambda: services.close_out(hazard, by=user, comment=d["comment"]),
-            "fix_on_spot": lambda: services.fix_on_spot(hazard, by=user, note=d["comment"], evidence=photos),
-            "close_unfixed": lambda: services.close_unfixed(hazard, by=user, comment=d["comment"]),
-            "reopen": lambda: services.reopen(hazard, by=user, comment=d["comment"]),
-        }  # fmt: skip
+        # If-Match: the hazard's updated_at as the client read it; a step on a hazard changed since is refused (409).
+        raw = request.headers.get("If-Match", "").removeprefix("W/").strip('"')
         try:
-            hazard = calls[name]()
+            expected = parse_datetime(raw) if raw else None
+        except ValueError:
+            expected = None
+        if raw and expected is None:
+            return Response({"code": "bad_version", "detail": "If-Match must be the hazard's updated_at (ISO 8601)"},
+                            status=status.HTTP_400_BAD_REQUEST)  # fmt: skip
+        try:
+            with services.expecting(expected):
+                hazard = services.perform(name, hazard, by=user, data=d, photos=photos)
         except services.HazardError as exc:
             code = status.HTTP_403_FORBIDDEN if exc.code == "forbidden" else status.HTTP_409_CONFLICT
             return Response({"code": exc.code, "detail": exc.message}, status=code)
         return Response(HazardSerializer(hazard).data)
-
-
-def _missing(field: str):
-    raise services.HazardError("plan_incomplete", f"{field} is required")

@@ -1,7 +1,9 @@
 """State changes of the ledger. Every change locks the hazard's row, checks who acts and from which state, writes the
 new state and appends one history event, all in one transaction; a refusal raises HazardError with a stable code."""
 
+import contextvars
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -138,12 +140,33 @@ def _event(hazard: Hazard, *, by, action: str, from_status: str, comment: str = 
     )  # fmt: skip
 
 
+# The version (updated_at) a person saw when they chose an action; set around a service call with `expecting()`.
+_expected_version: contextvars.ContextVar = contextvars.ContextVar("expected_hazard_version", default=None)
+
+
+@contextmanager
+def expecting(version):
+    """Within this block, a lifecycle step is refused ("stale") if the hazard changed since `version` (its updated_at
+    when the page or API client read it); None checks nothing. Checked under the hazard's row lock."""
+    token = _expected_version.set(version)
+    try:
+        yield
+    finally:
+        _expected_version.reset(token)
+
+
 def _transition(
     hazard: Hazard, action: str, *, by, comment: str = "", change: Callable[[Hazard], None] | None = None
 ) -> Hazard:
     rule = RULES[action]
     with transaction.atomic():
         locked = Hazard.objects.select_for_update().select_related("care_home").get(pk=hazard.pk)
+        expected = _expected_version.get()
+        if expected is not None and locked.updated_at != expected:
+            raise HazardError(
+                "stale",
+                f"该隐患已被他人更新（当前状态：{locked.get_status_display()}），未执行“{rule.label}”：请查看最新情况后再操作",
+            )
         if not perms.has_power(by, locked.care_home, rule.power):
             raise HazardError("forbidden", f"您无权对该隐患执行“{rule.label}”")
         if locked.status not in rule.sources:
@@ -336,3 +359,25 @@ def delist(listing: SupervisionListing, *, by, comment: str = "") -> Supervision
         locked.save()
         _event(locked.hazard, by=by, action="摘牌", from_status=locked.hazard.status, comment=comment)
     return locked
+
+
+def perform(action: str, hazard: Hazard, *, by, data: dict, photos=()) -> Hazard:
+    """One lifecycle step by its name (the web form and the API share it); `data` holds the step's fields."""
+    if action not in RULES:
+        raise HazardError("unknown_action", f"未知的操作 {action}")
+    comment = data.get("comment", "")
+    if action == "assign":
+        return assign(hazard, by=by, responsible_person=data.get("responsible_person", ""),
+                      responsible_phone=data.get("responsible_phone", ""), due_on=data.get("due_on"), comment=comment)  # fmt: skip
+    if action == "plan":
+        if data.get("planned_on") is None:
+            raise HazardError("plan_incomplete", "请填写方案完成日期")
+        return set_rectification_plan(hazard, by=by, measures=data.get("measures", ""),
+                                      safeguards=data.get("safeguards", ""), planned_on=data["planned_on"])  # fmt: skip
+    if action == "submit":
+        return submit_for_verification(hazard, by=by, note=comment, after_photos=photos)
+    if action == "fix_on_spot":
+        return fix_on_spot(hazard, by=by, note=comment, evidence=photos)
+    simple = {"start": start_rectification, "verify": verify, "send_back": send_back, "close_out": close_out,
+              "close_unfixed": close_unfixed, "reopen": reopen}  # fmt: skip
+    return simple[action](hazard, by=by, comment=comment)

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from gis_app.carehomes.scope import visible_carehomes, visible_subdistricts
@@ -73,32 +74,10 @@ def hazard_action(request, pk: int, action: str):
         return redirect("hazard-detail", pk=pk)
     d, user = form.cleaned_data, request.user
     photos = request.FILES.getlist("photos")
+    version = parse_datetime(request.POST.get("version", "")) if request.POST.get("version") else None
     try:
-        if action == "assign":
-            services.assign(hazard, by=user, responsible_person=d["responsible_person"], responsible_phone=d["responsible_phone"],
-                            due_on=d["due_on"], comment=d["comment"])  # fmt: skip
-        elif action == "start":
-            services.start_rectification(hazard, by=user, comment=d["comment"])
-        elif action == "plan":
-            if d["planned_on"] is None:
-                raise services.HazardError("plan_incomplete", "请填写方案完成日期")
-            services.set_rectification_plan(
-                hazard, by=user, measures=d["measures"], safeguards=d["safeguards"], planned_on=d["planned_on"]
-            )
-        elif action == "submit":
-            services.submit_for_verification(hazard, by=user, note=d["comment"], after_photos=photos)
-        elif action == "verify":
-            services.verify(hazard, by=user, comment=d["comment"])
-        elif action == "send_back":
-            services.send_back(hazard, by=user, comment=d["comment"])
-        elif action == "close_out":
-            services.close_out(hazard, by=user, comment=d["comment"])
-        elif action == "fix_on_spot":
-            services.fix_on_spot(hazard, by=user, note=d["comment"], evidence=photos)
-        elif action == "close_unfixed":
-            services.close_unfixed(hazard, by=user, comment=d["comment"])
-        elif action == "reopen":
-            services.reopen(hazard, by=user, comment=d["comment"])
+        with services.expecting(version):
+            services.perform(action, hazard, by=user, data=d, photos=photos)
     except services.HazardError as exc:
         messages.error(request, exc.message)
     else:

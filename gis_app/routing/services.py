@@ -19,6 +19,7 @@ from gis_app.carehomes.models import CareHome, CareHomeStatus, Role
 from gis_app.carehomes.scope import role_of, visible_carehomes
 from gis_app.hazards.models import Hazard, Severity
 from gis_app.lib import clock
+from gis_app.lib.versioning import row_version
 
 from .models import Place, PlanStatus, PlanStop, RoutePlan, Team
 from .planner import PlanningError, StopSpec, TeamSpec, plan_day
@@ -263,8 +264,16 @@ def remove_stop(user, stop: PlanStop) -> None:
         _changed(stop.plan)
 
 
+STOP_FIELDS = ["service_minutes", "priority", "window_start", "window_end", "locked_team", "locked_position"]
+
+
+def stop_version(stop: PlanStop) -> str:
+    return row_version(stop, STOP_FIELDS)
+
+
 def update_stop(user, stop: PlanStop, *, service_minutes: int, priority: int, window: tuple[int, int] | None,
-                locked_team: Team | None, locked_position: int | None) -> None:  # fmt: skip
+                locked_team: Team | None, locked_position: int | None, version: str | None = None) -> None:  # fmt: skip
+    """With `version` (read with the form), a stop changed by someone else since is refused, not overwritten."""
     _editable(user, stop.plan)
     if not 1 <= service_minutes <= 480:
         raise RoutingError("检查时长须在 1–480 分钟")
@@ -284,6 +293,11 @@ def update_stop(user, stop: PlanStop, *, service_minutes: int, priority: int, wi
         if sorted(taken | {locked_position}) != list(range(1, len(taken) + 2)):
             raise RoutingError(f"锁定顺序须从第 1 站起连续（{locked_team.name} 已锁定：{sorted(taken) or '无'}）")
     with transaction.atomic():
+        current = PlanStop.objects.select_for_update().get(pk=stop.pk)
+        if version and stop_version(current) != version:
+            raise RoutingError(
+                f"{stop.care_home.name} 的站点设置已被他人修改，未保存您的修改：请查看最新设置后重新修改"
+            )
         stop.service_minutes, stop.priority = service_minutes, priority
         stop.window_start, stop.window_end = window if window else (None, None)
         stop.locked_team, stop.locked_position = locked_team, locked_position

@@ -62,7 +62,8 @@ def plan_detail(request, pk: int):
         context["addable"] = [h for h in visible_carehomes(request.user).order_by("name").only("pk", "name")
                               if h.pk not in in_plan]  # fmt: skip
         context["edit_rows"] = [
-            (s, hhmm(s.window_start, unit="m")[-5:], hhmm(s.window_end, unit="m")[-5:]) for s in context["all_stops"]
+            (s, hhmm(s.window_start, unit="m")[-5:], hhmm(s.window_end, unit="m")[-5:], services.stop_version(s))
+            for s in context["all_stops"]
         ]
         context["team_choices"] = list(plan.teams.all())
     return render(request, "routing/detail.html", context)
@@ -126,7 +127,8 @@ def stop_edit(request, pk: int, stop_pk: int):
             d = form.cleaned_data
             team = plan.teams.filter(pk=d["locked_team"]).first() if d["locked_team"] else None
             services.update_stop(request.user, stop, service_minutes=d["service_minutes"], priority=d["priority"],
-                                 window=form.window(), locked_team=team, locked_position=d["locked_position"])  # fmt: skip
+                                 window=form.window(), locked_team=team, locked_position=d["locked_position"],
+                                 version=request.POST.get("version") or None)  # fmt: skip
             note = f"已更新 {stop.care_home.name}"
     except RoutingError as exc:
         messages.error(request, str(exc))
