@@ -4,6 +4,7 @@ catalogue lets the caller's role edit. Errors are precise: 400 {"errors": {field
 import json
 import uuid as uuidlib
 
+from django.db import IntegrityError
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 
 from gis_app.carehomes.scope import visible_carehomes
 from gis_app.lib.api import documented
+from gis_app.lib.idempotency import submission_uuid
 
 from . import queries, services
 from .catalogue import BY_KEY, CATALOGUE, Layer
@@ -162,10 +164,25 @@ class FeatureListView(GisAPIView):
             home = visible_carehomes(request.user).filter(pk=home_id).first() if str(home_id).isdigit() else None
             if home is None:
                 raise services.FeatureError({"care_home": "unknown care home, or not in your scope"})
-            feature = services.save_feature(spec, by=request.user, home=home, geometry=geometry,
-                                            attributes=_strip_labels(spec, props))  # fmt: skip
+            try:
+                key = submission_uuid(request.user, request.headers.get("Idempotency-Key"))
+            except ValueError as exc:
+                raise services.FeatureError({"Idempotency-Key": str(exc)}) from None
+            earlier = spec.get_model().objects.filter(uuid=key, care_home=home).first() if key else None
+            if earlier is None:
+                try:
+                    feature = services.save_feature(spec, by=request.user, home=home, geometry=geometry,
+                                                    attributes=_strip_labels(spec, props), uuid=key)  # fmt: skip
+                except IntegrityError:  # the same key arrived twice at once: the other request created it
+                    earlier = spec.get_model().objects.filter(uuid=key, care_home=home).first() if key else None
+                    if earlier is None:
+                        raise
         except services.FeatureError as exc:
             return _error(exc)
+        if earlier is not None:  # a repeat of one creation: the first one's answer
+            response = _one(spec, earlier, status=201)
+            response["Idempotent-Replayed"] = "true"
+            return response
         return _one(spec, feature, status=201)
 
 

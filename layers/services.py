@@ -225,7 +225,7 @@ def _compute(layer: Layer, feature) -> None:
 
 
 def save_feature(layer: Layer, *, by, home: CareHome | None = None, geometry=None, attributes: dict | None = None,
-                 instance=None, expected_updated_at=None):  # fmt: skip
+                 instance=None, expected_updated_at=None, uuid=None):  # fmt: skip
     """Creates (instance=None) or updates a feature; a partial update may give only attributes or only geometry.
     With `expected_updated_at` (the version the editor loaded), a feature changed since by someone else is refused
     (code "stale"): the check runs under the row lock, so of parallel edits from one version exactly one wins."""
@@ -256,7 +256,7 @@ def save_feature(layer: Layer, *, by, home: CareHome | None = None, geometry=Non
     if errors:
         raise FeatureError(errors, code)
     with transaction.atomic():
-        feature = instance if instance is not None else model(created_by=by)
+        feature = instance if instance is not None else model(created_by=by, **({"uuid": uuid} if uuid else {}))
         if instance is not None:
             feature = model.objects.select_for_update().get(pk=instance.pk)
             _check_version(layer, feature, expected_updated_at)

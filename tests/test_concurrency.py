@@ -213,3 +213,38 @@ def test_a_route_stop_edited_from_a_stale_page_is_refused(world):
     assert "已被他人修改" in stale.content.decode()
     stop.refresh_from_db()
     assert (stop.service_minutes, stop.priority) == (45, 9)
+
+
+@pytest.mark.django_db
+def test_a_hazard_report_form_posted_twice_reports_one_hazard(world):
+    from django.test import Client
+
+    from gis_app.hazards.models import Hazard
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world["users"]["care_home"])
+    url = f"/carehomes/{world['home_a'].pk}/hazards/new/"
+    page = client.get(url)
+    form = {"csrfmiddlewaretoken": client.cookies["csrftoken"].value, "submission": page.context["submission"],
+            "description": "配电箱前堆放纸箱", "category": "other", "severity": "general",
+            "found_on": page.context["form"].initial["found_on"].isoformat()}  # fmt: skip
+    before = Hazard.objects.count()
+    first, second = client.post(url, form), client.post(url, form)
+    assert first.status_code == second.status_code == 302 and first.url == second.url
+    assert Hazard.objects.count() == before + 1
+
+
+@pytest.mark.django_db
+def test_a_feature_created_twice_with_one_idempotency_key_exists_once(client, world):
+    home = world["home_a"]
+    client.force_login(world["users"]["bureau"])
+    body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [home.location.x + 0.0001, home.location.y]},
+            "properties": {"care_home": home.pk, "kind": "extinguisher", "status": "ok"}}  # fmt: skip
+    first = client.post("/api/layers/fire_equipment/", body, content_type="application/json",
+                        headers={"Idempotency-Key": "survey-7:extinguisher-3"})  # fmt: skip
+    again = client.post("/api/layers/fire_equipment/", body, content_type="application/json",
+                        headers={"Idempotency-Key": "survey-7:extinguisher-3"})  # fmt: skip
+    assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+    assert again["Idempotent-Replayed"] == "true"
+    model = get_layer("fire_equipment").get_model()
+    assert model.objects.filter(care_home=home).count() == 1

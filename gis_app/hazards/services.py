@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from gis_app.carehomes.models import CareHome
 from gis_app.lib import clock
@@ -119,6 +119,35 @@ def report_hazard(
         raise HazardError("invalid_due_date", "整改期限不能早于发现日期")
     _check_plausible(description=description, responsible_person=responsible_person,
                      responsible_phone=responsible_phone, found_on=found_on, location=location)  # fmt: skip
+    if uuid is not None:
+        # A repeat of one report (a double click, a retried request, a re-imported tablet) is answered with the first.
+        earlier = _earlier_report(uuid, care_home)
+        if earlier is not None:
+            return earlier
+    try:
+        return _create_report(care_home=care_home, description=description, by=by, category=category,
+                              severity=severity, criterion=criterion, key_place=key_place, location=location,
+                              found_on=found_on, due_on=due_on, inspection=inspection, check_result=check_result,
+                              responsible_person=responsible_person, responsible_phone=responsible_phone,
+                              photos=photos, uuid=uuid)  # fmt: skip
+    except IntegrityError:
+        earlier = _earlier_report(uuid, care_home) if uuid is not None else None
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _earlier_report(uuid, care_home) -> Hazard | None:
+    earlier = Hazard.objects.filter(uuid=uuid).first()
+    if earlier is not None and earlier.care_home_id != care_home.pk:
+        raise HazardError("uuid_taken", "该提交编号已用于另一家养老机构的隐患")
+    if earlier is not None:
+        earlier.replayed = True
+    return earlier
+
+
+def _create_report(*, care_home, description, by, category, severity, criterion, key_place, location, found_on, due_on,
+                   inspection, check_result, responsible_person, responsible_phone, photos, uuid) -> Hazard:  # fmt: skip
     with transaction.atomic():
         hazard = Hazard.objects.create(
             care_home=care_home, description=description.strip(), category=category, severity=severity,

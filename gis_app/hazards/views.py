@@ -17,6 +17,7 @@ from gis_app.jobs.models import JobStatus
 from gis_app.jobs.services import enqueue
 from gis_app.jobs.views import _visible_job
 from gis_app.lib import clock
+from gis_app.lib.idempotency import new_form_token, submission_uuid
 
 from . import permissions as perms
 from . import services
@@ -100,13 +101,17 @@ def hazard_new(request, home_pk: int):
                 due_on=d["due_on"], responsible_person=d["responsible_person"],
                 location=Point(d["lon"], d["lat"], srid=4326) if d["lon"] is not None else None,
                 photos=[d["photo"]] if d["photo"] else (),
+                uuid=submission_uuid(request.user, request.POST.get("submission", "")[:64]),
             )  # fmt: skip
         except services.HazardError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "隐患已上报")
+            replayed = getattr(hazard, "replayed", False)
+            messages.success(request, "这条隐患已经上报过（重复提交未再保存）" if replayed else "隐患已上报")
             return redirect("hazard-detail", pk=hazard.pk)
-    return render(request, "hazards/new.html", {"form": form, "home": home})
+    # One token per form shown (kept when the form comes back with errors): a second post of it is a repeat.
+    submission = request.POST.get("submission", "")[:64] or new_form_token()
+    return render(request, "hazards/new.html", {"form": form, "home": home, "submission": submission})
 
 
 @login_required
