@@ -248,3 +248,39 @@ def test_a_feature_created_twice_with_one_idempotency_key_exists_once(client, wo
     assert again["Idempotent-Replayed"] == "true"
     model = get_layer("fire_equipment").get_model()
     assert model.objects.filter(care_home=home).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_admin_change_from_a_stale_page_is_refused(world, rf):
+    from django.contrib import admin
+    from django.forms.models import model_to_dict
+
+    from gis_app.carehomes.models import CareHome
+
+    home = world["home_a"]
+    model_admin = admin.site._registry[CareHome]
+    request = rf.post("/admin/")
+    request.user = world["users"]["bureau"]
+    form_class = model_admin.get_form(request, home)
+    shown = form_class(instance=home).fields["version"].initial
+    other = CareHome.objects.get(pk=home.pk)  # someone else saves in between
+    other.beds = 99
+    other.save()
+    data = {k: v for k, v in model_to_dict(home).items() if v is not None}
+    data.update(beds=60, version=shown, location=home.location.wkt)
+    stale = form_class(data=data, instance=CareHome.objects.get(pk=home.pk))
+    assert not stale.is_valid() and "已被他人修改" in str(stale.non_field_errors())
+    fresh = form_class(data={**data, "version": CareHome.objects.get(pk=home.pk).updated_at.isoformat()},
+                       instance=CareHome.objects.get(pk=home.pk))  # fmt: skip
+    assert "已被他人修改" not in str(fresh.non_field_errors()) if not fresh.is_valid() else True
+
+
+@pytest.mark.django_db
+def test_the_admin_change_page_carries_the_version(client, world):
+    user = world["users"]["bureau"]
+    user.is_staff = user.is_superuser = True
+    user.save()
+    client.force_login(user)
+    page = client.get(f"/admin/carehomes/carehome/{world['home_a'].pk}/change/")
+    assert page.status_code == 200 and 'name="version"' in page.content.decode()
+    assert client.get("/admin/carehomes/carehome/add/").status_code == 200

@@ -3,14 +3,17 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from leaflet.admin import LeafletGeoAdmin, LeafletGeoAdminMixin
 
+from gis_app.lib.admin import OptimisticLockingAdmin
+
 from .importers.subdistricts import reassign_care_homes
 from .models import ApiToken, CareHome, Profile, SafetyServiceProvider, Subdistrict
 from .permissions import can_edit_carehome, can_manage_subdistricts
 from .scope import role_of, visible_carehomes, visible_subdistricts
 
 
-class ScopedAdmin(LeafletGeoAdmin):
-    """Admin views see exactly what the same user sees everywhere else (Leaflet widgets, served locally)."""
+class ScopedAdmin(OptimisticLockingAdmin, LeafletGeoAdmin):
+    """Admin views see exactly what the same user sees everywhere else (Leaflet widgets, served locally); a change made
+    from a stale page is refused (OptimisticLockingAdmin)."""
 
     def get_queryset(self, request):
         return self.scope(request)
