@@ -9,9 +9,23 @@ HOST="${HOST:-127.0.0.1}"; PORT="${PORT:-8000}"
 # On this machine's loopback there is no TLS: opt out of HTTPS-only cookies and redirects explicitly. Served on any
 # other address, the platform expects a TLS proxy in front (or DJANGO_INSECURE_HTTP=true for a closed intranet).
 case "$HOST" in 127.*|localhost|::1) export DJANGO_INSECURE_HTTP="${DJANGO_INSECURE_HTTP:-true}" ;; esac
-$PY manage.py migrate --noinput
-[ "${LOAD_DEMO:-true}" = true ] && $PY manage.py load_demo
+# Migrations (and the demo) run as the tables' owner: MIGRATE_DATABASE_URL, or DATABASE_URL for the local cluster.
+# The programs below then connect as the runtime role, which writes rows but owns no table (manage.py db_roles).
+RUNTIME_URL="$DATABASE_URL"
+OWNER_URL="${MIGRATE_DATABASE_URL:-$DATABASE_URL}"
+DATABASE_URL="$OWNER_URL" $PY manage.py migrate --noinput
+[ "${LOAD_DEMO:-true}" = true ] && DATABASE_URL="$OWNER_URL" $PY manage.py load_demo
 $PY manage.py collectstatic --noinput -v0
+case "$DATABASE_URL" in
+  postgres://postgres@127.0.0.1:*)  # the project-local cluster: create the runtime role and run as it
+    DATABASE_URL="$OWNER_URL" $PY manage.py db_roles --role "${APP_DB_ROLE:-gis_web}"
+    RUNTIME_URL="${DATABASE_URL/postgres@/${APP_DB_ROLE:-gis_web}@}" ;;
+  *)
+    if [ -n "${MIGRATE_DATABASE_URL:-}" ]; then DATABASE_URL="$OWNER_URL" $PY manage.py db_roles --role "${APP_DB_ROLE:-gis_web}"
+    else echo "  Note: DATABASE_URL is used for migrations and serving alike; set MIGRATE_DATABASE_URL (the owner) so that"
+         echo "        the platform runs as a role that cannot truncate or alter tables (see README, A real database)."; fi ;;
+esac
+export DATABASE_URL="$RUNTIME_URL"
 cat <<MSG
 
   滨海新区养老机构消防安全平台 is running at  http://$HOST:$PORT/

@@ -42,11 +42,11 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture(scope="session")
 def live_server(django_db_setup, django_db_blocker):
     """Replaces pytest-django's in-process server: the platform under gunicorn, as `make run` serves it."""
-    from .server import GunicornServer, collect_static
+    from .server import GunicornServer, collect_static, runtime_database_url
 
     with django_db_blocker.unblock():
         collect_static()
-        server = GunicornServer().start()
+        server = GunicornServer(database=runtime_database_url()).start()
     yield server
     server.stop()
 

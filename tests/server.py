@@ -95,3 +95,12 @@ def collect_static() -> None:
 
     if not (Path(settings.STATIC_ROOT) / "css" / "app.css").exists() or os.environ.get("CI"):
         call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def runtime_database_url(role: str = "gis_web") -> str:
+    """The test database as the platform's runtime role sees it (rows, not tables), as `make run` serves."""
+    from gis_app.ops.roles import ensure_runtime_role
+
+    ensure_runtime_role(role)
+    db = connection.settings_dict
+    return f"postgres://{role}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
