@@ -7,9 +7,9 @@ from .common import bench_database, setup_django, table
 
 def main() -> None:
     setup_django()
-    from . import alarms_load, layers_serving, ledger_export, risk_national, routing
+    from . import alarms_load, backup_roundtrip, layers_serving, ledger_export, risk_national, routing
 
-    which = set(sys.argv[1:]) or {"layers", "ledger", "risk", "alarms", "routing"}
+    which = set(sys.argv[1:]) or {"layers", "ledger", "risk", "alarms", "routing", "backup"}
     if "routing" in which:
         print(table(routing.run(), ["instance", "time", "found", "reference", "gap", "checker", "goal"]))
         which.discard("routing")
@@ -25,6 +25,9 @@ def main() -> None:
     if "alarms" in which:
         with bench_database():
             results += alarms_load.run()
+    if "backup" in which:
+        with bench_database():
+            results += backup_roundtrip.run()
     if "ledger" in which:
         with bench_database():
             results += ledger_export.run()
