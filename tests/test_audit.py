@@ -71,3 +71,17 @@ def test_logins_failed_logins_and_downloads_are_recorded_and_exported(world):
 def test_only_the_bureau_reads_the_audit_trail(client, world, role):
     client.force_login(world["users"][role])
     assert client.get("/audit/").status_code == 403
+
+
+def test_history_triggers_use_no_subtransaction_per_row():
+    """pghistory's and pgtrigger's helpers wrapped a setting read in an EXCEPTION block: a subtransaction per history
+    row, 103 s for 50,000 inserted hazards. The installed versions must have none."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT proname, prosrc FROM pg_proc WHERE proname IN ('_pgh_attach_context', '_pgtrigger_should_ignore')"
+        )
+        sources = dict(cur.fetchall())
+    assert set(sources) == {"_pgh_attach_context", "_pgtrigger_should_ignore"}
+    assert all("EXCEPTION" not in src.upper() for src in sources.values())

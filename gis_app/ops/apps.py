@@ -9,4 +9,11 @@ class OpsConfig(AppConfig):
     verbose_name = "运维与审计"
 
     def ready(self) -> None:
-        from . import audit  # noqa: F401 - connects the login/logout signals
+        from django.db.models.signals import post_migrate
+
+        from . import (
+            audit,  # noqa: F401 - connects the login/logout signals
+            context_func,
+        )
+
+        post_migrate.connect(context_func.install, sender=self, dispatch_uid="ops.fast_pgh_attach_context")
