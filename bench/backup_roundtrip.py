@@ -30,24 +30,52 @@ def run() -> list[list]:
         made = time.perf_counter() - t
         target = f"{db['NAME']}_restore"
         admin = {**_libpq_env(db), "PGDATABASE": "postgres"}
-        subprocess.run([str(PG_BIN / "psql"), "-qc", f"DROP DATABASE IF EXISTS {target}", "-c", f"CREATE DATABASE {target}"],
-                       env=admin, check=True, capture_output=True)  # fmt: skip
-        subprocess.run([str(PG_BIN / "psql"), "-qc", "CREATE EXTENSION postgis; CREATE EXTENSION pgrouting"],
-                       env={**admin, "PGDATABASE": target}, check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [str(PG_BIN / "psql"), "-qc", f"DROP DATABASE IF EXISTS {target}", "-c", f"CREATE DATABASE {target}"],
+            env=admin,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [str(PG_BIN / "psql"), "-qc", "CREATE EXTENSION postgis; CREATE EXTENSION pgrouting"],
+            env={**admin, "PGDATABASE": target},
+            check=True,
+            capture_output=True,
+        )
         auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-        env = {**os.environ, "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{target}",
-               "MEDIA_ROOT": f"{tmp}/media", "DJANGO_INSECURE_HTTP": "true"}  # fmt: skip
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{target}",
+            "MEDIA_ROOT": f"{tmp}/media",
+            "DJANGO_INSECURE_HTTP": "true",
+        }
         t = time.perf_counter()
-        done = subprocess.run([sys.executable, "manage.py", "restore", str(archive)], cwd=ROOT, env=env,
-                              capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "manage.py", "restore", str(archive)], cwd=ROOT, env=env, capture_output=True, text=True
+        )
         restored = time.perf_counter() - t
-        subprocess.run([str(PG_BIN / "psql"), "-qc", f"DROP DATABASE IF EXISTS {target} WITH (FORCE)"], env=admin,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [str(PG_BIN / "psql"), "-qc", f"DROP DATABASE IF EXISTS {target} WITH (FORCE)"],
+            env=admin,
+            capture_output=True,
+        )
         ok = done.returncode == 0 and "核对一致" in done.stdout
         size = archive.stat().st_size / 1e6
     return [
-        ["backup (pg_dump + media + manifest), 1M hazards", f"{size:.0f} MB", f"{made:.1f} s", f"pg_dump {plain:.1f} s",
-         f"{made / plain:.2f}", "—"],
-        ["restore into an empty database, counts verified", "", f"{restored:.1f} s", "—", "—",
-         "ok" if ok else done.stderr[-300:]],
-    ]  # fmt: skip
+        [
+            "backup (pg_dump + media + manifest), 1M hazards",
+            f"{size:.0f} MB",
+            f"{made:.1f} s",
+            f"pg_dump {plain:.1f} s",
+            f"{made / plain:.2f}",
+            "—",
+        ],
+        [
+            "restore into an empty database, counts verified",
+            "",
+            f"{restored:.1f} s",
+            "—",
+            "—",
+            "ok" if ok else done.stderr[-300:],
+        ],
+    ]

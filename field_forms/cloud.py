@@ -30,8 +30,12 @@ log = logging.getLogger(__name__)
 PROBLEM_STATUSES = {"STATUS_CONFLICT": "冲突", "STATUS_NOT_APPLIED": "未应用", "STATUS_ERROR": "出错",
                     "STATUS_UNPERMITTED": "无权限"}  # fmt: skip
 BUSY_JOB_STATUSES = {"pending", "queued", "started"}
-LAYER_TITLES = {**{k: layer.title for k, layer in FEATURE_KEYS.items()}, "hazards": "隐患", "inspections": "检查记录",
-                "check_results": "检查结果"}  # fmt: skip
+LAYER_TITLES = {
+    **{k: layer.title for k, layer in FEATURE_KEYS.items()},
+    "hazards": "隐患",
+    "inspections": "检查记录",
+    "check_results": "检查结果",
+}
 
 
 @functools.cache
@@ -218,9 +222,13 @@ def record_deltas(c, project: FieldProject) -> int:
             reason = _server_text(d.get("output") or d.get("last_feedback"))
             what = f"{LAYER_TITLES.get(layer, layer)} 要素 {feature[:8] if feature else '（编号 ' + str(content.get('sourcePk')) + '）'}"
             _, created = Conflict.objects.get_or_create(
-                project=project, kind="cloud_delta", uuid=feature or "00000000-0000-0000-0000-000000000000",
-                layer=layer[:40], message__startswith=f"云端变更 {d['id']}",
-                defaults={"field": content, "message": f"云端变更 {d['id']}：{what}的外业修改{label}。{reason}"[:300]})  # fmt: skip
+                project=project,
+                kind="cloud_delta",
+                uuid=feature or "00000000-0000-0000-0000-000000000000",
+                layer=layer[:40],
+                message__startswith=f"云端变更 {d['id']}",
+                defaults={"field": content, "message": f"云端变更 {d['id']}：{what}的外业修改{label}。{reason}"[:300]},
+            )
             problems += created
         elif d.get("status") == "STATUS_APPLIED":
             mine.filter(status=ConflictStatus.OPEN).update(status=ConflictStatus.SETTLED, resolved_at=timezone.now())

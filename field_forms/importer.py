@@ -225,8 +225,16 @@ def _apply(project, folder, tables, photos, by, report) -> None:
             if current is not None and expected_fid is not None and row.fid != expected_fid:
                 # The same uuid under another key: a copied feature or a renumbered package. Matching it by uuid
                 # alone could put this edit on the wrong feature; a person decides.
-                _conflict(project, key, uid, "fid_mismatch", feature_attributes(layer, current), attrs, row.wkt,
-                          f"{where}：外业要素编号 {row.fid} 与平台记录的 {expected_fid} 不一致，未自动合并")  # fmt: skip
+                _conflict(
+                    project,
+                    key,
+                    uid,
+                    "fid_mismatch",
+                    feature_attributes(layer, current),
+                    attrs,
+                    row.wkt,
+                    f"{where}：外业要素编号 {row.fid} 与平台记录的 {expected_fid} 不一致，未自动合并",
+                )
                 report.conflicts += 1
                 continue
             if current is not None:

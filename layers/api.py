@@ -133,8 +133,13 @@ class FeatureListView(GisAPIView):
             if page > MAX_PAGE or (after is not None and not 0 <= after < 2**63):
                 raise ValueError
         except ValueError:
-            return Response({"page": f"page (1 to {MAX_PAGE}), page_size and after (0 to 2^63-1) must be integers; "
-                                     "for deep pages follow the `next` link (keyset paging)"}, status=400)  # fmt: skip
+            return Response(
+                {
+                    "page": f"page (1 to {MAX_PAGE}), page_size and after (0 to 2^63-1) must be integers; "
+                    "for deep pages follow the `next` link (keyset paging)"
+                },
+                status=400,
+            )
         url = request.build_absolute_uri
         params = request.query_params.copy()
         links = {}
@@ -171,8 +176,14 @@ class FeatureListView(GisAPIView):
             earlier = spec.get_model().objects.filter(uuid=key, care_home=home).first() if key else None
             if earlier is None:
                 try:
-                    feature = services.save_feature(spec, by=request.user, home=home, geometry=geometry,
-                                                    attributes=_strip_labels(spec, props), uuid=key)  # fmt: skip
+                    feature = services.save_feature(
+                        spec,
+                        by=request.user,
+                        home=home,
+                        geometry=geometry,
+                        attributes=_strip_labels(spec, props),
+                        uuid=key,
+                    )
                 except IntegrityError:  # the same key arrived twice at once: the other request created it
                     earlier = spec.get_model().objects.filter(uuid=key, care_home=home).first() if key else None
                     if earlier is None:
@@ -226,9 +237,14 @@ class FeatureDetailView(GisAPIView):
             expected = _expected_version(request, props)
             props.pop("care_home", None)
             props.pop("care_home_name", None)
-            feature = services.save_feature(spec, by=request.user, instance=feature, geometry=geometry,
-                                            attributes=_strip_labels(spec, props),
-                                            expected_updated_at=expected)  # fmt: skip
+            feature = services.save_feature(
+                spec,
+                by=request.user,
+                instance=feature,
+                geometry=geometry,
+                attributes=_strip_labels(spec, props),
+                expected_updated_at=expected,
+            )
         except services.FeatureError as exc:
             return _error(exc, spec, self._get(request, spec, ident))
         response = _one(spec, feature)

@@ -96,9 +96,12 @@ class Items(GisAPIView):
                 raise ValueError
         except ValueError:
             return Response(
-                {"code": "InvalidParameterValue",
-                 "description": f"limit must be >= 1 and offset between 0 and {MAX_OFFSET}"}, status=400
-            )  # fmt: skip
+                {
+                    "code": "InvalidParameterValue",
+                    "description": f"limit must be >= 1 and offset between 0 and {MAX_OFFSET}",
+                },
+                status=400,
+            )
         limit = min(limit, MAX_LIMIT)
         try:
             qs = queries.filtered(layer, queries.scoped(layer, request.user), p)

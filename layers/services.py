@@ -224,8 +224,17 @@ def _compute(layer: Layer, feature) -> None:
             feature.distance_to_building_m = Decimal(distance).quantize(Decimal("0.01"))
 
 
-def save_feature(layer: Layer, *, by, home: CareHome | None = None, geometry=None, attributes: dict | None = None,
-                 instance=None, expected_updated_at=None, uuid=None):  # fmt: skip
+def save_feature(
+    layer: Layer,
+    *,
+    by,
+    home: CareHome | None = None,
+    geometry=None,
+    attributes: dict | None = None,
+    instance=None,
+    expected_updated_at=None,
+    uuid=None,
+):
     """Creates (instance=None) or updates a feature; a partial update may give only attributes or only geometry.
     With `expected_updated_at` (the version the editor loaded), a feature changed since by someone else is refused
     (code "stale"): the check runs under the row lock, so of parallel edits from one version exactly one wins."""
@@ -290,7 +299,9 @@ def delete_feature(layer: Layer, feature, *, by, expected_updated_at=None) -> No
 def _check_version(layer: Layer, current, expected) -> None:
     if expected is not None and current.updated_at != expected:
         raise FeatureError(
-            {"version": f"该{layer.title}已被他人修改（您打开的版本：{timezone.localtime(expected):%Y-%m-%d %H:%M:%S}，"
-                        f"当前版本：{timezone.localtime(current.updated_at):%Y-%m-%d %H:%M:%S}），请查看最新内容后重新修改"},
+            {
+                "version": f"该{layer.title}已被他人修改（您打开的版本：{timezone.localtime(expected):%Y-%m-%d %H:%M:%S}，"
+                f"当前版本：{timezone.localtime(current.updated_at):%Y-%m-%d %H:%M:%S}），请查看最新内容后重新修改"
+            },
             "stale",
-        )  # fmt: skip
+        )

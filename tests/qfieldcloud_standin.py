@@ -281,8 +281,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(201, self._job(pid, kind, user))
         if not rest and method == "GET":
             pid, kind = query.get("project_id", [""])[0], query.get("type", [""])[0]
-            jobs = [{k: v for k, v in j.items() if k != "output"}  # the list never carries the output
-                    for j in s.jobs.values() if j["project_id"] == pid and (not kind or j["type"] == kind)]  # fmt: skip
+            jobs = [
+                {k: v for k, v in j.items() if k != "output"}  # the list never carries the output
+                for j in s.jobs.values()
+                if j["project_id"] == pid and (not kind or j["type"] == kind)
+            ]
             return self._paginate(jobs, query)
         return self._send(200, s.jobs[rest[0]])
 

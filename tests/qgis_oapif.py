@@ -39,8 +39,11 @@ def main(base: str, username: str, token: str, collections: list[str]) -> dict:
             item["uuids"] = sorted(str(f["id"]) if "id" in f.fields().names() else "" for f in features)
             item["fields"] = layer.fields().names()
             first = features[0] if features else None
-            item["first"] = ({"wkt": first.geometry().asWkt(6), "attrs": {k: str(first[k]) for k in layer.fields().names()}}
-                             if first else None)  # fmt: skip
+            item["first"] = (
+                {"wkt": first.geometry().asWkt(6), "attrs": {k: str(first[k]) for k in layer.fields().names()}}
+                if first
+                else None
+            )
         out[name] = item
     return out
 

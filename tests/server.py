@@ -58,8 +58,9 @@ class GunicornServer:
     def start(self) -> "GunicornServer":
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         argv = [gunicorn, "-c", "python:gis_app.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "gis_app.wsgi"]
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=self.environment(), stdout=self.log.open("ab"),
-                                     stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, env=self.environment(), stdout=self.log.open("ab"), stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

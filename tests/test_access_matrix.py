@@ -37,15 +37,29 @@ RECORD = os.environ.get("ACCESS_MATRIX_RECORD") == "1"
 
 def _hazard(world, home, *, major=False, photo=None):
     kwargs = {"severity": "major", "criterion": Criterion.objects.get(code="MCA2023-2-5")} if major else {}
-    return hz.report_hazard(care_home=home, description="矩阵测试隐患", by=world["users"]["bureau"],
-                            photos=[photo("m.png")] if photo else (), **kwargs)  # fmt: skip
+    return hz.report_hazard(
+        care_home=home,
+        description="矩阵测试隐患",
+        by=world["users"]["bureau"],
+        photos=[photo("m.png")] if photo else (),
+        **kwargs,
+    )
 
 
 def _plan(home, title):
-    plan = RoutePlan.objects.create(title=title, date=date.today(), status=PlanStatus.PLANNED, travel_seconds=60,
-                                    planned_at=timezone.now())  # fmt: skip
-    team = Team.objects.create(plan=plan, name="第1组", start_name="局", start=Point(117.7, 39.0, srid=4326),
-                               end_name="局", end=Point(117.7, 39.0, srid=4326), shift_start=480, shift_end=1020)  # fmt: skip
+    plan = RoutePlan.objects.create(
+        title=title, date=date.today(), status=PlanStatus.PLANNED, travel_seconds=60, planned_at=timezone.now()
+    )
+    team = Team.objects.create(
+        plan=plan,
+        name="第1组",
+        start_name="局",
+        start=Point(117.7, 39.0, srid=4326),
+        end_name="局",
+        end=Point(117.7, 39.0, srid=4326),
+        shift_start=480,
+        shift_end=1020,
+    )
     stop = PlanStop.objects.create(plan=plan, care_home=home, priority=5, service_minutes=30, team=team, sequence=1)
     return plan, stop
 
@@ -64,30 +78,64 @@ def objects(world, photo):
             major, by=bureau, department="区民政局", deadline=date.today() + timedelta(30)
         )
         payload = _payload(world)
-        inspection = record_inspection(InspectionInput(
-            care_home=home, kind="joint", frequency=None, inspected_on=date.today(), signed_by_name="王科长",
-            answers=[ItemAnswer(r["item"], r["result"], r.get("note", ""), None, None, None) for r in payload["results"]]),
-            by=bureau)  # fmt: skip
-        entry = list_entry(by=bureau, candidate=Candidate(care_home=home, person_name="", hazard=major,
-                           responsibility=None, basis="逾期未整改", kind="hazard"),
-                           removal_on=date.today() + timedelta(days=365))  # fmt: skip
+        inspection = record_inspection(
+            InspectionInput(
+                care_home=home,
+                kind="joint",
+                frequency=None,
+                inspected_on=date.today(),
+                signed_by_name="王科长",
+                answers=[
+                    ItemAnswer(r["item"], r["result"], r.get("note", ""), None, None, None) for r in payload["results"]
+                ],
+            ),
+            by=bureau,
+        )
+        entry = list_entry(
+            by=bureau,
+            candidate=Candidate(
+                care_home=home, person_name="", hazard=major, responsibility=None, basis="逾期未整改", kind="hazard"
+            ),
+            removal_on=date.today() + timedelta(days=365),
+        )
         plan, stop = _plan(home, f"路线{side}")
-        exit_ = save_feature(get_layer("safety_exit"), by=bureau, home=home,
-                             geometry=Point(home.location.x + 0.0001, home.location.y, srid=4326),
-                             attributes={"kind": "door", "status": "open"})  # fmt: skip
+        exit_ = save_feature(
+            get_layer("safety_exit"),
+            by=bureau,
+            home=home,
+            geometry=Point(home.location.x + 0.0001, home.location.y, srid=4326),
+            attributes={"kind": "door", "status": "open"},
+        )
         vendor = Vendor.objects.get_or_create(slug="matrix", defaults={"name": "矩阵", "secret": "s" * 20})[0]
         device = Device.objects.create(vendor=vendor, vendor_device_id=f"d-{side}", care_home=home, kind="smoke_alarm")
-        alarm = AlarmEvent.objects.create(vendor=vendor, vendor_event_id=f"e-{side}", device=device, care_home=home,
-                                          kind="fire", occurred_at=timezone.now())  # fmt: skip
+        alarm = AlarmEvent.objects.create(
+            vendor=vendor,
+            vendor_event_id=f"e-{side}",
+            device=device,
+            care_home=home,
+            kind="fire",
+            occurred_at=timezone.now(),
+        )
         project = FieldProject.objects.create(scope=f"carehome:{home.pk}", title=f"项目{side}")
-        conflict = Conflict.objects.create(project=project, layer="safety_exit", uuid=exit_.uuid, kind="both_changed",
-                                           message="矩阵")  # fmt: skip
+        conflict = Conflict.objects.create(
+            project=project, layer="safety_exit", uuid=exit_.uuid, kind="both_changed", message="矩阵"
+        )
         out[side] = {
-            "home": home.pk, "hazard": hazard.pk, "listing": listing.pk, "inspection": inspection.pk, "entry": entry.pk,
-            "plan": plan.pk, "stop": stop.pk, "exit": str(exit_.uuid), "alarm": alarm.pk, "project": project.pk,
-            "conflict": conflict.pk, "media": HazardPhoto.objects.filter(hazard=hazard).first().image.name,
-            "code": home.subdistrict.code, "sub": home.subdistrict_id,
-        }  # fmt: skip
+            "home": home.pk,
+            "hazard": hazard.pk,
+            "listing": listing.pk,
+            "inspection": inspection.pk,
+            "entry": entry.pk,
+            "plan": plan.pk,
+            "stop": stop.pk,
+            "exit": str(exit_.uuid),
+            "alarm": alarm.pk,
+            "project": project.pk,
+            "conflict": conflict.pk,
+            "media": HazardPhoto.objects.filter(hazard=hazard).first().image.name,
+            "code": home.subdistrict.code,
+            "sub": home.subdistrict_id,
+        }
     out["in"]["job"] = Job.objects.create(
         kind="hazards.export", title="导出", created_by=world["users"]["care_home"]
     ).pk
@@ -232,8 +280,11 @@ def test_the_access_matrix(world, objects):
                 markers = [
                     m.encode() for m in (world["home_b"].name, str(objects["out"]["exit"]), objects["out"]["media"])
                 ]
-                leaks = [role for role, (code, body) in zip(ROLES, answers, strict=True)
-                         if code == "2" and role not in ("bureau", "fire_rescue") and any(m in body for m in markers)]  # fmt: skip
+                leaks = [
+                    role
+                    for role, (code, body) in zip(ROLES, answers, strict=True)
+                    if code == "2" and role not in ("bureau", "fire_rescue") and any(m in body for m in markers)
+                ]
                 assert not leaks, f"{url} served home B's data out of scope to {leaks}"
             if got != want:
                 wrong.append(f"{name} [{side}] {url}: expected {want}, got {got}")
@@ -263,8 +314,18 @@ POSTS = {
     "home-rating": "/carehomes/{home}/rating/",
     "home-drills": "/carehomes/{home}/drills/",
 }
-ACTIONS = ["assign", "start", "plan", "submit", "verify", "send_back", "close_out", "fix_on_spot", "close_unfixed",
-           "reopen"]  # fmt: skip
+ACTIONS = [
+    "assign",
+    "start",
+    "plan",
+    "submit",
+    "verify",
+    "send_back",
+    "close_out",
+    "fix_on_spot",
+    "close_unfixed",
+    "reopen",
+]
 
 
 def _state(objects) -> dict:
@@ -277,7 +338,9 @@ def _state(objects) -> dict:
 
     b = objects["out"]
     return {
-        "hazards": list(Hazard.objects.filter(care_home=b["home"]).order_by("pk").values_list("pk", "status", "updated_at")),
+        "hazards": list(
+            Hazard.objects.filter(care_home=b["home"]).order_by("pk").values_list("pk", "status", "updated_at")
+        ),
         "events": HazardEvent.objects.filter(care_home=b["home"]).count(),
         "listing": list(SupervisionListing.objects.filter(pk=b["listing"]).values_list("delisted_on")),
         "entries": SupervisionEntry.objects.filter(listing=b["listing"]).count(),
@@ -285,22 +348,45 @@ def _state(objects) -> dict:
         "conflict": list(Conflict.objects.filter(pk=b["conflict"]).values_list("status")),
         "project": list(FieldProject.objects.filter(pk=b["project"]).values_list("pulled_at")),
         "plan": list(RoutePlan.objects.filter(pk=b["plan"]).values_list("status", "planned_at")),
-        "stops": list(PlanStop.objects.filter(plan=b["plan"]).order_by("pk").values_list("pk", "priority", "locked_team")),
+        "stops": list(
+            PlanStop.objects.filter(plan=b["plan"]).order_by("pk").values_list("pk", "priority", "locked_team")
+        ),
         "alarm": list(AlarmEvent.objects.filter(pk=b["alarm"]).values_list("status")),
         "notification": list(Notification.objects.filter(pk=b["notification"]).values_list("read_at")),
         "inspections": Inspection.objects.filter(care_home=b["home"]).count(),
         "ratings": StarAssessment.objects.filter(care_home=b["home"]).count(),
         "drills": DrillRecord.objects.filter(care_home=b["home"]).count(),
-    }  # fmt: skip
+    }
 
 
 def test_nobody_changes_anything_outside_their_scope(world, objects):
     before = _state(objects)
-    form = {"comment": "越权", "responsible_person": "张三", "due_on": "2030-01-01", "department": "x",
-            "deadline": "2030-01-01", "note": "越权", "take": "web", "home": world["home_b"].pk, "priority": "99",
-            "service_minutes": "30", "action": "self", "d_owner": "5", "held_on": "2026-01-01", "kind": "evacuation",
-            "participants": "3", "content": "x", "signed_by_name": "x", "description": "越权上报", "severity": "general",
-            "category": "other", "found_on": "2026-01-01", "measures": "x", "safeguards": "x", "planned_on": "2030-01-01"}  # fmt: skip
+    form = {
+        "comment": "越权",
+        "responsible_person": "张三",
+        "due_on": "2030-01-01",
+        "department": "x",
+        "deadline": "2030-01-01",
+        "note": "越权",
+        "take": "web",
+        "home": world["home_b"].pk,
+        "priority": "99",
+        "service_minutes": "30",
+        "action": "self",
+        "d_owner": "5",
+        "held_on": "2026-01-01",
+        "kind": "evacuation",
+        "participants": "3",
+        "content": "x",
+        "signed_by_name": "x",
+        "description": "越权上报",
+        "severity": "general",
+        "category": "other",
+        "found_on": "2026-01-01",
+        "measures": "x",
+        "safeguards": "x",
+        "planned_on": "2030-01-01",
+    }
     tried = 0
     for role in ("subdistrict", "care_home", "third_party", "no_role"):
         client = Client()

@@ -18,14 +18,22 @@ pytestmark = pytest.mark.django_db
 
 def test_an_edit_and_a_delete_through_the_api_are_recorded_with_who_from_where_and_before_after(world):
     home, bureau = world["home_a"], world["users"]["bureau"]
-    feature = save_feature(get_layer("fire_equipment"), by=bureau, home=home,
-                           geometry=Point(home.location.x + 0.0001, home.location.y, srid=4326),
-                           attributes={"kind": "extinguisher", "status": "ok"})  # fmt: skip
+    feature = save_feature(
+        get_layer("fire_equipment"),
+        by=bureau,
+        home=home,
+        geometry=Point(home.location.x + 0.0001, home.location.y, srid=4326),
+        attributes={"kind": "extinguisher", "status": "ok"},
+    )
     client = Client(REMOTE_ADDR="10.1.2.3")
     client.force_login(world["users"]["care_home"])
     url = f"/api/layers/fire_equipment/{feature.uuid}/"
-    assert client.patch(url, {"type": "Feature", "properties": {"status": "faulty"}},
-                        content_type="application/json").status_code == 200  # fmt: skip
+    assert (
+        client.patch(
+            url, {"type": "Feature", "properties": {"status": "faulty"}}, content_type="application/json"
+        ).status_code
+        == 200
+    )
     assert client.delete(url).status_code == 204
     events = type(feature).history.rel.related_model.objects.filter(pgh_obj_id=feature.pk).order_by("pgh_id")
     update, delete = events[1], events[2]

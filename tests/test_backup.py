@@ -24,15 +24,33 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _psql(sql: str, db: str = "postgres") -> None:
     d = connection.settings_dict
-    subprocess.run(["psql", "-h", d["HOST"] or "127.0.0.1", "-p", str(d["PORT"]), "-U", d["USER"], "-d", db,
-                    "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True,
-                   env={**os.environ, "PGPASSWORD": d["PASSWORD"] or ""})  # fmt: skip
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            d["HOST"] or "127.0.0.1",
+            "-p",
+            str(d["PORT"]),
+            "-U",
+            d["USER"],
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            sql,
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PGPASSWORD": d["PASSWORD"] or ""},
+    )
 
 
 def test_a_backup_restores_into_an_empty_database_whole_and_serves(world, photo, settings, tmp_path):
     ensure_demo()
-    hazard = report_hazard(care_home=world["home_a"], description="备份测试隐患", by=world["users"]["bureau"],
-                           photos=[photo("before.png")])  # fmt: skip
+    hazard = report_hazard(
+        care_home=world["home_a"], description="备份测试隐患", by=world["users"]["bureau"], photos=[photo("before.png")]
+    )
     picture = HazardPhoto.objects.get(hazard=hazard).image
     started = time.monotonic()
     archive = backup(tmp_path / "backups", say=lambda m: None)
@@ -45,21 +63,43 @@ def test_a_backup_restores_into_an_empty_database_whole_and_serves(world, photo,
     target = database_url().rsplit("/", 1)[0] + f"/{name}"
     media = tmp_path / "restored-media"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    env.update(DJANGO_SETTINGS_MODULE="gis_app.settings", DATABASE_URL=target, MEDIA_ROOT=str(media),
-               DJANGO_INSECURE_HTTP="true")  # fmt: skip
+    env.update(
+        DJANGO_SETTINGS_MODULE="gis_app.settings",
+        DATABASE_URL=target,
+        MEDIA_ROOT=str(media),
+        DJANGO_INSECURE_HTTP="true",
+    )
     try:
-        result = subprocess.run([sys.executable, "manage.py", "restore", str(archive)], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=300)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "manage.py", "restore", str(archive)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr
         assert "核对一致" in result.stdout
         elapsed = time.monotonic() - started
         assert (media / picture.name).read_bytes() == Path(settings.MEDIA_ROOT, picture.name).read_bytes()
-        again = subprocess.run([sys.executable, "manage.py", "restore", str(archive)], cwd=ROOT, env=env,
-                               capture_output=True, text=True, timeout=300)  # fmt: skip
+        again = subprocess.run(
+            [sys.executable, "manage.py", "restore", str(archive)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert again.returncode != 0 and "不是空库" in again.stderr  # never over existing data
 
-        verify = subprocess.run([sys.executable, "manage.py", "verify_ledger"], cwd=ROOT, env=env, capture_output=True,
-                                text=True, timeout=120)  # fmt: skip
+        verify = subprocess.run(
+            [sys.executable, "manage.py", "verify_ledger"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert verify.returncode == 0 and "链条完整" in verify.stdout  # the hash chains survive the round trip
         server = GunicornServer(workers=1, media_root=media, database=target).start()
         try:

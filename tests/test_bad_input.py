@@ -23,8 +23,13 @@ pytestmark = pytest.mark.django_db
 def test_a_400_digit_alarm_timestamp_is_refused_before_anything_else(client, vendor):  # noqa: F811
     raw = json.dumps(event()).encode()
     ts = "9" * 400
-    r = client.post("/api/alarms/webhook/acme/", raw, content_type="application/json",
-                    HTTP_X_ALARM_TIMESTAMP=ts, HTTP_X_ALARM_SIGNATURE=signature("s3cret", ts, raw))  # fmt: skip
+    r = client.post(
+        "/api/alarms/webhook/acme/",
+        raw,
+        content_type="application/json",
+        HTTP_X_ALARM_TIMESTAMP=ts,
+        HTTP_X_ALARM_SIGNATURE=signature("s3cret", ts, raw),
+    )
     assert r.status_code == 401 and "Unix seconds" in r.json()["errors"]["signature"]
 
 
@@ -50,9 +55,13 @@ def test_an_event_from_a_gateway_buffer_a_few_days_old_is_still_taken(client, ve
 
 @pytest.mark.parametrize(
     "url",
-    ["/api/layers/safety_exit/?page=99999999999999999999", "/api/layers/safety_exit/?after=99999999999999999999999",
-     "/ogc/collections/safety_exit/items?offset=99999999999999999999", "/ogc/collections/safety_exit/items?offset=-1"],
-)  # fmt: skip
+    [
+        "/api/layers/safety_exit/?page=99999999999999999999",
+        "/api/layers/safety_exit/?after=99999999999999999999999",
+        "/ogc/collections/safety_exit/items?offset=99999999999999999999",
+        "/ogc/collections/safety_exit/items?offset=-1",
+    ],
+)
 def test_pages_beyond_any_table_are_a_400(client, world, url):
     client.force_login(world["users"]["bureau"])
     assert client.get(url).status_code == 400
@@ -78,8 +87,9 @@ def test_absurd_coordinates_vertex_floods_and_long_texts_are_refused_whole(clien
     r = _post_feature(client, "fire_equipment", point, **base, note="很" * 100_000)
     assert r.status_code == 400 and "备注不能超过" in r.json()["errors"]["note"]
     ring = square(home, 0, 0, 20)["coordinates"][0]
-    many = [near(home, 10 * __import__("math").cos(i / 3000), 10 * __import__("math").sin(i / 3000))
-            for i in range(20_000)]  # fmt: skip
+    many = [
+        near(home, 10 * __import__("math").cos(i / 3000), 10 * __import__("math").sin(i / 3000)) for i in range(20_000)
+    ]
     flood = {"type": "Polygon", "coordinates": [[*many, many[0]]]}
     started = time.monotonic()
     r = _post_feature(client, "building", flood, care_home=home.pk, name="楼")

@@ -56,21 +56,61 @@ def planted():
     )
     home.refresh_from_db()
     today = clock.today()
-    hazard = Hazard.objects.create(care_home=home, description=LONG, found_on=today, due_on=today + timedelta(days=30),
-                                   location=home.location, responsible_person=SHORT)  # fmt: skip
+    hazard = Hazard.objects.create(
+        care_home=home,
+        description=LONG,
+        found_on=today,
+        due_on=today + timedelta(days=30),
+        location=home.location,
+        responsible_person=SHORT,
+    )
     vendor = Vendor.objects.create(slug="xss", name=LONG[:100], secret="s" * 32)
-    device = Device.objects.create(vendor=vendor, vendor_device_id="d1", care_home=home, kind="smoke", name=LONG[:100],
-                                   location=home.location)  # fmt: skip
-    AlarmEvent.objects.create(vendor=vendor, vendor_event_id="e1", device=device, care_home=home, kind=EventKind.FIRE,
-                              occurred_at=clock.now(), note=LONG)  # fmt: skip
-    plan = RoutePlan.objects.create(title=LONG[:100], date=today, status=PlanStatus.PLANNED, planned_at=clock.now(),
-                                    travel_seconds=600, message=LONG[:300])  # fmt: skip
+    device = Device.objects.create(
+        vendor=vendor, vendor_device_id="d1", care_home=home, kind="smoke", name=LONG[:100], location=home.location
+    )
+    AlarmEvent.objects.create(
+        vendor=vendor,
+        vendor_event_id="e1",
+        device=device,
+        care_home=home,
+        kind=EventKind.FIRE,
+        occurred_at=clock.now(),
+        note=LONG,
+    )
+    plan = RoutePlan.objects.create(
+        title=LONG[:100],
+        date=today,
+        status=PlanStatus.PLANNED,
+        planned_at=clock.now(),
+        travel_seconds=600,
+        message=LONG[:300],
+    )
     start = Point(117.70, 39.02, srid=4326)
-    team = Team.objects.create(plan=plan, name=SHORT, start_name=LONG[:100], start=start, end_name=SHORT + "2",
-                               end=Point(117.71, 39.03, srid=4326), shift_start=480, shift_end=1020, departure=28800,
-                               arrival=36000, travel_seconds=600)  # fmt: skip
-    PlanStop.objects.create(plan=plan, care_home=home, priority=9, service_minutes=30, reason=SHORT, team=team,
-                            sequence=1, arrival=30000, start=30000, departure=31800)  # fmt: skip
+    team = Team.objects.create(
+        plan=plan,
+        name=SHORT,
+        start_name=LONG[:100],
+        start=start,
+        end_name=SHORT + "2",
+        end=Point(117.71, 39.03, srid=4326),
+        shift_start=480,
+        shift_end=1020,
+        departure=28800,
+        arrival=36000,
+        travel_seconds=600,
+    )
+    PlanStop.objects.create(
+        plan=plan,
+        care_home=home,
+        priority=9,
+        service_minutes=30,
+        reason=SHORT,
+        team=team,
+        sequence=1,
+        arrival=30000,
+        start=30000,
+        departure=31800,
+    )
     other = CareHome.objects.filter(subdistrict=street).exclude(pk=home.pk).order_by("pk").first()
     CareHome.objects.filter(pk=other.pk).update(name=SHORT + "（未安排）")
     PlanStop.objects.create(plan=plan, care_home=other, priority=1, service_minutes=30, skipped_reason=LONG[:100])
@@ -97,17 +137,37 @@ def _assert_inert(page, url: str, *, shows_payload: bool = True) -> None:
 @pytest.mark.parametrize(
     ("username", "paths"),
     [
-        ("bureau", ["/map/", "/carehomes/", "/carehomes/{home}/", "/hazards/", "/hazards/{hazard}/", "/routes/",
-                    "/routes/{plan}/", "/risk/map/", "/risk/", "/risk/subdistricts/{street}/", "/alarms/", "/annual/",
-                    "/inspections/missed/", "/risk/heatmap/"]),
+        (
+            "bureau",
+            [
+                "/map/",
+                "/carehomes/",
+                "/carehomes/{home}/",
+                "/hazards/",
+                "/hazards/{hazard}/",
+                "/routes/",
+                "/routes/{plan}/",
+                "/risk/map/",
+                "/risk/",
+                "/risk/subdistricts/{street}/",
+                "/alarms/",
+                "/annual/",
+                "/inspections/missed/",
+                "/risk/heatmap/",
+            ],
+        ),
         ("street", ["/map/", "/carehomes/{home}/", "/hazards/{hazard}/", "/routes/{plan}/", "/alarms/"]),
     ],
-)  # fmt: skip
+)
 def test_no_planted_payload_runs_on_any_page(page, live_server, planted, username, paths):
     page.add_init_script(RECORD_HITS)
     login(page, live_server, username)
-    ids = {"home": planted["home"].pk, "hazard": planted["hazard"].pk, "plan": planted["plan"].pk,
-           "street": planted["street"].code}  # fmt: skip
+    ids = {
+        "home": planted["home"].pk,
+        "hazard": planted["hazard"].pk,
+        "plan": planted["plan"].pk,
+        "street": planted["street"].code,
+    }
     for path in paths:
         url = live_server.url + path.format(**ids)
         _visit(page, url)

@@ -18,9 +18,13 @@ URL = "/api/layers/fire_equipment/{}/"
 
 def _extinguisher(world):
     home = world["home_a"]
-    return save_feature(get_layer("fire_equipment"), by=world["users"]["bureau"], home=home,
-                        geometry=Point(home.location.x + 0.0001, home.location.y, srid=4326),
-                        attributes={"kind": "extinguisher", "status": "ok"})  # fmt: skip
+    return save_feature(
+        get_layer("fire_equipment"),
+        by=world["users"]["bureau"],
+        home=home,
+        geometry=Point(home.location.x + 0.0001, home.location.y, srid=4326),
+        attributes={"kind": "extinguisher", "status": "ok"},
+    )
 
 
 @pytest.mark.django_db
@@ -31,13 +35,21 @@ def test_an_edit_from_an_old_version_is_refused_and_names_both(client, world):
     etag = loaded["ETag"]
     # The home reports the extinguisher faulty (from the version it loaded) ...
     client.force_login(world["users"]["care_home"])
-    home = client.patch(URL.format(feature.uuid), {"type": "Feature", "properties": {"status": "faulty"}},
-                        content_type="application/json", headers={"If-Match": etag})  # fmt: skip
+    home = client.patch(
+        URL.format(feature.uuid),
+        {"type": "Feature", "properties": {"status": "faulty"}},
+        content_type="application/json",
+        headers={"If-Match": etag},
+    )
     assert home.status_code == 200 and home["ETag"] != etag
     # ... the bureau saves "ok" from the page it opened before: refused, nothing lost.
     client.force_login(world["users"]["bureau"])
-    stale = client.patch(URL.format(feature.uuid), {"type": "Feature", "properties": {"status": "ok"}},
-                         content_type="application/json", headers={"If-Match": etag})  # fmt: skip
+    stale = client.patch(
+        URL.format(feature.uuid),
+        {"type": "Feature", "properties": {"status": "ok"}},
+        content_type="application/json",
+        headers={"If-Match": etag},
+    )
     assert stale.status_code == 409
     body = stale.json()
     assert body["code"] == "stale" and "已被他人修改" in body["errors"]["version"]
@@ -46,12 +58,19 @@ def test_an_edit_from_an_old_version_is_refused_and_names_both(client, world):
     assert feature.status == "faulty"
     # The same through the body's updated_at, and for a delete.
     old = json.loads(loaded.content)["properties"]["updated_at"]
-    again = client.patch(URL.format(feature.uuid), {"type": "Feature", "properties": {"status": "ok", "updated_at": old}},
-                         content_type="application/json")  # fmt: skip
+    again = client.patch(
+        URL.format(feature.uuid),
+        {"type": "Feature", "properties": {"status": "ok", "updated_at": old}},
+        content_type="application/json",
+    )
     assert again.status_code == 409
     assert client.delete(URL.format(feature.uuid), headers={"If-Match": etag}).status_code == 409
-    bad = client.patch(URL.format(feature.uuid), {"type": "Feature", "properties": {}}, content_type="application/json",
-                       headers={"If-Match": '"yesterday"'})  # fmt: skip
+    bad = client.patch(
+        URL.format(feature.uuid),
+        {"type": "Feature", "properties": {}},
+        content_type="application/json",
+        headers={"If-Match": '"yesterday"'},
+    )
     assert bad.status_code == 400
 
 
@@ -66,8 +85,12 @@ def test_of_six_parallel_edits_from_one_version_exactly_one_wins(live_server, wo
 
     def edit(status: str):
         body = json.dumps({"type": "Feature", "properties": {"status": status}}).encode()
-        request = urllib.request.Request(url, data=body, method="PATCH", headers={
-            "Authorization": f"Token {token}", "Content-Type": "application/json", "If-Match": etag})  # fmt: skip
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="PATCH",
+            headers={"Authorization": f"Token {token}", "Content-Type": "application/json", "If-Match": etag},
+        )
         start.wait()
         try:
             with urllib.request.urlopen(request, timeout=30) as r:
@@ -94,8 +117,13 @@ def _payload(world) -> dict:
     version = ChecklistVersion.in_force()
     results = [{"item": i.code, "result": "pass"} for i in version.items.all()]
     results[0] = {"item": results[0]["item"], "result": "fail", "note": "插线板串接"}
-    return {"care_home": world["home_a"].pk, "kind": "joint", "inspected_on": date.today().isoformat(),
-            "signed_by_name": "王科长", "results": results}  # fmt: skip
+    return {
+        "care_home": world["home_a"].pk,
+        "kind": "joint",
+        "inspected_on": date.today().isoformat(),
+        "signed_by_name": "王科长",
+        "results": results,
+    }
 
 
 @pytest.mark.django_db
@@ -105,17 +133,29 @@ def test_a_repeated_inspection_submission_is_answered_with_the_first_result(clie
 
     client.force_login(world["users"]["bureau"])
     before = (Inspection.objects.count(), Hazard.objects.count())
-    first = client.post("/api/inspections/", _payload(world), content_type="application/json",
-                        headers={"Idempotency-Key": "tablet-7:check-42"})  # fmt: skip
-    again = client.post("/api/inspections/", _payload(world), content_type="application/json",
-                        headers={"Idempotency-Key": "tablet-7:check-42"})  # fmt: skip
+    first = client.post(
+        "/api/inspections/",
+        _payload(world),
+        content_type="application/json",
+        headers={"Idempotency-Key": "tablet-7:check-42"},
+    )
+    again = client.post(
+        "/api/inspections/",
+        _payload(world),
+        content_type="application/json",
+        headers={"Idempotency-Key": "tablet-7:check-42"},
+    )
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
     assert again["Idempotent-Replayed"] == "true" and not first.has_header("Idempotent-Replayed")
     assert (Inspection.objects.count(), Hazard.objects.count()) == (before[0] + 1, before[1] + 1)
     # Another user's identical key is their own submission, not a replay of this one.
     client.force_login(world["users"]["subdistrict"])
-    theirs = client.post("/api/inspections/", {**_payload(world), "kind": "patrol"}, content_type="application/json",
-                         headers={"Idempotency-Key": "tablet-7:check-42"})  # fmt: skip
+    theirs = client.post(
+        "/api/inspections/",
+        {**_payload(world), "kind": "patrol"},
+        content_type="application/json",
+        headers={"Idempotency-Key": "tablet-7:check-42"},
+    )
     assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
 
 
@@ -130,8 +170,16 @@ def test_parallel_repeats_of_one_submission_record_one_inspection_and_one_hazard
     answers, start = [], threading.Barrier(4)
 
     def submit():
-        request = urllib.request.Request(f"{live_server.url}/api/inspections/", data=body, method="POST", headers={
-            "Authorization": f"Token {token}", "Content-Type": "application/json", "Idempotency-Key": "dbl-click"})  # fmt: skip
+        request = urllib.request.Request(
+            f"{live_server.url}/api/inspections/",
+            data=body,
+            method="POST",
+            headers={
+                "Authorization": f"Token {token}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": "dbl-click",
+            },
+        )
         start.wait()
         with urllib.request.urlopen(request, timeout=60) as r:
             answers.append((r.status, json.loads(r.read())["id"]))
@@ -157,9 +205,14 @@ def test_the_web_form_posted_twice_saves_one_inspection(world):
     page = client.get(url)
     token = page.context["submission"]
     items = list(ChecklistVersion.in_force().items.all())
-    form = {"csrfmiddlewaretoken": client.cookies["csrftoken"].value, "kind": "joint", "submission": token,
-            "inspected_on": page.context["inspected_on"].isoformat(), "signed_by_name": "王科长",
-            **{f"result_{i.code}": "pass" for i in items}}  # fmt: skip
+    form = {
+        "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+        "kind": "joint",
+        "submission": token,
+        "inspected_on": page.context["inspected_on"].isoformat(),
+        "signed_by_name": "王科长",
+        **{f"result_{i.code}": "pass" for i in items},
+    }
     before = Inspection.objects.count()
     first = client.post(url, form)
     second = client.post(url, form)
@@ -225,9 +278,14 @@ def test_a_hazard_report_form_posted_twice_reports_one_hazard(world):
     client.force_login(world["users"]["care_home"])
     url = f"/carehomes/{world['home_a'].pk}/hazards/new/"
     page = client.get(url)
-    form = {"csrfmiddlewaretoken": client.cookies["csrftoken"].value, "submission": page.context["submission"],
-            "description": "配电箱前堆放纸箱", "category": "other", "severity": "general",
-            "found_on": page.context["form"].initial["found_on"].isoformat()}  # fmt: skip
+    form = {
+        "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+        "submission": page.context["submission"],
+        "description": "配电箱前堆放纸箱",
+        "category": "other",
+        "severity": "general",
+        "found_on": page.context["form"].initial["found_on"].isoformat(),
+    }
     before = Hazard.objects.count()
     first, second = client.post(url, form), client.post(url, form)
     assert first.status_code == second.status_code == 302 and first.url == second.url
@@ -238,12 +296,23 @@ def test_a_hazard_report_form_posted_twice_reports_one_hazard(world):
 def test_a_feature_created_twice_with_one_idempotency_key_exists_once(client, world):
     home = world["home_a"]
     client.force_login(world["users"]["bureau"])
-    body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [home.location.x + 0.0001, home.location.y]},
-            "properties": {"care_home": home.pk, "kind": "extinguisher", "status": "ok"}}  # fmt: skip
-    first = client.post("/api/layers/fire_equipment/", body, content_type="application/json",
-                        headers={"Idempotency-Key": "survey-7:extinguisher-3"})  # fmt: skip
-    again = client.post("/api/layers/fire_equipment/", body, content_type="application/json",
-                        headers={"Idempotency-Key": "survey-7:extinguisher-3"})  # fmt: skip
+    body = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [home.location.x + 0.0001, home.location.y]},
+        "properties": {"care_home": home.pk, "kind": "extinguisher", "status": "ok"},
+    }
+    first = client.post(
+        "/api/layers/fire_equipment/",
+        body,
+        content_type="application/json",
+        headers={"Idempotency-Key": "survey-7:extinguisher-3"},
+    )
+    again = client.post(
+        "/api/layers/fire_equipment/",
+        body,
+        content_type="application/json",
+        headers={"Idempotency-Key": "survey-7:extinguisher-3"},
+    )
     assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
     assert again["Idempotent-Replayed"] == "true"
     model = get_layer("fire_equipment").get_model()
@@ -270,8 +339,10 @@ def test_an_admin_change_from_a_stale_page_is_refused(world, rf):
     data.update(beds=60, version=shown, location=home.location.wkt)
     stale = form_class(data=data, instance=CareHome.objects.get(pk=home.pk))
     assert not stale.is_valid() and "已被他人修改" in str(stale.non_field_errors())
-    fresh = form_class(data={**data, "version": CareHome.objects.get(pk=home.pk).updated_at.isoformat()},
-                       instance=CareHome.objects.get(pk=home.pk))  # fmt: skip
+    fresh = form_class(
+        data={**data, "version": CareHome.objects.get(pk=home.pk).updated_at.isoformat()},
+        instance=CareHome.objects.get(pk=home.pk),
+    )
     assert "已被他人修改" not in str(fresh.non_field_errors()) if not fresh.is_valid() else True
 
 

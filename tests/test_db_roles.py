@@ -13,8 +13,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _as(role: str) -> psycopg.Connection:
     db = connection.settings_dict
-    return psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"], dbname=db["NAME"], user=role,
-                           autocommit=True)  # fmt: skip
+    return psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"], dbname=db["NAME"], user=role, autocommit=True
+    )
 
 
 @pytest.mark.parametrize(

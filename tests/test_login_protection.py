@@ -48,9 +48,16 @@ def test_a_success_before_the_limit_resets_the_count(make_user, settings):
 
 @pytest.mark.parametrize(
     ("password", "refused"),
-    [("demo12345", True), ("abcdefghij", True), ("Zhang2026", True), ("Zhangsan12", True),
-     ("1234567890", True), ("Binhai#Xiao-7", False), ("anquan2026!x", False)],
-)  # fmt: skip
+    [
+        ("demo12345", True),
+        ("abcdefghij", True),
+        ("Zhang2026", True),
+        ("Zhangsan12", True),
+        ("1234567890", True),
+        ("Binhai#Xiao-7", False),
+        ("anquan2026!x", False),
+    ],
+)
 def test_the_password_policy_asks_for_length_and_three_character_classes(password, refused, make_user):
     user = make_user("zhangsan", None)
     user.first_name = "张三"

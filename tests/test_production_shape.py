@@ -51,8 +51,11 @@ class Browser:
 
     def login(self, server, username: str, password: str = "demo12345") -> None:
         self.get(f"{server.url}/accounts/login/")
-        status, final, _ = self.post(f"{server.url}/accounts/login/", {"username": username, "password": password},
-                                     referer=f"{server.url}/accounts/login/")  # fmt: skip
+        status, final, _ = self.post(
+            f"{server.url}/accounts/login/",
+            {"username": username, "password": password},
+            referer=f"{server.url}/accounts/login/",
+        )
         assert "/accounts/login/" not in final, "login failed"
 
 
@@ -92,8 +95,13 @@ def test_a_change_written_outside_the_web_processes_is_served_fresh_in_tiles(liv
     tile = f"/tiles/hazard/{z}/{x}/{y}.pbf"
     before = [b.get(s.url + tile)[2] for s in (live_server, second_server) for _ in range(3)]
     # What the job worker does during a QField import: a write in another process, not through any web request.
-    Hazard.objects.create(care_home=home, description="瓦片新鲜度测试", location=home.location, found_on=clock.today(),
-                          due_on=clock.today())  # fmt: skip
+    Hazard.objects.create(
+        care_home=home,
+        description="瓦片新鲜度测试",
+        location=home.location,
+        found_on=clock.today(),
+        due_on=clock.today(),
+    )
     after = [b.get(s.url + tile)[2] for s in (live_server, second_server) for _ in range(3)]
     import mapbox_vector_tile
 
@@ -129,8 +137,11 @@ def test_the_supervisor_restarts_a_program_that_exits_and_stops_all_on_sigterm(t
     counter = tmp_path / "starts"
     flaky = f"{sys.executable} -c \"open('{counter}', 'a').write('x')\""  # exits at once, every time
     steady = f"{sys.executable} -c 'import time; time.sleep(600)'"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "supervise.py"), f"flaky={flaky}",
-                             f"steady={steady}"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "supervise.py"), f"flaky={flaky}", f"steady={steady}"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and (not counter.exists() or len(counter.read_text()) < 3):
         time.sleep(0.2)
@@ -146,20 +157,30 @@ def test_the_supervisor_restarts_a_program_that_exits_and_stops_all_on_sigterm(t
 def _check_deploy(**env) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     base.update(env, DJANGO_SETTINGS_MODULE="gis_app.settings")
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
-                          env=base, capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_production_settings_pass_check_deploy_with_no_warning():
-    result = _check_deploy(DJANGO_DEBUG="false", DJANGO_SECRET_KEY="k" * 20 + "-Zq8#x" * 10,
-                           DJANGO_ALLOWED_HOSTS="fire.example.gov.cn")  # fmt: skip
+    result = _check_deploy(
+        DJANGO_DEBUG="false", DJANGO_SECRET_KEY="k" * 20 + "-Zq8#x" * 10, DJANGO_ALLOWED_HOSTS="fire.example.gov.cn"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_the_plain_http_opt_out_is_named_by_check_deploy():
-    result = _check_deploy(DJANGO_DEBUG="false", DJANGO_SECRET_KEY="k" * 20 + "-Zq8#x" * 10,
-                           DJANGO_ALLOWED_HOSTS="intranet", DJANGO_INSECURE_HTTP="true")  # fmt: skip
+    result = _check_deploy(
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="k" * 20 + "-Zq8#x" * 10,
+        DJANGO_ALLOWED_HOSTS="intranet",
+        DJANGO_INSECURE_HTTP="true",
+    )
     assert result.returncode != 0 and "gis_app.W001" in result.stderr + result.stdout
 
 
@@ -167,8 +188,14 @@ def test_debug_is_off_unless_asked_for_and_a_secret_is_generated_once(tmp_path):
     code = "from django.conf import settings; print(settings.DEBUG, len(settings.SECRET_KEY))"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env["DJANGO_SETTINGS_MODULE"] = "gis_app.settings"
-    out = subprocess.run([sys.executable, "-c", "import django; django.setup(); " + code], cwd=ROOT, env=env,
-                         capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); " + code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert out[0] == "False" and int(out[1]) >= 50
     key_file = ROOT / ".data" / "secret_key"
     assert key_file.exists() and oct(key_file.stat().st_mode)[-3:] == "600"

@@ -494,9 +494,15 @@ def test_every_generation_keys_features_by_the_platform_id_so_a_stale_edit_never
     assert fids == {str(exit_b.uuid): exit_b.pk}  # B keeps its number; A's is not reused
 
     x, y = exit_a.location.x, exit_a.location.y
-    stale = [delta("safety_exit", "patch", old={"geometry": exit_a.location.wkt, "attributes": {"status": "open"}},
-                   new={"geometry": f"POINT({x + 0.0001} {y})", "attributes": {"status": "locked"}},
-                   pk=str(exit_a.pk))]  # fmt: skip
+    stale = [
+        delta(
+            "safety_exit",
+            "patch",
+            old={"geometry": exit_a.location.wkt, "attributes": {"status": "open"}},
+            new={"geometry": f"POINT({x + 0.0001} {y})", "attributes": {"status": "locked"}},
+            pk=str(exit_a.pk),
+        )
+    ]
     (tmp_path / "d.json").write_text(json.dumps(deltafile("p", stale)))
     statuses = run_qgis("apply-deltas", str(new), str(tmp_path / "d.json"))
     assert [s[0] for s in statuses.values()] == ["not_applied"]
@@ -514,9 +520,17 @@ def test_a_feature_whose_fid_disagrees_with_its_uuid_is_a_conflict_not_a_silent_
     folder = tmp_path / "p"
     generate(resolve_scope(f"carehome:{home.pk}"), folder)
     # A copy-pasted or renumbered feature (GDAL's SQL: the GeoPackage's triggers need its functions).
-    subprocess.run(["ogrinfo", "-q", str(folder / "inspection.gpkg"), "-sql",
-                    f"UPDATE safety_exit SET fid = fid + 100000, status = 'locked' WHERE uuid = '{exit_a.uuid}'"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "ogrinfo",
+            "-q",
+            str(folder / "inspection.gpkg"),
+            "-sql",
+            f"UPDATE safety_exit SET fid = fid + 100000, status = 'locked' WHERE uuid = '{exit_a.uuid}'",
+        ],
+        check=True,
+        capture_output=True,
+    )
     report = import_folder(folder, by=bureau)
     assert report.conflicts == 1 and report.updated == 0
     exit_a.refresh_from_db()
@@ -552,8 +566,9 @@ def test_the_standin_takes_qfields_own_deltafile_and_refuses_what_the_real_serve
     assert jobs and all("output" not in j for j in jobs)  # the list never says why; only GET jobs/<id>/ does
 
 
-def test_a_push_never_overwrites_field_work_the_platform_has_not_pulled(surveyed_home, bureau, standin, tmp_path,
-                                                                       settings):  # fmt: skip
+def test_a_push_never_overwrites_field_work_the_platform_has_not_pulled(
+    surveyed_home, bureau, standin, tmp_path, settings
+):
     """Loss path (b): the tablet changes a value and the server applies it; then the web pushes a new package."""
     settings.FIELD_PROJECTS_DIR = tmp_path / "field"
     home = surveyed_home
@@ -565,9 +580,22 @@ def test_a_push_never_overwrites_field_work_the_platform_has_not_pulled(surveyed
     project.refresh_from_db()
     tablet = sdk.Client(url=standin.url, token=standin.token())
     standin.state.apply_synchronously = True
-    (tmp_path / "d.json").write_text(json.dumps(deltafile(project.cloud_project_id, [
-        delta("safety_exit", "patch", old={"attributes": {"status": "open"}}, new={"attributes": {"status": "locked"}},
-              pk=str(exit_.pk))])))  # fmt: skip
+    (tmp_path / "d.json").write_text(
+        json.dumps(
+            deltafile(
+                project.cloud_project_id,
+                [
+                    delta(
+                        "safety_exit",
+                        "patch",
+                        old={"attributes": {"status": "open"}},
+                        new={"attributes": {"status": "locked"}},
+                        pk=str(exit_.pk),
+                    )
+                ],
+            )
+        )
+    )
     tablet.push_delta(project.cloud_project_id, str(tmp_path / "d.json"))
 
     generate(resolve_scope(scope), tmp_path / "v2")  # the web regenerates (exit still "open" in PostGIS)

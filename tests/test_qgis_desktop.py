@@ -21,10 +21,20 @@ SCRIPT = Path(__file__).parent / "qgis_oapif.py"
 
 def qgis(base: str, username: str, token: str, collections: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as home:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "QT_QPA_PLATFORM": "offscreen",
-               "XDG_RUNTIME_DIR": home, "LANG": "C.UTF-8"}  # fmt: skip
-        done = subprocess.run(["/usr/bin/python3", str(SCRIPT), base, username, token, *collections], env=env,
-                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": home,
+            "QT_QPA_PLATFORM": "offscreen",
+            "XDG_RUNTIME_DIR": home,
+            "LANG": "C.UTF-8",
+        }
+        done = subprocess.run(
+            ["/usr/bin/python3", str(SCRIPT), base, username, token, *collections],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -33,10 +43,20 @@ def test_qgis_reads_every_collection_with_a_basic_token_and_sees_only_its_scope(
     bureau, street = world["users"]["bureau"], world["users"]["subdistrict"]
     for home in (world["home_a"], world["home_b"]):
         x, y = home.location.x, home.location.y
-        save_feature(get_layer("safety_exit"), by=bureau, home=home, geometry=Point(x + 0.0002, y, srid=4326),
-                     attributes={"kind": "door", "status": "locked"})  # fmt: skip
-        save_feature(get_layer("fire_lane"), by=bureau, home=home, attributes={"width_m": "4.50", "status": "clear"},
-                     geometry=LineString((x, y - 0.0003), (x + 0.0006, y - 0.0003), srid=4326))  # fmt: skip
+        save_feature(
+            get_layer("safety_exit"),
+            by=bureau,
+            home=home,
+            geometry=Point(x + 0.0002, y, srid=4326),
+            attributes={"kind": "door", "status": "locked"},
+        )
+        save_feature(
+            get_layer("fire_lane"),
+            by=bureau,
+            home=home,
+            attributes={"width_m": "4.50", "status": "clear"},
+            geometry=LineString((x, y - 0.0003), (x + 0.0006, y - 0.0003), srid=4326),
+        )
     collections = [layer.key for layer in CATALOGUE]
     for user in (bureau, street):
         _, token = issue(user, purpose="gis", name="科室QGIS")

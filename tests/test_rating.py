@@ -144,8 +144,13 @@ def test_drill_attachments_are_allowlisted_by_content_and_served_only_within_sco
     client.force_login(world["users"]["care_home"])
     url = f"/carehomes/{home.pk}/drills/"
     client.get(url)
-    form = {"csrfmiddlewaretoken": client.cookies["csrftoken"].value, "held_on": "2026-11-01", "kind": "evacuation",
-            "participants": 12, "content": "夜间疏散演练"}  # fmt: skip
+    form = {
+        "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+        "held_on": "2026-11-01",
+        "kind": "evacuation",
+        "participants": 12,
+        "content": "夜间疏散演练",
+    }
     disguised = SimpleUploadedFile(
         "方案.pdf", b"<html><script>alert(1)</script></html>", content_type="application/pdf"
     )
@@ -178,8 +183,12 @@ def test_a_feature_photo_is_served_to_those_who_see_the_home(world, photo):
     from layers.models import FeaturePhoto
 
     home = world["home_a"]
-    fp = FeaturePhoto.objects.create(layer="safety_exit", feature_uuid="00000000-0000-0000-0000-000000000001",
-                                     care_home=home, image=photo("exit.png"))  # fmt: skip
+    fp = FeaturePhoto.objects.create(
+        layer="safety_exit",
+        feature_uuid="00000000-0000-0000-0000-000000000001",
+        care_home=home,
+        image=photo("exit.png"),
+    )
     mine, other = Client(), Client()
     mine.force_login(world["users"]["care_home"])
     other.force_login(world["users"]["other_home"])

@@ -87,8 +87,10 @@ def test_a_tsp_in_metres_across_a_district_is_solved_to_its_optimum_beyond_fast_
 
 def test_route_bench_accepts_a_tsplib_file_with_large_distances(tmp_path, capsys):
     lines = ["NAME: big", "TYPE: TSP", "DIMENSION: 6", "EDGE_WEIGHT_TYPE: EUC_2D", "NODE_COORD_SECTION"]
-    lines += [f"{i + 1} {x} {y}" for i, (x, y) in enumerate([(0, 0), (90000, 0), (90000, 80000), (0, 80000),
-                                                              (45000, 100000), (45000, -20000)])]  # fmt: skip
+    lines += [
+        f"{i + 1} {x} {y}"
+        for i, (x, y) in enumerate([(0, 0), (90000, 0), (90000, 80000), (0, 80000), (45000, 100000), (45000, -20000)])
+    ]
     path = tmp_path / "big.tsp"
     path.write_text("\n".join([*lines, "EOF", ""]))
     call_command("route_bench", str(path), "--seconds", "0.5")

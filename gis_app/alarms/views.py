@@ -58,8 +58,16 @@ def as_row(e: AlarmEvent) -> dict:
 def alarm_list(request):
     events = visible_events(request.user)[:100]
     m = base_map()
-    return render(request, "alarms/list.html", {**render_parts(m), "events": events, "last_id": events[0].pk if events else 0,
-                                                "initial": [as_row(e) for e in events]})  # fmt: skip
+    return render(
+        request,
+        "alarms/list.html",
+        {
+            **render_parts(m),
+            "events": events,
+            "last_id": events[0].pk if events else 0,
+            "initial": [as_row(e) for e in events],
+        },
+    )
 
 
 @login_required

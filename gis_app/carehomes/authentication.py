@@ -41,5 +41,8 @@ class TokenBasicScheme(OpenApiAuthenticationExtension):
     name = "basicToken"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "basic",
-                "description": "User name and an API token (create_api_token) as the password; never the login password."}  # fmt: skip
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "User name and an API token (create_api_token) as the password; never the login password.",
+        }

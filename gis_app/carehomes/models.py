@@ -234,8 +234,9 @@ class ApiToken(models.Model):
     expires, can be revoked, and dies with a password change (it remembers a fingerprint of the password hash it was
     issued under). GIS tokens are given as the password of HTTP Basic, which is all QGIS 3.22 can send."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="用户", on_delete=models.CASCADE,
-                             related_name="api_tokens")  # fmt: skip
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="用户", on_delete=models.CASCADE, related_name="api_tokens"
+    )
     purpose = models.CharField("用途", max_length=10, choices=TokenPurpose.choices, default=TokenPurpose.API)
     name = models.CharField("名称", max_length=100, blank=True, help_text="如：科室 QGIS、消防物联网平台对接")
     prefix = models.CharField("前缀", max_length=12, help_text="令牌的前几位，用于辨认，不足以使用")

@@ -24,10 +24,14 @@ def issue(user, *, purpose: str = TokenPurpose.API, name: str = "", days: int | 
     """A new token; the key is returned once and never stored."""
     key = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, purpose=purpose, name=name[:100], prefix=key[:10], key_hash=_hash(key),
+        user=user,
+        purpose=purpose,
+        name=name[:100],
+        prefix=key[:10],
+        key_hash=_hash(key),
         password_fingerprint=password_fingerprint(user),
         expires_at=timezone.now() + timedelta(days=days or settings.API_TOKEN_DAYS),
-    )  # fmt: skip
+    )
     return token, key
 
 

@@ -23,9 +23,23 @@ class HazardSerializer(GeoFeatureModelSerializer):
     class Meta:
         model = Hazard
         geo_field = "location"
-        fields = ("id", "care_home", "care_home_name", "category", "description", "severity", "criterion_code",
-                  "found_on", "due_on", "responsible_person", "status", "status_label", "is_overdue", "closed_on",
-                  "updated_at")  # fmt: skip
+        fields = (
+            "id",
+            "care_home",
+            "care_home_name",
+            "category",
+            "description",
+            "severity",
+            "criterion_code",
+            "found_on",
+            "due_on",
+            "responsible_person",
+            "status",
+            "status_label",
+            "is_overdue",
+            "closed_on",
+            "updated_at",
+        )
 
 
 class ActionSerializer(serializers.Serializer):
@@ -78,8 +92,10 @@ class HazardViewSet(viewsets.ReadOnlyModelViewSet):
         except ValueError:
             expected = None
         if raw and expected is None:
-            return Response({"code": "bad_version", "detail": "If-Match must be the hazard's updated_at (ISO 8601)"},
-                            status=status.HTTP_400_BAD_REQUEST)  # fmt: skip
+            return Response(
+                {"code": "bad_version", "detail": "If-Match must be the hazard's updated_at (ISO 8601)"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         try:
             with services.expecting(expected):
                 hazard = services.perform(name, hazard, by=user, data=d, photos=photos)

@@ -68,9 +68,20 @@ def sheets_for(scope: Scope) -> list[Sheet]:
 
     def hazard_rows():
         for i, h in enumerate(_rows(scope.homes), start=1):
-            yield [i, h["care_home__name"], h["care_home__subdistrict__name"], h["key_place__name"],
-                   CATEGORY[h["category"]], h["description"], h["check_result__item__text"] or "", SEVERITY[h["severity"]],
-                   h["criterion__code"], h["found_on"], KIND.get(h["inspection__kind"], "上报"), STATUS[h["status"]]]  # fmt: skip
+            yield [
+                i,
+                h["care_home__name"],
+                h["care_home__subdistrict__name"],
+                h["key_place__name"],
+                CATEGORY[h["category"]],
+                h["description"],
+                h["check_result__item__text"] or "",
+                SEVERITY[h["severity"]],
+                h["criterion__code"],
+                h["found_on"],
+                KIND.get(h["inspection__kind"], "上报"),
+                STATUS[h["status"]],
+            ]
 
     def responsibility_rows():
         for i, h in enumerate(_rows(scope.homes), start=1):

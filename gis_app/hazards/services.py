@@ -117,19 +117,37 @@ def report_hazard(
     due_on = due_on or default_due_on(severity, found_on)
     if due_on < found_on:
         raise HazardError("invalid_due_date", "整改期限不能早于发现日期")
-    _check_plausible(description=description, responsible_person=responsible_person,
-                     responsible_phone=responsible_phone, found_on=found_on, location=location)  # fmt: skip
+    _check_plausible(
+        description=description,
+        responsible_person=responsible_person,
+        responsible_phone=responsible_phone,
+        found_on=found_on,
+        location=location,
+    )
     if uuid is not None:
         # A repeat of one report (a double click, a retried request, a re-imported tablet) is answered with the first.
         earlier = _earlier_report(uuid, care_home)
         if earlier is not None:
             return earlier
     try:
-        return _create_report(care_home=care_home, description=description, by=by, category=category,
-                              severity=severity, criterion=criterion, key_place=key_place, location=location,
-                              found_on=found_on, due_on=due_on, inspection=inspection, check_result=check_result,
-                              responsible_person=responsible_person, responsible_phone=responsible_phone,
-                              photos=photos, uuid=uuid)  # fmt: skip
+        return _create_report(
+            care_home=care_home,
+            description=description,
+            by=by,
+            category=category,
+            severity=severity,
+            criterion=criterion,
+            key_place=key_place,
+            location=location,
+            found_on=found_on,
+            due_on=due_on,
+            inspection=inspection,
+            check_result=check_result,
+            responsible_person=responsible_person,
+            responsible_phone=responsible_phone,
+            photos=photos,
+            uuid=uuid,
+        )
     except IntegrityError:
         earlier = _earlier_report(uuid, care_home) if uuid is not None else None
         if earlier is None:
@@ -146,8 +164,25 @@ def _earlier_report(uuid, care_home) -> Hazard | None:
     return earlier
 
 
-def _create_report(*, care_home, description, by, category, severity, criterion, key_place, location, found_on, due_on,
-                   inspection, check_result, responsible_person, responsible_phone, photos, uuid) -> Hazard:  # fmt: skip
+def _create_report(
+    *,
+    care_home,
+    description,
+    by,
+    category,
+    severity,
+    criterion,
+    key_place,
+    location,
+    found_on,
+    due_on,
+    inspection,
+    check_result,
+    responsible_person,
+    responsible_phone,
+    photos,
+    uuid,
+) -> Hazard:
     with transaction.atomic():
         hazard = Hazard.objects.create(
             care_home=care_home, description=description.strip(), category=category, severity=severity,
@@ -396,17 +431,34 @@ def perform(action: str, hazard: Hazard, *, by, data: dict, photos=()) -> Hazard
         raise HazardError("unknown_action", f"未知的操作 {action}")
     comment = data.get("comment", "")
     if action == "assign":
-        return assign(hazard, by=by, responsible_person=data.get("responsible_person", ""),
-                      responsible_phone=data.get("responsible_phone", ""), due_on=data.get("due_on"), comment=comment)  # fmt: skip
+        return assign(
+            hazard,
+            by=by,
+            responsible_person=data.get("responsible_person", ""),
+            responsible_phone=data.get("responsible_phone", ""),
+            due_on=data.get("due_on"),
+            comment=comment,
+        )
     if action == "plan":
         if data.get("planned_on") is None:
             raise HazardError("plan_incomplete", "请填写方案完成日期")
-        return set_rectification_plan(hazard, by=by, measures=data.get("measures", ""),
-                                      safeguards=data.get("safeguards", ""), planned_on=data["planned_on"])  # fmt: skip
+        return set_rectification_plan(
+            hazard,
+            by=by,
+            measures=data.get("measures", ""),
+            safeguards=data.get("safeguards", ""),
+            planned_on=data["planned_on"],
+        )
     if action == "submit":
         return submit_for_verification(hazard, by=by, note=comment, after_photos=photos)
     if action == "fix_on_spot":
         return fix_on_spot(hazard, by=by, note=comment, evidence=photos)
-    simple = {"start": start_rectification, "verify": verify, "send_back": send_back, "close_out": close_out,
-              "close_unfixed": close_unfixed, "reopen": reopen}  # fmt: skip
+    simple = {
+        "start": start_rectification,
+        "verify": verify,
+        "send_back": send_back,
+        "close_out": close_out,
+        "close_unfixed": close_unfixed,
+        "reopen": reopen,
+    }
     return simple[action](hazard, by=by, comment=comment)

@@ -121,9 +121,12 @@ def _record(data: InspectionInput, *, by, errors: dict[str, str]) -> Inspection:
         "signed_by_name": too_long(Inspection, "signed_by_name", data.signed_by_name.strip()),
         "note": too_long(Inspection, "note", data.note),
         "inspected_on": implausible_day(data.inspected_on, "检查日期"),
-        **{f"inspectors.{i}": too_long(Inspector, "name", p.name) or too_long(Inspector, "organisation", p.organisation)
-           for i, p in enumerate(data.inspectors)},
-    }.items():  # fmt: skip
+        **{
+            f"inspectors.{i}": too_long(Inspector, "name", p.name)
+            or too_long(Inspector, "organisation", p.organisation)
+            for i, p in enumerate(data.inspectors)
+        },
+    }.items():
         if problem:
             errors[key] = problem
     version = ChecklistVersion.in_force(data.inspected_on)

@@ -177,12 +177,21 @@ def _run(job: Job, progress: Progress) -> None:
 def _finish(job: Job, status: str, *, result=None, error: str = "") -> None:
     try:
         with transaction.atomic():
-            Job.objects.filter(pk=job.pk).update(status=status, result=clean(result), error=clean(error),
-                                                 finished_at=timezone.now(), heartbeat_at=timezone.now())  # fmt: skip
+            Job.objects.filter(pk=job.pk).update(
+                status=status,
+                result=clean(result),
+                error=clean(error),
+                finished_at=timezone.now(),
+                heartbeat_at=timezone.now(),
+            )
     except (DatabaseError, TypeError, ValueError) as exc:
         log.exception("job %s: result not storable", job.pk)
-        Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, result=None, finished_at=timezone.now(),
-                                             error=f"任务结果无法保存：{clean(str(exc))}")  # fmt: skip
+        Job.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED,
+            result=None,
+            finished_at=timezone.now(),
+            error=f"任务结果无法保存：{clean(str(exc))}",
+        )
 
 
 def run_pending(limit: int | None = None) -> int:

@@ -10,8 +10,18 @@ from pathlib import Path
 
 # LDIDs seen in Chinese and Western exports (dBASE language driver ids, byte 29 of the .dbf header).
 LDID = {0x4D: "gb18030", 0x7A: "gb18030", 0x78: "big5", 0x57: "cp1252", 0x03: "cp1252", 0x01: "cp437", 0x02: "cp850"}
-CPG_ALIASES = {"936": "gb18030", "cp936": "gb18030", "gbk": "gb18030", "gb2312": "gb18030", "gb18030": "gb18030",
-               "utf-8": "utf-8", "utf8": "utf-8", "65001": "utf-8", "big5": "big5", "950": "big5"}  # fmt: skip
+CPG_ALIASES = {
+    "936": "gb18030",
+    "cp936": "gb18030",
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "gb18030": "gb18030",
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "65001": "utf-8",
+    "big5": "big5",
+    "950": "big5",
+}
 LABELS = {"utf-8": "UTF-8", "gb18030": "GB18030（兼容 GBK、GB2312）", "big5": "Big5", "cp1252": "Windows-1252"}
 
 

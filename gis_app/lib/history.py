@@ -4,13 +4,19 @@ values, recorded by PostgreSQL triggers, in a `<Model>History` table reachable a
 import pghistory
 
 
-def tracked(model=None, *, exclude: list[str] | None = None, fields: list[str] | None = None,
-            app_label: str | None = None):  # fmt: skip
+def tracked(
+    model=None, *, exclude: list[str] | None = None, fields: list[str] | None = None, app_label: str | None = None
+):
     def apply(cls):
         return pghistory.track(
-            pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(),
-            fields=fields, exclude=exclude, app_label=app_label, model_name=f"{cls.__name__}History",
+            pghistory.InsertEvent(),
+            pghistory.UpdateEvent(),
+            pghistory.DeleteEvent(),
+            fields=fields,
+            exclude=exclude,
+            app_label=app_label,
+            model_name=f"{cls.__name__}History",
             obj_field=pghistory.ObjForeignKey(related_name="history", related_query_name="history"),
-        )(cls)  # fmt: skip
+        )(cls)
 
     return apply(model) if model is not None else apply

@@ -22,9 +22,11 @@ class AuditMiddleware(pghistory.middleware.HistoryMiddleware):
             AccessEvent.objects.create(
                 user=user if user is not None and user.is_authenticated else None,
                 username=user.get_username() if user is not None and user.is_authenticated else "",
-                action=AccessAction.DOWNLOAD, ip=client_ip(request), path=request.get_full_path()[:500],
+                action=AccessAction.DOWNLOAD,
+                ip=client_ip(request),
+                path=request.get_full_path()[:500],
                 detail=disposition[:300],
-            )  # fmt: skip
+            )
         return response
 
 
@@ -46,7 +48,8 @@ def _login_failed(sender, credentials, request=None, **kwargs):
 def _record(request, user, action: str, username: str = "") -> None:
     AccessEvent.objects.create(
         user=user if user is not None and getattr(user, "is_authenticated", False) else None,
-        username=username or (user.get_username() if user is not None else ""), action=action,
+        username=username or (user.get_username() if user is not None else ""),
+        action=action,
         ip=client_ip(request) if request is not None else None,
         path=request.path[:500] if request is not None else "",
-    )  # fmt: skip
+    )

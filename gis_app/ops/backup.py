@@ -23,9 +23,21 @@ from django.db import connection
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 # Counted in the manifest and compared after a restore: the tables a bureau would miss first.
-COUNTED = ["carehomes_carehome", "carehomes_subdistrict", "auth_user", "hazards_hazard", "hazards_hazardevent",
-           "hazards_hazardphoto", "inspections_inspection", "inspections_checkresult", "alarms_alarmevent",
-           "rating_starassessment", "layers_safetyexit", "layers_firelane", "jobs_job"]  # fmt: skip
+COUNTED = [
+    "carehomes_carehome",
+    "carehomes_subdistrict",
+    "auth_user",
+    "hazards_hazard",
+    "hazards_hazardevent",
+    "hazards_hazardphoto",
+    "inspections_inspection",
+    "inspections_checkresult",
+    "alarms_alarmevent",
+    "rating_starassessment",
+    "layers_safetyexit",
+    "layers_firelane",
+    "jobs_job",
+]
 
 
 class BackupError(Exception):
@@ -33,8 +45,13 @@ class BackupError(Exception):
 
 
 def _libpq_env(db: dict) -> dict:
-    env = {**os.environ, "PGHOST": db["HOST"] or "127.0.0.1", "PGPORT": str(db["PORT"] or 5432),
-           "PGUSER": db["USER"] or "postgres", "PGDATABASE": db["NAME"]}  # fmt: skip
+    env = {
+        **os.environ,
+        "PGHOST": db["HOST"] or "127.0.0.1",
+        "PGPORT": str(db["PORT"] or 5432),
+        "PGUSER": db["USER"] or "postgres",
+        "PGDATABASE": db["NAME"],
+    }
     if db["PASSWORD"]:
         env["PGPASSWORD"] = db["PASSWORD"]
     if (db.get("OPTIONS") or {}).get("sslmode"):
@@ -74,18 +91,32 @@ def backup(out_dir: Path, say=print) -> Path:
             cur.execute("SELECT pg_export_snapshot()")
             snapshot = cur.fetchone()[0]
             table_counts = counts(cur)
-            result = subprocess.run([str(PG_BIN / "pg_dump"), "-Fc", "--no-owner", "--no-privileges",
-                                     f"--snapshot={snapshot}", "-f", str(dump)],
-                                    env=_libpq_env(connection.settings_dict), capture_output=True, text=True)  # fmt: skip
+            result = subprocess.run(
+                [
+                    str(PG_BIN / "pg_dump"),
+                    "-Fc",
+                    "--no-owner",
+                    "--no-privileges",
+                    f"--snapshot={snapshot}",
+                    "-f",
+                    str(dump),
+                ],
+                env=_libpq_env(connection.settings_dict),
+                capture_output=True,
+                text=True,
+            )
             cur.execute("COMMIT")
         if result.returncode != 0:
             raise BackupError(f"pg_dump 失败：{result.stderr.strip()[:500]}")
         files = sorted(p for p in media.rglob("*") if p.is_file()) if media.exists() else []
         manifest = {
-            "format": 1, "created_at": datetime.now().astimezone().isoformat(), "database": connection.settings_dict["NAME"],
-            "counts": table_counts, "db_dump": {"name": "db.dump", "sha256": _sha256(dump), "bytes": dump.stat().st_size},
+            "format": 1,
+            "created_at": datetime.now().astimezone().isoformat(),
+            "database": connection.settings_dict["NAME"],
+            "counts": table_counts,
+            "db_dump": {"name": "db.dump", "sha256": _sha256(dump), "bytes": dump.stat().st_size},
             "media": {p.relative_to(media).as_posix(): _sha256(p) for p in files},
-        }  # fmt: skip
+        }
         say(f"写入备份文件（数据库 {dump.stat().st_size // 1024} KB，附件 {len(files)} 个）…")
         with tarfile.open(target, "w") as tar:
             data = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
@@ -133,9 +164,23 @@ def restore(archive: Path, say=print) -> dict:
         (tmp_path / "list").write_text(keep)
         say("恢复数据库（pg_restore）…")
         connection.close()
-        result = subprocess.run([str(PG_BIN / "pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-                                 "--single-transaction", "-L", str(tmp_path / "list"), "-d", env["PGDATABASE"], str(dump)],
-                                env=env, capture_output=True, text=True)  # fmt: skip
+        result = subprocess.run(
+            [
+                str(PG_BIN / "pg_restore"),
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                "--single-transaction",
+                "-L",
+                str(tmp_path / "list"),
+                "-d",
+                env["PGDATABASE"],
+                str(dump),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
             raise BackupError(f"pg_restore 失败：{result.stderr.strip()[:800]}")
         say(f"恢复附件（{len(manifest['media'])} 个）…")
@@ -148,7 +193,10 @@ def restore(archive: Path, say=print) -> dict:
     with connection.cursor() as cur:
         restored = counts(cur)
     if restored != manifest["counts"]:
-        diff = {t: (manifest["counts"].get(t), restored.get(t)) for t in set(restored) | set(manifest["counts"])
-                if manifest["counts"].get(t) != restored.get(t)}  # fmt: skip
+        diff = {
+            t: (manifest["counts"].get(t), restored.get(t))
+            for t in set(restored) | set(manifest["counts"])
+            if manifest["counts"].get(t) != restored.get(t)
+        }
         raise BackupError(f"恢复后的记录数与备份清单不符：{diff}")
     return manifest

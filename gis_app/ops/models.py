@@ -19,8 +19,14 @@ class AccessAction(models.TextChoices):
 
 class AccessEvent(models.Model):
     at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="用户", null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")  # fmt: skip
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="用户",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     username = models.CharField("用户名", max_length=150, blank=True, help_text="登录失败时填写的用户名")
     action = models.CharField("操作", max_length=20, choices=AccessAction.choices)
     ip = models.GenericIPAddressField("来源地址", null=True, blank=True)
@@ -37,5 +43,8 @@ class AccessEvent(models.Model):
 
 
 # Accounts: who may sign in and with which powers. The password hash is never copied into the history.
-tracked(get_user_model(), fields=["username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser"],
-        app_label="ops")  # fmt: skip
+tracked(
+    get_user_model(),
+    fields=["username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser"],
+    app_label="ops",
+)

@@ -35,8 +35,14 @@ def _filters(request) -> dict:
     user = get_user_model().objects.filter(username=g.get("user", "").strip()).first() if g.get("user") else None
     today = timezone.localdate()
     start, end = _day(g.get("from")) or today - timedelta(days=30), _day(g.get("to")) or today
-    return {"home": home, "user": user, "username": g.get("user", "").strip()[:150], "from": start, "to": end,
-            "kind": g.get("kind") if g.get("kind") in ("changes", "access") else "all"}  # fmt: skip
+    return {
+        "home": home,
+        "user": user,
+        "username": g.get("user", "").strip()[:150],
+        "from": start,
+        "to": end,
+        "kind": g.get("kind") if g.get("kind") in ("changes", "access") else "all",
+    }
 
 
 def _window(f: dict) -> tuple[datetime, datetime]:
@@ -55,20 +61,31 @@ def changes(f: dict, limit: int):
     if f["user"] is not None:
         qs = qs.filter(pgh_context__user=f["user"].pk)
     rows = list(qs.order_by("-pgh_created_at")[:limit])
-    names = dict(get_user_model().objects.filter(pk__in={(r.pgh_context or {}).get("user") for r in rows} - {None})
-                 .values_list("pk", "username"))  # fmt: skip
+    names = dict(
+        get_user_model()
+        .objects.filter(pk__in={(r.pgh_context or {}).get("user") for r in rows} - {None})
+        .values_list("pk", "username")
+    )
     out = []
     for r in rows:
         context = r.pgh_context or {}
         model = apps.get_model(r.pgh_obj_model)
         diff = r.pgh_diff or {}
-        out.append({
-            "at": r.pgh_created_at, "user": names.get(context.get("user"), "（系统/后台任务）"), "ip": context.get("ip", ""),
-            "what": f"{model._meta.verbose_name} #{r.pgh_obj_id}", "action": LABELS.get(r.pgh_label, r.pgh_label),
-            "changes": "；".join(f"{_label(model, k)}：{_short(v[0])} → {_short(v[1])}" for k, v in diff.items()
-                                if k not in ("updated_at", "id")),
-            "url": context.get("url", ""),
-        })  # fmt: skip
+        out.append(
+            {
+                "at": r.pgh_created_at,
+                "user": names.get(context.get("user"), "（系统/后台任务）"),
+                "ip": context.get("ip", ""),
+                "what": f"{model._meta.verbose_name} #{r.pgh_obj_id}",
+                "action": LABELS.get(r.pgh_label, r.pgh_label),
+                "changes": "；".join(
+                    f"{_label(model, k)}：{_short(v[0])} → {_short(v[1])}"
+                    for k, v in diff.items()
+                    if k not in ("updated_at", "id")
+                ),
+                "url": context.get("url", ""),
+            }
+        )
     return out
 
 
@@ -105,17 +122,64 @@ def audit(request):
         rows = changes(f, MAX_EXPORT)
         access = accesses(f, MAX_EXPORT)
         title = f"审计记录（{f['from']:%Y-%m-%d} 至 {f['to']:%Y-%m-%d}）"
-        return xlsx_response("审计记录", [
-            Sheet("数据变更", title, [Column("时间", 20), Column("用户", 14), Column("来源地址", 16), Column("对象", 28),
-                                      Column("操作", 8), Column("变更内容", 80)],
-                  [[timezone.localtime(r["at"]).strftime("%Y-%m-%d %H:%M:%S"), r["user"], r["ip"], r["what"], r["action"],
-                    r["changes"]] for r in rows]),
-            Sheet("登录与下载", title, [Column("时间", 20), Column("用户", 14), Column("操作", 10), Column("来源地址", 16),
-                                        Column("地址", 60)],
-                  [[timezone.localtime(a.at).strftime("%Y-%m-%d %H:%M:%S"), a.username or (a.user.username if a.user else ""),
-                    a.get_action_display(), a.ip or "", a.path] for a in access]),
-        ])  # fmt: skip
-    return render(request, "ops/audit.html", {
-        "f": f, "changes": changes(f, PAGE), "accesses": accesses(f, PAGE), "page": PAGE,
-        "homes": CareHome.objects.order_by("name").only("pk", "name"), "query": request.GET.urlencode(),
-    })  # fmt: skip
+        return xlsx_response(
+            "审计记录",
+            [
+                Sheet(
+                    "数据变更",
+                    title,
+                    [
+                        Column("时间", 20),
+                        Column("用户", 14),
+                        Column("来源地址", 16),
+                        Column("对象", 28),
+                        Column("操作", 8),
+                        Column("变更内容", 80),
+                    ],
+                    [
+                        [
+                            timezone.localtime(r["at"]).strftime("%Y-%m-%d %H:%M:%S"),
+                            r["user"],
+                            r["ip"],
+                            r["what"],
+                            r["action"],
+                            r["changes"],
+                        ]
+                        for r in rows
+                    ],
+                ),
+                Sheet(
+                    "登录与下载",
+                    title,
+                    [
+                        Column("时间", 20),
+                        Column("用户", 14),
+                        Column("操作", 10),
+                        Column("来源地址", 16),
+                        Column("地址", 60),
+                    ],
+                    [
+                        [
+                            timezone.localtime(a.at).strftime("%Y-%m-%d %H:%M:%S"),
+                            a.username or (a.user.username if a.user else ""),
+                            a.get_action_display(),
+                            a.ip or "",
+                            a.path,
+                        ]
+                        for a in access
+                    ],
+                ),
+            ],
+        )
+    return render(
+        request,
+        "ops/audit.html",
+        {
+            "f": f,
+            "changes": changes(f, PAGE),
+            "accesses": accesses(f, PAGE),
+            "page": PAGE,
+            "homes": CareHome.objects.order_by("name").only("pk", "name"),
+            "query": request.GET.urlencode(),
+        },
+    )

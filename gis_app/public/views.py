@@ -55,9 +55,17 @@ def disclosure(request):
     import folium
 
     for h in homes[:2000]:
-        folium.CircleMarker((h.location.y, h.location.x), radius=6, color="#fff", weight=1, fill=True, fill_color="#1565c0",
-                            fill_opacity=0.9, class_name="public-marker",
-                            tooltip=tooltip(h.name)).add_to(m)  # fmt: skip
+        folium.CircleMarker(
+            (h.location.y, h.location.x),
+            radius=6,
+            color="#fff",
+            weight=1,
+            fill=True,
+            fill_color="#1565c0",
+            fill_opacity=0.9,
+            class_name="public-marker",
+            tooltip=tooltip(h.name),
+        ).add_to(m)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "public/disclosure.html", {

@@ -46,8 +46,12 @@ def choropleth(rows, label: str, value) -> tuple[folium.Map, list]:
         }
         html = format_html('<b>{}</b><br>{}：{}<br><a href="{}" target="_top">查看本街镇养老机构 »</a>', row.subdistrict.name, label,
                             v, reverse("risk-subdistrict", args=[row.subdistrict.code]))  # fmt: skip
-        folium.GeoJson(json.loads(json.dumps(feature)), style_function=lambda _f, s=style: s,
-                       tooltip=tooltip(f"{row.subdistrict.name}：{v:g}"), popup=popup(html)).add_to(m)  # fmt: skip
+        folium.GeoJson(
+            json.loads(json.dumps(feature)),
+            style_function=lambda _f, s=style: s,
+            tooltip=tooltip(f"{row.subdistrict.name}：{v:g}"),
+            popup=popup(html),
+        ).add_to(m)
     if shapes["features"]:
         from gis_app.carehomes.maps import _bounds
 

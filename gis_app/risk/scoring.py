@@ -240,13 +240,24 @@ def aggregate_values(home_ids: list[int], today: date | None = None) -> list[dic
         rows = cur.fetchall()
     now = clock.now()
     return [
-        {"subdistrict_id": sub, "subdistrict__code": code, "subdistrict__name": name, "homes": homes,
-         "open_general": int(og), "open_major": int(om), "overdue": int(od), "found_total": int(found),
-         "closed_total": int(closed), "closed_in_period": int(recent),
-         "zero_out_rate": round(int(closed) / int(found), 4) if found else 1.0,
-         "mean_risk": round(float(mean), 2), "max_risk": round(float(mx), 2), "computed_at": now}
+        {
+            "subdistrict_id": sub,
+            "subdistrict__code": code,
+            "subdistrict__name": name,
+            "homes": homes,
+            "open_general": int(og),
+            "open_major": int(om),
+            "overdue": int(od),
+            "found_total": int(found),
+            "closed_total": int(closed),
+            "closed_in_period": int(recent),
+            "zero_out_rate": round(int(closed) / int(found), 4) if found else 1.0,
+            "mean_risk": round(float(mean), 2),
+            "max_risk": round(float(mx), 2),
+            "computed_at": now,
+        }
         for sub, code, name, homes, og, om, od, found, closed, recent, mean, mx in rows
-    ]  # fmt: skip
+    ]
 
 
 def recompute_all(today: date | None = None) -> dict[str, int]:

@@ -75,9 +75,13 @@ def itineraries(plan: RoutePlan, stops) -> list[TeamItinerary]:
 
 def route_map(plan: RoutePlan, teams: list[TeamItinerary], skipped) -> folium.Map:
     m = base_map(height="560px")
-    folium.GeoJson(subdistricts_geojson(Subdistrict.objects.all()), name="街镇边界", control=False,
-                   style_function=lambda _: {"color": "#90a4ae", "weight": 1, "fill": False},
-                   tooltip=PropertyTooltip(["name"])).add_to(m)  # fmt: skip
+    folium.GeoJson(
+        subdistricts_geojson(Subdistrict.objects.all()),
+        name="街镇边界",
+        control=False,
+        style_function=lambda _: {"color": "#90a4ae", "weight": 1, "fill": False},
+        tooltip=PropertyTooltip(["name"]),
+    ).add_to(m)
     bounds = []
     for it in teams:
         t = it.team
@@ -89,11 +93,26 @@ def route_map(plan: RoutePlan, teams: list[TeamItinerary], skipped) -> folium.Ma
             folium.PolyLine(
                 _driven(plan, line), color=it.colour, weight=4, opacity=0.8, tooltip=tooltip(t.name)
             ).add_to(group)
-        folium.CircleMarker((t.start.y, t.start.x), radius=9, color="#000", weight=2, fill=True, fill_color=it.colour,
-                            fill_opacity=1, tooltip=tooltip(f"{t.name} 出发：{t.start_name} {it.departure}")).add_to(group)  # fmt: skip
+        folium.CircleMarker(
+            (t.start.y, t.start.x),
+            radius=9,
+            color="#000",
+            weight=2,
+            fill=True,
+            fill_color=it.colour,
+            fill_opacity=1,
+            tooltip=tooltip(f"{t.name} 出发：{t.start_name} {it.departure}"),
+        ).add_to(group)
         if (t.end.x, t.end.y) != (t.start.x, t.start.y):
-            folium.CircleMarker((t.end.y, t.end.x), radius=9, color="#000", weight=2, fill=True, fill_color="#fff",
-                                tooltip=tooltip(f"{t.name} 返回：{t.end_name} {it.arrival}")).add_to(group)  # fmt: skip
+            folium.CircleMarker(
+                (t.end.y, t.end.x),
+                radius=9,
+                color="#000",
+                weight=2,
+                fill=True,
+                fill_color="#fff",
+                tooltip=tooltip(f"{t.name} 返回：{t.end_name} {it.arrival}"),
+            ).add_to(group)
         for r in it.rows:
             home = r.stop.care_home
             html = format_html(
@@ -112,15 +131,26 @@ def route_map(plan: RoutePlan, teams: list[TeamItinerary], skipped) -> folium.Ma
             icon = folium.DivIcon(
                 html=f'<div class="route-stop" style="background:{it.colour}">{r.stop.sequence}</div>',
                 icon_size=(24, 24), icon_anchor=(12, 12), class_name="route-stop-icon")  # fmt: skip
-            folium.Marker((home.location.y, home.location.x), icon=icon, popup=popup(html),
-                          tooltip=tooltip(f"{t.name} 第 {r.stop.sequence} 站：{home.name}（到达 {r.arrival}）")).add_to(group)  # fmt: skip
+            folium.Marker(
+                (home.location.y, home.location.x),
+                icon=icon,
+                popup=popup(html),
+                tooltip=tooltip(f"{t.name} 第 {r.stop.sequence} 站：{home.name}（到达 {r.arrival}）"),
+            ).add_to(group)
     if skipped:
         group = folium.FeatureGroup(name=layer_name(f"未安排（{len(skipped)}）")).add_to(m)
         for s in skipped:
             loc = s.care_home.location
             bounds.append((loc.y, loc.x))
-            folium.CircleMarker((loc.y, loc.x), radius=6, color="#999", fill=True, fill_color="#ccc", fill_opacity=0.9,
-                                tooltip=tooltip(f"未安排：{s.care_home.name}（{s.skipped_reason}）")).add_to(group)  # fmt: skip
+            folium.CircleMarker(
+                (loc.y, loc.x),
+                radius=6,
+                color="#999",
+                fill=True,
+                fill_color="#ccc",
+                fill_opacity=0.9,
+                tooltip=tooltip(f"未安排：{s.care_home.name}（{s.skipped_reason}）"),
+            ).add_to(group)
     if bounds:
         m.fit_bounds([(min(b[0] for b in bounds), min(b[1] for b in bounds)),
                       (max(b[0] for b in bounds), max(b[1] for b in bounds))], padding=(20, 20))  # fmt: skip

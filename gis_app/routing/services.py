@@ -271,8 +271,17 @@ def stop_version(stop: PlanStop) -> str:
     return row_version(stop, STOP_FIELDS)
 
 
-def update_stop(user, stop: PlanStop, *, service_minutes: int, priority: int, window: tuple[int, int] | None,
-                locked_team: Team | None, locked_position: int | None, version: str | None = None) -> None:  # fmt: skip
+def update_stop(
+    user,
+    stop: PlanStop,
+    *,
+    service_minutes: int,
+    priority: int,
+    window: tuple[int, int] | None,
+    locked_team: Team | None,
+    locked_position: int | None,
+    version: str | None = None,
+) -> None:
     """With `version` (read with the form), a stop changed by someone else since is refused, not overwritten."""
     _editable(user, stop.plan)
     if not 1 <= service_minutes <= 480:

@@ -126,9 +126,16 @@ def stop_edit(request, pk: int, stop_pk: int):
                 raise RoutingError("；".join(f"{form.fields[f].label}：{e[0]}" for f, e in form.errors.items()))
             d = form.cleaned_data
             team = plan.teams.filter(pk=d["locked_team"]).first() if d["locked_team"] else None
-            services.update_stop(request.user, stop, service_minutes=d["service_minutes"], priority=d["priority"],
-                                 window=form.window(), locked_team=team, locked_position=d["locked_position"],
-                                 version=request.POST.get("version") or None)  # fmt: skip
+            services.update_stop(
+                request.user,
+                stop,
+                service_minutes=d["service_minutes"],
+                priority=d["priority"],
+                window=form.window(),
+                locked_team=team,
+                locked_position=d["locked_position"],
+                version=request.POST.get("version") or None,
+            )
             note = f"已更新 {stop.care_home.name}"
     except RoutingError as exc:
         messages.error(request, str(exc))
