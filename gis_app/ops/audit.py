@@ -18,15 +18,7 @@ class AuditMiddleware(pghistory.middleware.HistoryMiddleware):
         response = super().__call__(request)
         disposition = response.get("Content-Disposition", "")
         if response.status_code == 200 and disposition.startswith("attachment"):
-            user = getattr(request, "user", None)
-            AccessEvent.objects.create(
-                user=user if user is not None and user.is_authenticated else None,
-                username=user.get_username() if user is not None and user.is_authenticated else "",
-                action=AccessAction.DOWNLOAD,
-                ip=client_ip(request),
-                path=request.get_full_path()[:500],
-                detail=disposition[:300],
-            )
+            _record(request, getattr(request, "user", None), AccessAction.DOWNLOAD, detail=disposition)
         return response
 
 
@@ -45,11 +37,13 @@ def _login_failed(sender, credentials, request=None, **kwargs):
     _record(request, None, AccessAction.LOGIN_FAILED, username=str(credentials.get("username", ""))[:150])
 
 
-def _record(request, user, action: str, username: str = "") -> None:
+def _record(request, user, action: str, *, username: str = "", detail: str = "") -> None:
+    signed_in = user is not None and getattr(user, "is_authenticated", False)
     AccessEvent.objects.create(
-        user=user if user is not None and getattr(user, "is_authenticated", False) else None,
-        username=username or (user.get_username() if user is not None else ""),
+        user=user if signed_in else None,
+        username=username or (user.get_username() if signed_in else ""),
         action=action,
         ip=client_ip(request) if request is not None else None,
-        path=request.path[:500] if request is not None else "",
+        path=request.get_full_path()[:500] if request is not None else "",
+        detail=detail[:300],
     )
