@@ -46,6 +46,8 @@ def test_bureau_plans_a_joint_inspection_and_sees_it_on_the_map(page, live_serve
     with page.expect_navigation():
         row.locator("button[value=save]").click()
     run_pending()
+    # The page still shows the previous plan's check until it reloads itself; read the re-planned page.
+    page.reload()
     page.wait_for_selector("#check-ok", timeout=15_000)
     stop.refresh_from_db()
     assert stop.team.name == "第1组" and stop.sequence == 1
