@@ -1,10 +1,12 @@
 """Who may do what with field projects, and resolving conflicts."""
 
+from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
 from django.utils import timezone
 
 from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import role_of, visible_carehomes
+from gis_app.lib.srid import WGS84
 from layers.catalogue import FIELD_EDITORS, own_layers
 from layers.services import FeatureError, save_feature
 
@@ -53,8 +55,9 @@ def resolve_conflict(user, conflict: Conflict, *, take_field: bool) -> None:
                 raise FieldError("要素不存在或无权修改")
             data = {k: v for k, v in conflict.field.items() if k not in ("uuid", "care_home_id", "geometry", "photo")}
             try:
-                feature = save_feature(layer, by=user, geometry=conflict.field.get("geometry"), attributes=data,
-                                       instance=current)  # fmt: skip
+                wkt = conflict.field.get("geometry")  # written by the importer from the field GeoPackage
+                geometry = GEOSGeometry(wkt, srid=WGS84) if wkt else None
+                feature = save_feature(layer, by=user, geometry=geometry, attributes=data, instance=current)
             except FeatureError as exc:
                 raise FieldError("；".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
             feature.refresh_from_db()

@@ -1,20 +1,19 @@
 """Creating, changing and deleting site-plan features: attributes checked against the catalogue, geometry checked
 (type, validity, inside the district, near its care home), then written in one transaction."""
 
-import json
 import math
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.contrib.gis.gdal import GDALException
-from django.contrib.gis.geos import GEOSException, GEOSGeometry, WKBWriter
+from django.contrib.gis.geos import GEOSGeometry, WKBWriter
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from gis_app.carehomes.models import CareHome
 from gis_app.carehomes.scope import role_of, visible_carehomes
+from gis_app.lib import geojson
 from gis_app.lib.srid import WGS84
 
 from .catalogue import Layer
@@ -38,16 +37,17 @@ def can_edit(user, layer: Layer, home: CareHome) -> bool:
 
 
 def parse_geometry(value) -> GEOSGeometry:
-    """GeoJSON (dict or text) or WKT, in WGS84."""
+    """A GEOS geometry (from the platform's own code) or a GeoJSON geometry object from a user, in WGS84.
+    A user's geometry is checked by `lib.geojson` first: never a WKT string, never another CRS, never GDAL's texts."""
     if isinstance(value, GEOSGeometry):
-        return value
-    try:
-        text = json.dumps(value) if isinstance(value, dict) else str(value)
-        geom = GEOSGeometry(text)
-    except (GEOSException, GDALException, ValueError, TypeError) as exc:
-        raise FeatureError({"geometry": f"无法解析几何：{exc}"}) from None
-    if geom.srid is None:
-        geom.srid = WGS84
+        geom = value
+        if geom.srid is None:
+            geom.srid = WGS84
+    else:
+        try:
+            geom = geojson.to_geos(value, MAX_VERTICES)
+        except geojson.GeoJSONError as exc:
+            raise FeatureError({"geometry": f"无法解析几何：{exc}"}) from None
     if geom.srid != WGS84:
         raise FeatureError({"geometry": f"几何应为 WGS84（EPSG:4326），实际为 EPSG:{geom.srid}"})
     if geom.num_coords > MAX_VERTICES:

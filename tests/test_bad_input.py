@@ -134,3 +134,61 @@ def test_the_annual_page_explains_a_bad_year_instead_of_failing(client, world, y
     client.force_login(world["users"]["bureau"])
     r = client.get(f"/annual/?year={year}", follow=True)
     assert r.status_code == 200 and "无效" in r.content.decode()
+
+
+def test_geometry_must_be_geojson_in_wgs84_and_errors_name_the_place_in_chinese(client, world):
+    home = world["home_a"]
+    client.force_login(world["users"]["bureau"])
+    base = {"care_home": home.pk, "kind": "extinguisher", "status": "ok"}
+    x, y = near(home, 5, 5)
+    cases = [
+        (f"POINT({x} {y})", "不接受文本（WKT）"),
+        ({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}}, "type 应为"),
+        ({"type": "Point", "coordinates": [x, "39.0"]}, "coordinates[1] 应为有限的数字"),
+        ({"type": "Point", "coordinates": [x, True]}, "coordinates[1] 应为有限的数字"),
+        ({"type": "Point", "coordinates": [x]}, "[经度, 纬度]"),
+        ({"type": "LineString", "coordinates": [[x, y]]}, "至少需要 2 个坐标"),
+        ({"type": "Polygon", "coordinates": [[[x, y]]]}, "至少需要 4 个坐标"),
+        (
+            {"type": "Point", "coordinates": [x, y], "crs": {"type": "name", "properties": {"name": "EPSG:3857"}}},
+            "WGS84",
+        ),
+        (
+            {"type": "Point", "coordinates": [x, y], "crs": {"type": "name", "properties": {"name": "+proj=longlat"}}},
+            "WGS84",
+        ),
+    ]
+    for geometry, reason in cases:
+        layer = "fire_lane" if geometry and isinstance(geometry, dict) and "Polygon" in str(geometry) else None
+        r = _post_feature(client, layer or "fire_equipment", geometry, **base)
+        assert r.status_code == 400, geometry
+        text = r.json()["errors"]["geometry"]
+        assert reason in text, (geometry, text)
+        # neither GEOS's nor OGR's (English) words reach the user
+        assert not any(w in text for w in ("GEOS", "OGR", "Exception", "Illegal", "Invalid")), text
+    ok = {"type": "Point", "coordinates": [x, y], "crs": {"type": "name", "properties": {"name": "EPSG:4326"}}}
+    assert _post_feature(client, "fire_equipment", ok, **base).status_code == 201
+    assert FireEquipment.objects.count() == 1
+
+
+def test_a_webhook_body_that_is_not_declared_json_is_a_415(client, vendor):  # noqa: F811
+    raw = json.dumps(event()).encode()
+    ts = str(int(time.time()))
+    for media_type in ("text/plain", "application/x-www-form-urlencoded"):
+        r = client.post(
+            "/api/alarms/webhook/acme/",
+            raw,
+            content_type=media_type,
+            HTTP_X_ALARM_TIMESTAMP=ts,
+            HTTP_X_ALARM_SIGNATURE=signature("s3cret", ts, raw),
+        )
+        assert r.status_code == 415 and media_type in r.json()["errors"]["Content-Type"]
+    assert not AlarmEvent.objects.exists()
+    r = client.post(
+        "/api/alarms/webhook/acme/",
+        raw,
+        content_type="application/json; charset=utf-8",
+        HTTP_X_ALARM_TIMESTAMP=ts,
+        HTTP_X_ALARM_SIGNATURE=signature("s3cret", ts, raw),
+    )
+    assert r.status_code == 200 and AlarmEvent.objects.count() == 1

@@ -29,13 +29,18 @@ def webhook(request, vendor: str):
     body = request.body
     if len(body) > settings.ALARM_MAX_BODY_BYTES:
         return JsonResponse({"errors": {"body": f"larger than {settings.ALARM_MAX_BODY_BYTES} bytes"}}, status=413)
+    media_type = request.content_type or ""
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        shown = media_type or "none"
+        return JsonResponse({"errors": {"Content-Type": f"expected application/json, got {shown[:80]}"}}, status=415)
     try:
         services.verify_signature(vendor_obj, request.headers.get("X-Alarm-Timestamp"), request.headers.get("X-Alarm-Signature"),
                                   body, settings.ALARM_SIGNATURE_WINDOW_SECONDS)  # fmt: skip
         try:
             data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise services.IngestError(400, {"body": f"not valid JSON: {exc}"}) from None
+            where = f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "UTF-8"
+            raise services.IngestError(400, {"body": f"not valid JSON ({where})"}) from None
         events = data.get("events") if isinstance(data, dict) and "events" in data else [data]
         result = services.ingest(vendor_obj, events)
     except services.IngestError as exc:
