@@ -171,8 +171,15 @@ API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 180)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "滨海新区养老机构消防安全平台 API",
-    "DESCRIPTION": "GeoJSON APIs for care homes, 街镇 and (later) site-plan layers. Auth: session or `Authorization: Token <key>`.",
+    "DESCRIPTION": (
+        "GeoJSON APIs of the care homes, 街镇, hazards (and their lifecycle), inspections, site-plan layers (REST, "
+        "OGC API - Features, vector tiles, downloads) and risk figures, each scoped to the caller's role. Sign in with "
+        "a session, `Authorization: Token <key>` (manage.py create_api_token) or HTTP Basic with a GIS token as the "
+        "password. Errors name the field or parameter refused."
+    ),
     "VERSION": "1.0.0",
+    # Raw schemas registered by the views (gis_app.lib.api.component) join the document's components.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "gis_app.lib.api.add_components"],
 }
 
 # Basemap: "tianditu" (needs TIANDITU_KEY), "osm", or "none" (blank background; works offline and on an intranet).

@@ -28,6 +28,8 @@ from layers import views as layers_views
 
 from .views import healthz, protected_media
 
+handler404 = "gis_app.views.not_found"
+
 router = DefaultRouter()
 router.register("subdistricts", carehomes_api.SubdistrictViewSet, basename="api-subdistrict")
 router.register("carehomes", carehomes_api.CareHomeViewSet, basename="api-carehome")

@@ -1,5 +1,6 @@
 from django.db import connection
 from django.http import JsonResponse
+from django.views.defaults import page_not_found
 
 
 def postgis_version() -> str:
@@ -49,3 +50,13 @@ def protected_media(request, path: str):
     response = FileResponse(open(file, "rb"), as_attachment=not inline, filename=file.name)
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
     return response
+
+
+# Programs read these: a URL that matches no route answers JSON like the API's own 404, not the HTML page.
+API_PREFIXES = ("/api/", "/ogc", "/tiles/", "/layers/")
+
+
+def not_found(request, exception=None):
+    if request.path.startswith(API_PREFIXES) or request.path.endswith((".geojson", ".gpkg", ".pbf")):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

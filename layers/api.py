@@ -8,16 +8,36 @@ from django.db import IntegrityError
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from gis_app.carehomes.scope import visible_carehomes
-from gis_app.lib.api import documented
+from gis_app.lib.api import BBOX, answers, header, query
 from gis_app.lib.idempotency import submission_uuid
 
 from . import queries, services
 from .catalogue import BY_KEY, CATALOGUE, Layer
+from .openapi import (
+    CATALOGUE_SCHEMA,
+    COLLECTION,
+    FEATURE,
+    FEATURE_IN,
+    FILTERS,
+    GEOJSON,
+    LAYER,
+    LAYER_ERRORS,
+    NOT_FOUND,
+    STALE,
+)
 from .views_base import GisAPIView
+
+IDENT = OpenApiParameter(
+    "ident", str, OpenApiParameter.PATH, description="the feature's uuid (hazards: its id)", pattern=r"^[^/]+$"
+)
+IF_MATCH = header("If-Match", "the ETag (updated_at) of the version edited from; a newer version answers 409")
+IDEMPOTENCY_KEY = header("Idempotency-Key", "a UUID per submission: a repeat answers the first one's result")
+ETAG = OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=[200], description="the feature's version")
 
 # Deeper than this, OFFSET paging is slow and pointless: the `next` links page by key.
 MAX_PAGE = 10_000
@@ -66,10 +86,10 @@ def catalogue_json(user=None) -> list[dict]:
     ]
 
 
-@documented
 class CatalogueView(GisAPIView):
     """The layer catalogue as JSON: titles, geometry types, fields, value lists, styles, and whether you may edit."""
 
+    @extend_schema(operation_id="layers_catalogue", responses={200: CATALOGUE_SCHEMA, **answers(401)})
     def get(self, request):
         return Response(catalogue_json(request.user))
 
@@ -115,10 +135,22 @@ def _etag(feature) -> str:
     return f'"{feature.updated_at.isoformat()}"'
 
 
-@documented
 class FeatureListView(GisAPIView):
     """GET: features of one layer (bbox, care_home, subdistrict, status; page, page_size). POST: a GeoJSON Feature."""
 
+    @extend_schema(
+        operation_id="layer_features_list",
+        description="Features of one layer in your scope, as a GeoJSON FeatureCollection. Deep pages: follow `next`.",
+        parameters=[
+            LAYER,
+            BBOX,
+            *FILTERS,
+            query("page", f"page number, 1 to {MAX_PAGE}", int),
+            query("page_size", "features per page (1 to 1000, default 100)", int),
+            query("after", "keyset paging: features with an id above this (what `next` links use)", int),
+        ],
+        responses={(200, GEOJSON): COLLECTION, **answers(400, 401), 404: NOT_FOUND},
+    )
     def get(self, request, layer: str):
         spec = layer_or_404(layer)
         try:
@@ -160,6 +192,13 @@ class FeatureListView(GisAPIView):
         extra = {"count": count, **links} if count is not None else links
         return geojson_response(queries.collection_json(spec, rows, extra))
 
+    @extend_schema(
+        operation_id="layer_features_create",
+        description="Adds a feature to a care home in your scope (roles that may edit the layer).",
+        parameters=[LAYER, IDEMPOTENCY_KEY],
+        request={"application/json": FEATURE_IN, "application/geo+json": FEATURE_IN},
+        responses={(201, GEOJSON): FEATURE, **answers(401), **LAYER_ERRORS, 404: NOT_FOUND},
+    )
     def post(self, request, layer: str):
         spec = layer_or_404(layer)
         try:
@@ -208,7 +247,16 @@ def _one(spec: Layer, feature, status: int = 200) -> HttpResponse:
     return geojson_response(queries.feature_json(spec, row), status=status)
 
 
-@documented
+ONE = {(200, GEOJSON): FEATURE, **answers(401), 404: NOT_FOUND}
+CHANGE = {
+    (200, GEOJSON): FEATURE,
+    **answers(401),
+    **LAYER_ERRORS,
+    404: NOT_FOUND,
+    409: OpenApiResponse(STALE, "changed since the version edited from"),
+}
+
+
 class FeatureDetailView(GisAPIView):
     def _get(self, request, spec: Layer, ident: str):
         qs = queries.scoped(spec, request.user)
@@ -221,6 +269,7 @@ class FeatureDetailView(GisAPIView):
             raise NotFound("no such feature in your scope")
         return feature
 
+    @extend_schema(operation_id="layer_feature_read", parameters=[LAYER, IDENT, ETAG], responses=ONE)
     def get(self, request, layer: str, ident: str):
         spec = layer_or_404(layer)
         feature = self._get(request, spec, ident)
@@ -229,6 +278,13 @@ class FeatureDetailView(GisAPIView):
             response["ETag"] = _etag(feature)
         return response
 
+    @extend_schema(
+        operation_id="layer_feature_update",
+        description="Changes the fields sent (and the geometry when sent); the others are kept.",
+        parameters=[LAYER, IDENT, IF_MATCH],
+        request={"application/json": FEATURE_IN, "application/geo+json": FEATURE_IN},
+        responses=CHANGE,
+    )
     def patch(self, request, layer: str, ident: str):
         spec = layer_or_404(layer)
         feature = self._get(request, spec, ident)
@@ -251,10 +307,21 @@ class FeatureDetailView(GisAPIView):
         response["ETag"] = _etag(feature)
         return response
 
+    @extend_schema(
+        operation_id="layer_feature_replace",
+        parameters=[LAYER, IDENT, IF_MATCH],
+        request={"application/json": FEATURE_IN, "application/geo+json": FEATURE_IN},
+        responses=CHANGE,
+    )
     def put(self, request, layer: str, ident: str):
         """Like PATCH: the fields sent are changed, the others kept."""
         return self.patch(request, layer, ident)
 
+    @extend_schema(
+        operation_id="layer_feature_delete",
+        parameters=[LAYER, IDENT, IF_MATCH],
+        responses={204: None, **{k: v for k, v in CHANGE.items() if k != (200, GEOJSON)}},
+    )
     def delete(self, request, layer: str, ident: str):
         spec = layer_or_404(layer)
         feature = self._get(request, spec, ident)

@@ -7,14 +7,17 @@ import tempfile
 from pathlib import Path
 
 from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 
 from gis_app.carehomes.scope import visible_carehomes
-from gis_app.lib.api import documented
+from gis_app.lib.api import BBOX, answers, path, query
 
 from . import queries
 from .api import layer_or_404
 from .catalogue import CATALOGUE, Layer
+from .openapi import COLLECTION, FILTERS, GEOJSON, LAYER, NOT_FOUND
 from .views_base import GisAPIView
 
 
@@ -38,20 +41,37 @@ def write_geopackage(target: Path, collections: dict[str, str]) -> None:
             subprocess.run([*args, str(target), str(src)], check=True, capture_output=True, timeout=300)
 
 
-@documented
+FORMAT = OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["geojson", "gpkg"], description="file format")
+FILES = {
+    (200, GEOJSON): COLLECTION,
+    (200, "application/geopackage+sqlite3"): OpenApiTypes.BINARY,
+}
+
+
 class LayerDownload(GisAPIView):
     """/layers/<key>/download.<geojson|gpkg>?care_home=&subdistrict=&bbox="""
 
+    @extend_schema(
+        operation_id="layer_download",
+        description="One layer as a file (GeoJSON, or a GeoPackage table named by the layer key), in your scope.",
+        parameters=[LAYER, FORMAT, BBOX, query("datetime", "changed at this instant or in this interval"), *FILTERS],
+        responses={**FILES, **answers(400, 401), 404: NOT_FOUND},
+    )
     def get(self, request, layer: str, fmt: str):
         spec = layer_or_404(layer)
         text = _collection(spec, request.user, request.query_params)
         return _respond(fmt, {spec.key: text}, spec.key)
 
 
-@documented
 class CareHomeDownload(GisAPIView):
     """/carehomes/<id>/layers.<geojson|gpkg>: every layer of one home."""
 
+    @extend_schema(
+        operation_id="carehome_layers_download",
+        description="Every layer of one care home: GeoJSON (each feature's `layer` property says which) or GeoPackage.",
+        parameters=[path("id", "the care home's id", int, minimum=0), FORMAT],
+        responses={**FILES, **answers(401), 404: NOT_FOUND},
+    )
     def get(self, request, pk: int, fmt: str):
         home = visible_carehomes(request.user).filter(pk=pk).first()
         if home is None:

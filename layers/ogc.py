@@ -6,13 +6,16 @@ from datetime import UTC, datetime
 
 from django.contrib.gis.db.models import Extent
 from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from gis_app.lib.api import documented
+from gis_app.lib.api import BBOX, STRING, answers, component, query
 
 from . import queries
 from .api import geojson_response, layer_or_404
 from .catalogue import CATALOGUE, Layer
+from .openapi import COLLECTION, FEATURE, FILTERS, GEOJSON, LINK, NOT_FOUND
+from .openapi import LAYER as COLLECTION_ID
 from .views_base import GisAPIView
 
 CONFORMANCE = [
@@ -24,12 +27,49 @@ MAX_LIMIT = 10_000
 MAX_OFFSET = 10_000_000  # beyond any layer's size; keeps OFFSET inside PostgreSQL's bigint
 
 
+LINKS = {"type": "array", "items": LINK}
+LANDING = component("OGCLanding", {"type": "object", "required": ["links"],
+                                   "properties": {"title": STRING, "description": STRING, "links": LINKS}})  # fmt: skip
+CONFORMANCE_SCHEMA = component(
+    "OGCConformance",
+    {"type": "object", "required": ["conformsTo"], "properties": {"conformsTo": {"type": "array", "items": STRING}}},
+)
+COLLECTION_INFO = component(
+    "OGCCollection",
+    {
+        "type": "object",
+        "required": ["id", "links"],
+        "properties": {
+            "id": STRING,
+            "title": STRING,
+            "description": STRING,
+            "itemType": STRING,
+            "crs": {"type": "array", "items": STRING},
+            "extent": {"type": "object"},
+            "links": LINKS,
+        },
+    },
+)
+COLLECTIONS = component(
+    "OGCCollections",
+    {"type": "object", "required": ["links", "collections"],
+     "properties": {"links": LINKS, "collections": {"type": "array", "items": COLLECTION_INFO}}},
+)  # fmt: skip
+OGC_EXCEPTION = component(
+    "OGCException",
+    {"type": "object", "required": ["code", "description"], "properties": {"code": STRING, "description": STRING}},
+)
+FID = OpenApiParameter(
+    "fid", str, OpenApiParameter.PATH, description="the feature's uuid (hazards: its id)", pattern=r"^[^/]+$"
+)
+
+
 def _json(data, content_type="application/json") -> HttpResponse:
     return HttpResponse(json.dumps(data, ensure_ascii=False), content_type=f"{content_type}; charset=utf-8")
 
 
-@documented
 class Landing(GisAPIView):
+    @extend_schema(operation_id="ogc_landing", responses={200: LANDING, **answers(401)})
     def get(self, request):
         base = request.build_absolute_uri("/ogc")
         return _json({
@@ -45,8 +85,8 @@ class Landing(GisAPIView):
         })  # fmt: skip
 
 
-@documented
 class Conformance(GisAPIView):
+    @extend_schema(operation_id="ogc_conformance", responses={200: CONFORMANCE_SCHEMA, **answers(401)})
     def get(self, request):
         return _json({"conformsTo": CONFORMANCE})
 
@@ -68,8 +108,8 @@ def _collection(request, layer: Layer) -> dict:
     }
 
 
-@documented
 class Collections(GisAPIView):
+    @extend_schema(operation_id="ogc_collections", responses={200: COLLECTIONS, **answers(401)})
     def get(self, request):
         base = request.build_absolute_uri("/ogc/collections")
         return _json({
@@ -78,14 +118,34 @@ class Collections(GisAPIView):
         })  # fmt: skip
 
 
-@documented
 class Collection(GisAPIView):
+    @extend_schema(
+        operation_id="ogc_collection",
+        parameters=[COLLECTION_ID],
+        responses={200: COLLECTION_INFO, **answers(401), 404: NOT_FOUND},
+    )
     def get(self, request, collection: str):
         return _json(_collection(request, layer_or_404(collection)))
 
 
-@documented
 class Items(GisAPIView):
+    @extend_schema(
+        operation_id="ogc_items",
+        parameters=[
+            COLLECTION_ID,
+            query("limit", f"features per response (1 or more; at most {MAX_LIMIT} are returned)", int),
+            query("offset", f"features to skip (0 to {MAX_OFFSET})", int),
+            BBOX,
+            query("datetime", "features changed at this instant or in this interval (start/end, '..' open)"),
+            *FILTERS,
+        ],
+        responses={
+            (200, GEOJSON): COLLECTION,
+            400: OpenApiResponse(OGC_EXCEPTION, "a bad parameter, named"),
+            **answers(401),
+            404: NOT_FOUND,
+        },
+    )
     def get(self, request, collection: str):
         layer = layer_or_404(collection)
         p = request.query_params
@@ -129,8 +189,12 @@ class Items(GisAPIView):
         return geojson_response(queries.collection_json(layer, rows, extra))
 
 
-@documented
 class Item(GisAPIView):
+    @extend_schema(
+        operation_id="ogc_item",
+        parameters=[COLLECTION_ID, FID],
+        responses={(200, GEOJSON): FEATURE, **answers(401), 404: NOT_FOUND},
+    )
     def get(self, request, collection: str, fid: str):
         from .api import FeatureDetailView
 

@@ -1,9 +1,12 @@
 """Reading layers: scoped querysets and fast GeoJSON (geometry serialised by PostGIS, never parsed in Python)."""
 
 import json
+from datetime import datetime, time, timedelta
 
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.contrib.gis.geos import Polygon
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import role_of, visible_carehomes
@@ -39,7 +42,51 @@ def parse_bbox(raw: str) -> Polygon:
     return box
 
 
+def _instant(text: str, end: bool):
+    """An RFC 3339 date-time, or a date (the whole day: its start, or the next day's start for an interval's end)."""
+    if "T" not in text.upper():
+        day = parse_date(text)
+        if day is None:
+            raise ValueError
+        # a date is a day of the platform's time zone (Asia/Shanghai)
+        return timezone.make_aware(datetime.combine(day + timedelta(days=1) if end else day, time.min))
+    when = parse_datetime(text)
+    if when is None or timezone.is_naive(when):
+        raise ValueError
+    return when
+
+
+def parse_datetime_filter(raw: str) -> tuple[datetime | None, datetime | None, bool]:
+    """OGC API `datetime`: an instant, or an interval `start/end` with `..` (or nothing) for an open end.
+    Returns (start, end, end_exclusive)."""
+    try:
+        if "/" not in raw:
+            start = _instant(raw, end=False)
+            if "T" in raw.upper():
+                return start, start, False
+            return start, _instant(raw, end=True), True
+        first, _, last = raw.partition("/")
+        start = None if first in ("", "..") else _instant(first, end=False)
+        end = None if last in ("", "..") else _instant(last, end=True)
+        if start is None and end is None or (start and end and start > end):
+            raise ValueError
+        return start, end, end is not None and "T" not in last.upper()
+    except (ValueError, OverflowError):
+        raise QueryError(
+            "datetime",
+            "expected an RFC 3339 date-time with time zone or a date, or an interval start/end "
+            "(either end may be '..'), e.g. 2026-11-01/2026-11-30",
+        ) from None
+
+
 def filtered(layer: Layer, qs, params):
+    if params.get("datetime"):
+        # the feature's version time: what changed in a period (each layer's updated_at)
+        start, end, exclusive = parse_datetime_filter(params["datetime"])
+        if start is not None:
+            qs = qs.filter(updated_at__gte=start)
+        if end is not None:
+            qs = qs.filter(**{"updated_at__lt" if exclusive else "updated_at__lte": end})
     if params.get("bbox"):
         qs = qs.filter(**{f"{layer.geometry_field}__intersects": parse_bbox(params["bbox"])})
     if params.get("care_home"):

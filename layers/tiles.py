@@ -5,14 +5,17 @@ import hashlib
 from django.core.cache import cache
 from django.db import connection
 from django.http import Http404, HttpResponse, HttpResponseNotModified
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 
 from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import role_of, visible_carehomes
-from gis_app.lib.api import documented
+from gis_app.lib.api import answers, path
 
 from . import versions
 from .api import layer_or_404
 from .catalogue import Layer
+from .openapi import LAYER
 from .views_base import GisAPIView
 
 MAX_FEATURES = 10_000
@@ -54,8 +57,23 @@ def render_tile(layer: Layer, z: int, x: int, y: int, homes: list[int] | None) -
         return bytes(cur.fetchone()[0] or b"")
 
 
-@documented
 class TileView(GisAPIView):
+    @extend_schema(
+        operation_id="layer_tile",
+        description="A Mapbox vector tile (EPSG:3857 tile grid) of one layer, features in your scope only.",
+        parameters=[
+            LAYER,
+            path("z", "zoom, 0 to 22", int, minimum=0, maximum=22),
+            path("x", "column, 0 to 2^z - 1", int, minimum=0),
+            path("y", "row, 0 to 2^z - 1", int, minimum=0),
+        ],
+        responses={
+            (200, "application/vnd.mapbox-vector-tile"): OpenApiTypes.BINARY,
+            304: OpenApiResponse(None, "unchanged since the ETag sent in If-None-Match"),
+            **answers(401),
+            404: OpenApiResponse(None, "no such layer, or a tile outside the grid"),
+        },
+    )
     def get(self, request, layer: str, z: int, x: int, y: int):
         spec = layer_or_404(layer)
         if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from gis_app.urls import handler404  # noqa: F401 - the root URLconf names it
 from gis_app.urls import urlpatterns as platform
 
 

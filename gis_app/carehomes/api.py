@@ -1,22 +1,47 @@
 """GeoJSON REST API of the registry, scoped by role like every page. Auth: session or `Authorization: Token`."""
 
 from django.contrib.gis.geos import Polygon
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend
 from rest_framework_gis.pagination import GeoJsonPagination
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from gis_app.lib.api import BBOX, answers, query
 from gis_app.lib.srid import WGS84
 
 from .models import CareHome, CareHomeStatus, Subdistrict
 from .scope import visible_carehomes, visible_subdistricts
 
 
+def _features_of(schema: dict) -> dict:
+    """The features array of drf-spectacular's schema for a GeoJSON list (a reference to "<Name>List")."""
+    ref = schema.get("$ref", "")
+    if ref.endswith("List"):
+        return {"type": "array", "items": {"$ref": ref.removesuffix("List")}}
+    return schema.get("properties", {}).get("features", {"type": "array"})
+
+
 class Pagination(GeoJsonPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_paginated_response_schema(self, schema):
+        """What get_paginated_response writes: a FeatureCollection with `features` (not DRF's `results`)."""
+        link = {"type": "string", "format": "uri", "nullable": True}
+        return {
+            "type": "object",
+            "required": ["type", "count", "features"],
+            "properties": {
+                "type": {"type": "string", "enum": ["FeatureCollection"]},
+                "count": {"type": "integer"},
+                "next": link,
+                "previous": link,
+                "features": _features_of(schema),
+            },
+        }
 
 
 class SubdistrictSerializer(GeoFeatureModelSerializer):
@@ -29,10 +54,10 @@ class SubdistrictSerializer(GeoFeatureModelSerializer):
 
 
 class CareHomeSerializer(GeoFeatureModelSerializer):
-    subdistrict_code = serializers.CharField(source="subdistrict.code", read_only=True, default=None)
-    subdistrict_name = serializers.CharField(source="subdistrict.name", read_only=True, default=None)
+    subdistrict_code = serializers.CharField(source="subdistrict.code", read_only=True, default=None, allow_null=True)
+    subdistrict_name = serializers.CharField(source="subdistrict.name", read_only=True, default=None, allow_null=True)
     status_label = serializers.CharField(source="get_status_display", read_only=True)
-    safety_service = serializers.CharField(source="safety_service.name", read_only=True, default=None)
+    safety_service = serializers.CharField(source="safety_service.name", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = CareHome
@@ -89,6 +114,16 @@ class StatusFilter(BaseFilterBackend):
         return queryset.filter(status=status)
 
 
+def read_only_api(serializer, *filters):
+    """The OpenAPI of a read-only GeoJSON viewset: its list filters and the errors it answers (a page beyond the last
+    is a 404, as DRF's paging answers)."""
+    return extend_schema_view(
+        list=extend_schema(parameters=list(filters), responses={200: serializer, **answers(400, 401, 404)}),
+        retrieve=extend_schema(responses={200: serializer, **answers(401, 404)}),
+    )
+
+
+@read_only_api(SubdistrictSerializer, BBOX)
 class SubdistrictViewSet(viewsets.ReadOnlyModelViewSet):
     """街镇 with their boundaries (MultiPolygon, WGS84)."""
 
@@ -101,6 +136,12 @@ class SubdistrictViewSet(viewsets.ReadOnlyModelViewSet):
         return visible_subdistricts(self.request.user)
 
 
+@read_only_api(
+    CareHomeSerializer,
+    BBOX,
+    query("subdistrict", "only homes in this 街镇 (its code, e.g. 120116001)", pattern=r"^[0-9]+$"),
+    query("status", "only homes with this status", enum=list(CareHomeStatus.values)),
+)
 class CareHomeViewSet(viewsets.ReadOnlyModelViewSet):
     """Care homes as GeoJSON points. Filters: bbox, subdistrict (code), status; paginated (page, page_size)."""
 

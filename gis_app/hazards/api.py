@@ -2,23 +2,25 @@
 Refusals answer 409 (or 403) with {"code": ..., "detail": ...}: the service's stable error code."""
 
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from gis_app.carehomes.api import BBoxFilter, Pagination
+from gis_app.carehomes.api import BBoxFilter, Pagination, read_only_api
 from gis_app.carehomes.scope import visible_carehomes
+from gis_app.lib.api import BBOX, CODED_DETAIL, DETAIL, FIELD_ERRORS, answers, header, query
 
 from . import services
-from .models import Hazard
+from .models import Hazard, Severity, Status
 
 
 class HazardSerializer(GeoFeatureModelSerializer):
     care_home_name = serializers.CharField(source="care_home.name", read_only=True)
     status_label = serializers.CharField(source="get_status_display", read_only=True)
     is_overdue = serializers.BooleanField(read_only=True)
-    criterion_code = serializers.CharField(source="criterion.code", read_only=True, default=None)
+    criterion_code = serializers.CharField(source="criterion.code", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Hazard
@@ -52,6 +54,13 @@ class ActionSerializer(serializers.Serializer):
     planned_on = serializers.DateField(required=False, allow_null=True, default=None)
 
 
+@read_only_api(
+    HazardSerializer,
+    BBOX,
+    query("status", "a status, or `open` for every not yet closed", enum=["open", *Status.values]),
+    query("severity", "general or major", enum=list(Severity.values)),
+    query("overdue", "`true`: only hazards past their due date", enum=["true", "false"]),
+)
 class HazardViewSet(viewsets.ReadOnlyModelViewSet):
     """Hazards in the caller's scope. Filters: bbox, status (or `open`), severity, overdue=true."""
 
@@ -75,6 +84,23 @@ class HazardViewSet(viewsets.ReadOnlyModelViewSet):
             qs = qs.overdue()
         return qs.order_by("id")
 
+    @extend_schema(
+        operation_id="hazard_action",
+        description="One step of the hazard's lifecycle (the same rules as the web pages). Photos: multipart `photos`.",
+        parameters=[
+            OpenApiParameter("name", str, OpenApiParameter.PATH, enum=sorted(services.RULES), description="the step"),
+            header("If-Match", "the hazard's updated_at as read; a step on a hazard changed since answers 409"),
+        ],
+        request=ActionSerializer,
+        responses={
+            200: HazardSerializer,
+            400: OpenApiResponse({"anyOf": [CODED_DETAIL, FIELD_ERRORS]}, "invalid input, or an unknown step"),
+            **answers(401),
+            403: OpenApiResponse({"anyOf": [CODED_DETAIL, DETAIL]}, "your role may not take this step"),
+            404: OpenApiResponse(DETAIL, "no such hazard in your scope"),
+            409: OpenApiResponse(CODED_DETAIL, "the step is not possible now (the code says why), or a stale version"),
+        },
+    )
     @action(detail=True, methods=["post"], url_path=r"actions/(?P<name>[a-z_]+)")
     def actions(self, request, pk=None, name=None):
         hazard = self.get_object()

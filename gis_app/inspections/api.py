@@ -5,12 +5,13 @@
  "results": [{"item": "R01", "result": "pass"}, {"item": "L01", "result": "fail", "note": "...", "lon": 117.6, "lat": 39.0}]}
 """
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gis_app.carehomes.scope import visible_carehomes
-from gis_app.lib.api import documented
+from gis_app.lib.api import CODED_ERRORS, FIELD_ERRORS, answers, header
 from gis_app.lib.idempotency import submission_uuid
 
 from .models import Frequency, InspectionKind
@@ -41,8 +42,24 @@ class InspectionIn(serializers.Serializer):
     results = ResultIn(many=True)
 
 
-@documented
+class InspectionRecorded(serializers.Serializer):
+    id = serializers.IntegerField()
+    hazards = serializers.ListField(child=serializers.IntegerField(), help_text="hazards opened by failed items")
+
+
 class InspectionCreateView(APIView):
+    @extend_schema(
+        operation_id="inspection_create",
+        description="Records an inspection of a care home in your scope, through the same rules as the web form.",
+        parameters=[header("Idempotency-Key", "a UUID per submission: a repeat answers the first one's result")],
+        request=InspectionIn,
+        responses={
+            201: InspectionRecorded,
+            400: OpenApiResponse({"anyOf": [CODED_ERRORS, FIELD_ERRORS]}, "invalid input, each problem named"),
+            **answers(401, 403),
+            404: OpenApiResponse(FIELD_ERRORS, "no such care home in your scope"),
+        },
+    )
     def post(self, request):
         data = InspectionIn(data=request.data)
         data.is_valid(raise_exception=True)

@@ -6,13 +6,14 @@ from django.core.cache import cache
 from django.db.models import Avg, Max
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from drf_spectacular.utils import extend_schema
 from rest_framework.views import APIView
 
 from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import role_of, visible_carehomes, visible_subdistricts
 from gis_app.hazards.models import Category, Hazard
 from gis_app.lib import clock
-from gis_app.lib.api import documented
+from gis_app.lib.api import answers, component
 from gis_app.lib.excel import Column, Sheet, xlsx_response
 from gis_app.lib.maps import base_map, render_parts
 
@@ -71,10 +72,39 @@ def row_values(r) -> list:
             r.closed_total, r.closed_in_period, round(100 * r.zero_out_rate, 1), r.mean_risk, r.max_risk]  # fmt: skip
 
 
-@documented
+def _risk_row_schema() -> dict:
+    numbers = {name: {"type": "number"} for name in ROW_FIELDS if name != "computed_at"}
+    for name in numbers:
+        field = SubdistrictRisk._meta.get_field(name)
+        if field.get_internal_type() in ("IntegerField", "PositiveIntegerField", "BigIntegerField"):
+            numbers[name] = {"type": "integer"}
+    props = {"code": {"type": "string", "nullable": True, "description": "the 街镇 code (null: the district)"},
+             "name": {"type": "string"}, **numbers, "computed_at": {"type": "string", "format": "date-time"}}  # fmt: skip
+    return {"type": "object", "required": list(props), "properties": props, "additionalProperties": False}
+
+
+RISK_ROW = component("SubdistrictRisk", _risk_row_schema())
+RISK = component(
+    "SubdistrictRiskList",
+    {
+        "type": "object",
+        "required": ["subdistricts", "district"],
+        "properties": {
+            "subdistricts": {"type": "array", "items": RISK_ROW},
+            "district": {**RISK_ROW, "nullable": True, "description": "the whole district (district-wide roles only)"},
+        },
+    },
+)
+
+
 class SubdistrictsAPI(APIView):
     """GET /api/risk/subdistricts/: the stored aggregates per 街镇 in your scope (and the district for district-wide roles)."""
 
+    @extend_schema(
+        operation_id="risk_subdistricts",
+        description="Risk figures per 街镇 in your scope; a care home or a third party gets figures over its own homes.",
+        responses={200: RISK, **answers(401)},
+    )
     def get(self, request):
         # The aggregates change only when they are recomputed: cache the rendered answer per scope and computation.
         stamp = SubdistrictRisk.objects.aggregate(m=Max("computed_at"))["m"]
