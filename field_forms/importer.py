@@ -13,6 +13,7 @@ Importing the same folder twice changes nothing the second time.
 """
 
 import hashlib
+import logging
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +38,8 @@ from layers.services import FeatureError, save_feature
 from .canonical import digest
 from .models import Conflict, FieldProject, ImportedFile, Snapshot
 from .spec import GPKG, feature_attributes, feature_digest, schema
+
+log = logging.getLogger(__name__)
 
 FEATURE_LAYERS = {layer.key: layer for layer in own_layers()}
 SPATIAL = set(FEATURE_LAYERS) | {"hazards"}  # inspections may be saved without a position
@@ -88,7 +91,8 @@ def read_folder(folder: Path) -> tuple[str, dict[str, list[Row]], list[str]]:
     try:
         ds = DataSource(str(gpkg))
     except GDALException as exc:
-        return "", {}, [f"无法读取 {gpkg.name}：{exc}"]
+        log.warning("GDAL cannot open %s: %s", gpkg.name, exc)  # the library's text stays in the server log
+        return "", {}, [f"无法读取 {gpkg.name}：不是完整的 GeoPackage（同步或拷贝可能未完成，请重新导出）"]
     names = {layer.name: layer for layer in ds}
     scope = ""
     if "platform_meta" in names:

@@ -172,7 +172,9 @@ def _parse(f, raw):
         return text
     if f.kind == "choice":
         if str(raw) not in f.values.codes:
-            raise ValueError(f"“{raw}”不是有效值，可选：{'、'.join(f'{c}（{label}）' for c, label in f.values.values)}")
+            raise ValueError(
+                f"“{str(raw)[:40]}”不是有效值，可选：{'、'.join(f'{c}（{label}）' for c, label in f.values.values)}"
+            )
         return str(raw)
     if f.kind == "bool":
         if isinstance(raw, bool):
@@ -186,7 +188,7 @@ def _parse(f, raw):
         try:
             number = Decimal(str(raw))
         except InvalidOperation:
-            raise ValueError(f"应为数字，实际为“{raw}”") from None
+            raise ValueError(f"应为数字，实际为“{str(raw)[:40]}”") from None
         if not number.is_finite():
             raise ValueError("应为有限数字")
         if f.kind == "int" and number != number.to_integral_value():

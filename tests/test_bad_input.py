@@ -192,3 +192,22 @@ def test_a_webhook_body_that_is_not_declared_json_is_a_415(client, vendor):  # n
         HTTP_X_ALARM_SIGNATURE=signature("s3cret", ts, raw),
     )
     assert r.status_code == 200 and AlarmEvent.objects.count() == 1
+
+
+def test_error_texts_name_the_problem_in_chinese_without_library_words_or_paths(client, world, tmp_path):
+    from gis_app.carehomes.importers.carehomes import ImportFileError, import_carehomes
+    from gis_app.carehomes.importers.subdistricts import ImportFileError as SubdistrictFileError
+    from gis_app.carehomes.importers.subdistricts import read_features
+
+    client.force_login(world["users"]["bureau"])
+    r = client.get("/risk/heatmap/data.json?zoom=abc")
+    assert r.status_code == 400 and "invalid literal" not in r.json()["detail"] and "zoom" in r.json()["detail"]
+    with pytest.raises(ImportFileError) as caught:
+        import_carehomes(b"PK\x03\x04 not really a zip", "名单.xlsx")
+    assert "xlsx" in str(caught.value) and "zip" not in str(caught.value).lower()
+    broken = tmp_path / "街镇.shp"
+    broken.write_bytes(b"\x00" * 100)
+    with pytest.raises(SubdistrictFileError) as caught:
+        read_features(broken)
+    text = str(caught.value)
+    assert "街镇.shp" in text and str(tmp_path) not in text and "GDAL" not in text and "OGR" not in text

@@ -207,10 +207,12 @@ def heatmap(request):
 
 @login_required
 def heat_data(request):
+    raw = request.GET.get("zoom", "10")
+    if not raw.isdigit() or not 0 <= int(raw) <= 22:
+        return JsonResponse({"detail": "zoom must be an integer from 0 to 22"}, status=400)
     try:
-        zoom = int(request.GET.get("zoom", 10))
-        points, total = queries.heat_bins(request.user, request.GET, zoom)
-    except (queries.FilterError, ValueError) as exc:
+        points, total = queries.heat_bins(request.user, request.GET, int(raw))
+    except queries.FilterError as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     return JsonResponse({"points": points, "total": total})
 

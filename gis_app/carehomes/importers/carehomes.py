@@ -8,6 +8,7 @@ importing the same file twice changes nothing.
 
 import csv
 import io
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +23,8 @@ from gis_app.lib.srid import WGS84
 
 from ..credit_code import credit_code_error, normalise
 from ..models import CareHome, CareHomeStatus, CoordinateSystem, Ownership, SafetyServiceProvider, Subdistrict
+
+log = logging.getLogger(__name__)
 
 # header -> (field key, required)
 COLUMNS: dict[str, tuple[str, bool]] = {
@@ -159,7 +162,10 @@ def read_rows(data: bytes, filename: str) -> Iterator[tuple[int, list]]:
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
-            raise ImportFileError(f"无法读取 Excel 文件：{exc}") from None
+            log.warning("openpyxl cannot open %s: %r", filename, exc)  # the library's text stays in the server log
+            raise ImportFileError(
+                "无法读取 Excel 文件：不是有效的 .xlsx 文件（可能已损坏，或是改了扩展名的 .xls/.csv，请在 Excel 中另存为 .xlsx）"
+            ) from None
         ws = wb.worksheets[0]
         for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
             yield number, list(row)

@@ -8,6 +8,7 @@ The file's CRS is only ever *identified* as an EPSG code; the transformation is 
 the file's own SRS text (GDAL 3.6 cannot stop an SRS definition from reaching files or the network).
 """
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from gis_app.lib.encodings import EncodingError, candidates, label
 from gis_app.lib.srid import WGS84
 
 from ..models import Subdistrict, SubdistrictKind
+
+log = logging.getLogger(__name__)
 
 CODE_FIELDS = ("code", "区划代码", "代码", "adcode", "xzqdm", "gb", "dm")
 NAME_FIELDS = ("name", "名称", "街镇", "街镇名称", "xzqmc", "mc")
@@ -128,7 +131,10 @@ def _open_layer(path: Path, layer: str | None, encoding: str):
     try:
         source = DataSource(str(path), encoding=encoding)
     except GDALException as exc:
-        raise ImportFileError(f"无法读取文件 {path.name}：{exc}") from None
+        log.warning("GDAL cannot open %s: %s", path.name, exc)  # the library's text stays in the server log
+        raise ImportFileError(
+            f"无法读取文件 {path.name}：不是可读的 Shapefile、GeoPackage 或 GeoJSON（文件可能不完整，或缺少 .shx/.dbf）"
+        ) from None
     finally:
         if previous is None:
             del os.environ["SHAPE_ENCODING"]
