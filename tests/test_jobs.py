@@ -223,3 +223,17 @@ def test_the_worker_loop_survives_a_database_error_and_stops_on_request(transact
     enqueue(kind="test.ok", title="t", params={"y": 2})
     services.work_forever(0.01, stop)
     assert handlers == [{"y": 2}] and calls["n"] >= 3
+
+
+def test_an_unexpected_failure_tells_the_user_what_failed_but_not_the_programs_insides(db, handlers, monkeypatch):
+    def broken(job, progress):
+        raise KeyError("/srv/app/.venv/lib/python3.11/site-packages/x.py")
+
+    monkeypatch.setitem(registry.HANDLERS, "test.broken", broken)
+    job = enqueue(kind="test.broken", title="t", max_attempts=1)
+    run_pending()
+    job.refresh_from_db()
+    assert (
+        job.status == JobStatus.FAILED and "任务出错（已尝试 1 次）" in job.error and f"任务编号 {job.pk}" in job.error
+    )
+    assert "Traceback" not in job.error and 'File "' not in job.error

@@ -12,7 +12,6 @@ before they are stored, so no result can make a job unsavable.
 import logging
 import threading
 import time
-import traceback
 from datetime import timedelta
 
 from django.conf import settings
@@ -166,12 +165,22 @@ def _run(job: Job, progress: Progress) -> None:
         if job.attempts < job.max_attempts:
             job.status = JobStatus.QUEUED
             job.run_after = timezone.now() + timedelta(seconds=5 * 2**job.attempts)
-            job.error = f"第{job.attempts}次尝试失败，将重试：{exc}"
+            job.error = f"第{job.attempts}次尝试失败，将重试：{_reason(exc)}"
             job.save(update_fields=["status", "run_after", "error"])
         else:
-            _finish(job, JobStatus.FAILED, error=f"{exc}\n\n{traceback.format_exc()}")
+            # the traceback is in the server log (above); the page says what failed, not the program's insides
+            error = (
+                f"任务出错（已尝试 {job.attempts} 次）：{_reason(exc)}。详细信息已记入服务器日志（任务编号 {job.pk}）。"
+            )
+            _finish(job, JobStatus.FAILED, error=error)
     else:
         _finish(job, JobStatus.SUCCEEDED, result=result)
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of an unexpected failure, bounded; its type when it says nothing."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return first or type(exc).__name__
 
 
 def _finish(job: Job, status: str, *, result=None, error: str = "") -> None:
