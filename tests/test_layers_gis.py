@@ -118,6 +118,33 @@ def test_ogc_api_documents(client, world, features):
     assert client.get("/ogc/collections").status_code == 401
 
 
+def test_ogc_items_filter_by_datetime_instant_day_and_open_intervals(client, world, features):
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    model = get_layer("safety_exit").get_model()
+    older, newer = features["home_a"][0], features["home_b"][0]
+    then = timezone.make_aware(datetime(2026, 11, 3, 9, 30))  # Asia/Shanghai
+    model.objects.filter(pk=older.pk).update(updated_at=then)
+    model.objects.filter(pk=newer.pk).update(updated_at=then + timedelta(days=20))
+    client.force_login(world["users"]["bureau"])
+
+    def ids(value: str) -> set[str]:
+        r = client.get("/ogc/collections/safety_exit/items", {"datetime": value})
+        assert r.status_code == 200, r.content
+        return {f["id"] for f in r.json()["features"]}
+
+    a, b = str(older.uuid), str(newer.uuid)
+    assert ids("2026-11-03") == {a}  # a day of the platform's time zone
+    assert ids("2026-11-03T01:30:00Z") == {a}  # the same instant in UTC
+    assert ids("2026-11-01/2026-11-10") == {a}
+    assert ids("2026-11-10/..") == {b} and ids("../2026-11-10") == {a} and ids("2026-11-01/") == {a, b}
+    for bad in ("2026-11-03T09:30:00", "yesterday", "2026-12-01/2026-11-01", "../..", "2026-02-30"):
+        r = client.get("/ogc/collections/safety_exit/items", {"datetime": bad})
+        assert r.status_code == 400 and r.json()["code"] == "InvalidParameterValue", bad
+
+
 @pytest.mark.django_db(transaction=True)
 def test_gdal_reads_the_ogc_api_with_a_token(live_server, world, features):
     token = issue(world["users"]["subdistrict"])[1]
