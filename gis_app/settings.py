@@ -231,6 +231,7 @@ CAREHOME_DISTRICT_TOLERANCE_M = env_int("CAREHOME_DISTRICT_TOLERANCE_M", 0)
 MAX_TEXT_LENGTH = env_int("MAX_TEXT_LENGTH", 5000)
 JOB_WORKER_POLL_SECONDS = env_int("JOB_WORKER_POLL_SECONDS", 2)
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 300)
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 30)  # must stay well below JOB_STALE_AFTER_SECONDS
 JOB_PROGRESS_DATABASE = "progress"  # the second connection above; tests inside one transaction use "default"
 
 # gis.W001: GDAL 3.6 cannot block file/network access from spatial references. We never hand GDAL an SRS text from

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One setup path for `make run`, `make test` and `make bench`:
 #   system packages -> .venv from requirements.txt -> PostGIS (project-local cluster unless DATABASE_URL is set).
-# Usage: scripts/setup.sh [packages|venv|db|env|stop]...   (no argument: packages venv db)
+# Usage: scripts/setup.sh [packages|venv|db|env|stop|restart]...   (no argument: packages venv db)
 # Prints `export DATABASE_URL=...` lines on `env` so the Makefile can source them.
 set -euo pipefail
 
@@ -119,6 +119,11 @@ env_lines() {
   fi
 }
 
+# The fault tests restart PostgreSQL under a running platform (what a crash or an upgrade does to it).
+restart() {
+  as_pg "$PG_BIN/pg_ctl" -D "$(pg_dir)" -l "$(pg_dir)/server.log" -o "-p $PGPORT" -m fast -w -t 60 restart >/dev/null
+}
+
 stop() {
   if [ -e "$PGDATA/PG_VERSION" ]; then
     as_pg "$PG_BIN/pg_ctl" -D "$(pg_dir)" -m fast stop 2>/dev/null || true
@@ -129,7 +134,7 @@ stop() {
 [ $# -eq 0 ] && set -- packages venv db
 for step in "$@"; do
   case "$step" in
-    packages) packages ;; venv) venv ;; db) db ;; env) env_lines ;; stop) stop ;;
+    packages) packages ;; venv) venv ;; db) db ;; env) env_lines ;; stop) stop ;; restart) restart ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

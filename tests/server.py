@@ -30,6 +30,43 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def platform_environment(database: str, media_root: Path) -> dict:
+    """What the platform's processes (web servers, job workers) get, as `make run` gives them, on the test database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_LIVE"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        DATABASE_URL=database,
+        DJANGO_DEBUG="false",
+        DJANGO_INSECURE_HTTP="true",
+        MEDIA_ROOT=str(media_root),
+    )
+    return env
+
+
+class JobWorker:
+    """`manage.py run_worker` as `make run` supervises it, with a short poll and stale time so faults show quickly."""
+
+    def __init__(self, database: str, media_root: Path):
+        self.database, self.media_root = database, media_root
+        self.log = Path(tempfile.mkstemp(prefix="worker-", suffix=".log")[1])
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "JobWorker":
+        env = platform_environment(self.database, self.media_root)
+        env.update(JOB_WORKER_POLL_SECONDS="1", JOB_HEARTBEAT_SECONDS="1", JOB_STALE_AFTER_SECONDS="8")
+        argv = [sys.executable, "manage.py", "run_worker"]
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
 class GunicornServer:
     def __init__(self, *, workers: int = 2, media_root: Path | None = None, database: str | None = None):
         self.port = free_port()
@@ -43,16 +80,8 @@ class GunicornServer:
         self._live_server_modified_settings = override_settings()
 
     def environment(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_LIVE"))}
-        env.update(
-            DJANGO_SETTINGS_MODULE="tests.settings",
-            DATABASE_URL=self.database or database_url(),
-            DJANGO_DEBUG="false",
-            DJANGO_INSECURE_HTTP="true",
-            MEDIA_ROOT=str(self.media_root),
-            WEB_WORKERS=str(self.workers),
-            GUNICORN_ACCESS_LOG=str(self.log),
-        )
+        env = platform_environment(self.database or database_url(), self.media_root)
+        env.update(WEB_WORKERS=str(self.workers), GUNICORN_ACCESS_LOG=str(self.log))
         return env
 
     def start(self) -> "GunicornServer":

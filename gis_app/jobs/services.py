@@ -9,11 +9,13 @@ put back in the queue if it has attempts left, and failed with the reason otherw
 before they are stored, so no result can make a job unsavable.
 """
 
+import contextlib
 import logging
 import threading
 import time
 from datetime import timedelta
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, close_old_connections, connections, models, transaction
 from django.utils import timezone
@@ -64,7 +66,7 @@ class Progress:
         Job.objects.using(settings.JOB_PROGRESS_DATABASE).filter(pk=self.job.pk).update(**fields)
 
 
-HEARTBEAT_SECONDS = 30
+HEARTBEAT_SECONDS = settings.JOB_HEARTBEAT_SECONDS
 MAX_LIST_ITEMS = 500
 MAX_TEXT = 20_000
 
@@ -97,14 +99,29 @@ class Heartbeat(threading.Thread):
 def requeue_stale() -> int:
     """Jobs whose worker is gone (no heartbeat for JOB_STALE_AFTER_SECONDS): again if attempts are left, else failed."""
     cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    stale = Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
-    failed = stale.filter(attempts__gte=models.F("max_attempts")).update(
-        status=JobStatus.FAILED,
-        finished_at=timezone.now(),
-        error="工作进程在运行本任务时中断，已达最多尝试次数，不再重试。",
+    return _requeue(
+        Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff),
+        "工作进程在运行本任务时中断，已达最多尝试次数，不再重试。",
+        "工作进程中断，已重新排队",
     )
-    requeued = stale.filter(attempts__lt=models.F("max_attempts")).update(
-        status=JobStatus.QUEUED, message="工作进程中断，已重新排队"
+
+
+def release(pk: int) -> int:
+    """The job in hand when the database went away (its outcome could not be written): back in the queue at once if
+    it has attempts left, else failed, without waiting for its heartbeat to go stale."""
+    return _requeue(
+        Job.objects.filter(pk=pk, status=JobStatus.RUNNING),
+        "运行本任务时数据库中断，已达最多尝试次数，不再重试。",
+        "运行时数据库中断，已重新排队",
+    )
+
+
+def _requeue(running, failed_reason: str, requeued_message: str) -> int:
+    failed = running.filter(attempts__gte=models.F("max_attempts")).update(
+        status=JobStatus.FAILED, finished_at=timezone.now(), error=failed_reason
+    )
+    requeued = running.filter(attempts__lt=models.F("max_attempts")).update(
+        status=JobStatus.QUEUED, message=requeued_message
     )
     return failed + requeued
 
@@ -264,23 +281,67 @@ def schedule_frequent(now=None) -> int:
     return created
 
 
+class Wakeup:
+    """Waits until a job is queued (PostgreSQL NOTIFY from the jobs table's trigger) or `timeout` passes, on a
+    connection of its own that LISTENs; reconnects after a database restart. Polling stays the fallback, so a missed
+    notification delays a job by one poll at most."""
+
+    CHANNEL = "gis_app_jobs"
+    OWN_KEYS = ("dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "sslcert", "sslkey", "options")
+
+    def __init__(self):
+        self.conn = None
+
+    def listen(self) -> None:
+        params = connections["default"].get_connection_params()
+        self.conn = psycopg.connect(**{k: v for k, v in params.items() if k in self.OWN_KEYS}, autocommit=True)
+        self.conn.execute(f"LISTEN {self.CHANNEL}")
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        try:
+            if self.conn is None or self.conn.closed:
+                self.listen()
+            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.Error:
+            self.close()
+            stop.wait(timeout)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self.conn.close()
+        self.conn = None
+
+
 def work_forever(poll_seconds: float, stop: threading.Event | None = None) -> None:
-    """The worker loop: survives a database restart (it waits and reconnects) and, once `stop` is set (SIGTERM),
-    finishes the job in hand and returns."""
+    """The worker loop: takes a queued job at once (LISTEN/NOTIFY), survives a database restart (it waits and
+    reconnects) and, once `stop` is set (SIGTERM), finishes the job in hand and returns."""
     stop = stop or threading.Event()
+    wakeup = Wakeup()
+    in_hand = None  # a job whose outcome the database did not take
     log.info("job worker started")
     while not stop.is_set():
         try:
             close_old_connections()
+            if in_hand is not None:
+                release(in_hand)
+                in_hand = None
             requeue_stale()
             schedule_daily()
             schedule_frequent()
             job = claim_next()
             if job is not None:
+                in_hand = job.pk
                 run(job)
+                in_hand = None
                 continue
         except DatabaseError as exc:
             log.warning("database unavailable (%s); retrying in %s s", str(exc).strip()[:200], poll_seconds)
             connections.close_all()
-        stop.wait(poll_seconds)
+            wakeup.close()
+            stop.wait(poll_seconds)
+            continue
+        wakeup.wait(poll_seconds, stop)
+    wakeup.close()
     log.info("job worker stopped")
