@@ -8,6 +8,9 @@ from contextlib import contextmanager
 
 def setup_django():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis_app.settings")
+    # the production settings as `make run` serves them on 127.0.0.1: plain http opted out explicitly
+    os.environ.setdefault("DJANGO_INSECURE_HTTP", "true")
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
     import django
 
     django.setup()

@@ -120,7 +120,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # Password guessing (django-axes), on the login page and the admin alike: after AXES_FAILURE_LIMIT wrong passwords
 # for one user name, or from one address and browser, logins are refused for AXES_COOLOFF_MINUTES with a Chinese page
 # (HTTP 429). Counted in PostgreSQL, so every process and machine counts together.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "gis_app.carehomes.authentication.ProfileModelBackend",
+]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15)
 AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)

@@ -3,4 +3,8 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis_app.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from gis_app.alarms.fast import AlarmWebhookFastPath  # noqa: E402 - needs the settings configured above
+
+application = AlarmWebhookFastPath(django_application)

@@ -197,3 +197,66 @@ def test_mqtt_end_to_end_with_a_real_broker(world, mosquitto, settings):
     finally:
         sub.terminate()
         sub.wait()
+
+
+def _fast_path(body: bytes, *, content_type="application/json", vendor="acme", **headers) -> tuple[int, dict]:
+    """The WSGI fast path (what gunicorn serves) called as gunicorn calls it."""
+    import io
+
+    from django.core import signals
+    from django.db import close_old_connections
+
+    from gis_app.alarms.fast import AlarmWebhookFastPath
+
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": f"/api/alarms/webhook/{vendor}/", "CONTENT_TYPE": content_type,
+               "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "HTTP_HOST": "testserver",
+               "SERVER_NAME": "testserver", "wsgi.url_scheme": "http", **headers}  # fmt: skip
+    answer = {}
+
+    def start_response(status, response_headers):
+        answer["status"] = int(status.split()[0])
+
+    def django(environ, start_response):
+        raise AssertionError("the webhook went through Django's stack")
+
+    # as Django's test client does: the test's transaction must not be closed by the request signals
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        payload = b"".join(AlarmWebhookFastPath(django)(environ, start_response))
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+    return answer["status"], json.loads(payload)
+
+
+def test_the_fast_path_answers_exactly_as_the_django_view(client, vendor):
+    ts = str(int(time.time()))
+    # (body for an event id, media type, vendor, signed right); each sent once by each path, with its own event ids
+    cases = [
+        (lambda eid: json.dumps(event(eid)), "application/json", "acme", True),  # accepted
+        (lambda eid: json.dumps(event("again")), "application/json", "acme", True),  # a duplicate the second time
+        (lambda eid: json.dumps(event(eid)), "application/json", "acme", False),  # bad signature
+        (lambda eid: json.dumps(event(eid)), "text/plain", "acme", True),  # not declared JSON
+        (lambda eid: json.dumps(event(eid)), "application/json", "nobody", True),  # unknown vendor
+        (lambda eid: "{not json", "application/json", "acme", True),
+        (lambda eid: json.dumps(event(eid, device="D9")), "application/json", "acme", True),  # unknown device
+    ]
+    answers = {"fast": [], "django": []}
+    for path in ("fast", "django"):
+        for i, (make, media_type, slug, signed) in enumerate(cases):
+            body = make(f"{path}-{i}").encode()
+            sig = signature("s3cret", ts, body) if signed else "sha256=00"
+            headers = {"HTTP_X_ALARM_TIMESTAMP": ts, "HTTP_X_ALARM_SIGNATURE": sig}
+            if path == "fast":
+                answers[path].append(_fast_path(body, content_type=media_type, vendor=slug, **headers))
+            else:
+                r = client.post(f"/api/alarms/webhook/{slug}/", body, content_type=media_type, **headers)
+                answers[path].append((r.status_code, r.json()))
+    # the first path stored "again"; the second path's "again" is then a duplicate: the one expected difference
+    assert answers["fast"][1] == (200, {"accepted": 1, "duplicates": 0})
+    assert answers["django"][1] == (200, {"accepted": 0, "duplicates": 1})
+    answers["fast"][1] = answers["django"][1]
+    assert answers["fast"] == answers["django"]
+    assert [status for status, _ in answers["fast"]] == [200, 200, 401, 415, 404, 400, 422]
+    assert AlarmEvent.objects.filter(vendor_event_id__in=["fast-0", "django-0", "again"]).count() == 3

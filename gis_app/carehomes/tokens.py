@@ -40,7 +40,7 @@ def check(key: str, *, purposes: tuple[str, ...] | None = None):
     or an inactive user."""
     if not key or len(key) > 200:
         return None
-    token = ApiToken.objects.select_related("user").filter(key_hash=_hash(key)).first()
+    token = ApiToken.objects.select_related("user__profile").filter(key_hash=_hash(key)).first()
     if token is None or not token.is_active or not token.user.is_active:
         return None
     if purposes and token.purpose not in purposes:

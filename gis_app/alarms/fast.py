@@ -1,0 +1,98 @@
+"""The alarm webhook served before Django's request machinery (WSGI), for vendor platforms that post one event per
+request at a high rate: no session, CSRF, login, audit or template middleware runs for it (the webhook has no user, no
+cookie and changes no tracked row), only the shared handler (gis_app.alarms.webhook). Everything else goes to Django.
+The host is checked against ALLOWED_HOSTS and plain http is refused where Django would redirect it, as Django does."""
+
+import json
+import logging
+import re
+
+from django.conf import settings
+from django.core import signals
+from django.db import DatabaseError, connections
+from django.http.request import split_domain_port, validate_host
+
+from .webhook import receive
+
+log = logging.getLogger(__name__)
+PATH = re.compile(r"^/api/alarms/webhook/([-a-zA-Z0-9_]+)/$")
+REASONS = {
+    200: "OK",
+    301: "Moved Permanently",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class Headers:
+    """X-Alarm-Timestamp -> HTTP_X_ALARM_TIMESTAMP in the WSGI environ."""
+
+    def __init__(self, environ):
+        self.environ = environ
+
+    def get(self, name: str, default=None):
+        return self.environ.get("HTTP_" + name.upper().replace("-", "_"), default)
+
+
+class AlarmWebhookFastPath:
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        match = PATH.match(environ.get("PATH_INFO", "")) if environ.get("REQUEST_METHOD") == "POST" else None
+        if match is None:
+            return self.app(environ, start_response)
+        status, payload, extra = self.handle(environ, match.group(1))
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Cache-Control", "no-store"),
+            *extra,
+        ]
+        start_response(f"{status} {REASONS.get(status, '')}", headers)
+        return [body]
+
+    def handle(self, environ, slug: str) -> tuple[int, dict, list]:
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        domain, _ = split_domain_port(host)
+        if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+            return 400, {"errors": {"Host": "not an allowed host"}}, []
+        if settings.SECURE_SSL_REDIRECT and not self.secure(environ):
+            location = f"https://{host}{environ.get('PATH_INFO', '')}"
+            return 301, {"errors": {"scheme": "use https"}}, [("Location", location)]
+        # No request_started (its health check costs a round trip per request): a connection that died with a
+        # database restart fails the statement, is closed below, and the vendor sends again (503).
+        try:
+            status, payload = receive(
+                slug,
+                headers=Headers(environ),
+                content_type=environ.get("CONTENT_TYPE", ""),
+                content_length=environ.get("CONTENT_LENGTH") or "0",
+                read_body=environ["wsgi.input"].read,
+            )
+            return status, payload, []
+        except DatabaseError:
+            log.exception("alarm webhook: database unavailable")
+            connections.close_all()
+            return 503, {"errors": {"database": "unavailable; send the events again"}}, [("Retry-After", "5")]
+        except Exception:
+            log.exception("alarm webhook failed")
+            return 500, {"errors": {"server": "internal error; send the events again"}}, []
+        finally:
+            signals.request_finished.send(sender=self.__class__)
+
+    @staticmethod
+    def secure(environ) -> bool:
+        header = settings.SECURE_PROXY_SSL_HEADER
+        if header:
+            name, value = header
+            return environ.get(name, "").split(",")[0].strip() == value
+        return environ.get("wsgi.url_scheme") == "https"
