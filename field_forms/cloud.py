@@ -11,6 +11,7 @@ only (plain http is allowed for a local server but said so in the log); push_del
 """
 
 import functools
+import hashlib
 import logging
 import os
 import time
@@ -24,6 +25,7 @@ from gis_app.hazards.models import Hazard
 from .importer import FEATURE_LAYERS as FEATURE_KEYS
 from .importer import ImportReport, import_folder
 from .models import CloudDelta, Conflict, ConflictStatus, FieldProject
+from .package import read_digests
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +135,7 @@ def wait_job(c, job_id: str, *, what: str, timeout: float | None = None) -> dict
 
 
 def push(project: FieldProject, folder: Path, progress=None) -> dict:
-    from qfieldcloud_sdk.sdk import FileTransferStatus, FileTransferType, JobTypes
+    from qfieldcloud_sdk.sdk import JobTypes
 
     say = progress or (lambda *a, **k: None)
     say(0, 4, "连接 QFieldCloud")
@@ -142,21 +144,44 @@ def push(project: FieldProject, folder: Path, progress=None) -> dict:
         refuse_over_unpulled_work(c, project)
     pid = ensure_project(c, project)
     say(1, 4, "上传项目文件")
-    files = _call("上传文件", c.upload_files, pid, FileTransferType.PROJECT, str(folder), "*", throw_on_error=True)
-    failed = [f["name"] for f in files if f.get("status") == FileTransferStatus.FAILED]
-    if failed:
-        raise CloudError(f"上传失败：{'、'.join(failed)}")
-    say(2, 4, "云端打包")
-    job = _call("触发打包", c.job_trigger, pid, JobTypes.PACKAGE, force=True)
-    wait_job(c, job["id"], what="打包")
+    uploaded = _upload_changed(c, project, pid, Path(folder))
+    if uploaded:
+        say(2, 4, "云端打包")
+        job = _call("触发打包", c.job_trigger, pid, JobTypes.PACKAGE, force=True)
+        wait_job(c, job["id"], what="打包")
     # The server now holds exactly what we sent: its data stamp is the new baseline for "unpulled field work".
     stamp = str(_call("读取云端项目", c.get_project, pid).get("data_last_updated_at") or "")
-    FieldProject.objects.filter(pk=project.pk).update(pushed_at=timezone.now(), cloud_data_updated_at=stamp)
-    say(4, 4, f"已推送到云端项目 {pid}", force=True)
-    return {
-        "cloud_project_id": pid,
-        "uploaded": [f["name"] for f in files if f.get("status") == FileTransferStatus.SUCCESS],
-    }
+    FieldProject.objects.filter(pk=project.pk).update(
+        pushed_at=timezone.now(), cloud_data_updated_at=stamp, pushed_files=project.pushed_files
+    )
+    say(4, 4, f"已推送到云端项目 {pid}" if uploaded else "云端已是最新，无需上传", force=True)
+    return {"cloud_project_id": pid, "uploaded": uploaded}
+
+
+def _upload_changed(c, project: FieldProject, pid: str, folder: Path) -> list[str]:
+    """Uploads the files that say something the server does not hold yet, and only those: every upload is a new
+    file version on QFieldCloud (which keeps a bounded number), and a package job to wait for. A file is skipped when
+    its content digest is the one pushed last and the server still holds the bytes pushed then (same md5)."""
+    from qfieldcloud_sdk.sdk import FileTransferType
+
+    said = read_digests(folder)
+    remote = {f["name"]: f.get("md5sum") for f in _call("列出云端文件", c.list_remote_files, pid)}
+    previous = dict(project.pushed_files or {})
+    uploaded = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        if any(part.startswith(".") for part in Path(name).parts):
+            continue
+        data = path.read_bytes()
+        content = said.get(name) or hashlib.sha256(data).hexdigest()
+        before = previous.get(name) or {}
+        if before.get("digest") == content and remote.get(name) == before.get("md5"):
+            continue
+        _call("上传文件", c.upload_file, pid, FileTransferType.PROJECT, path, name, False)
+        previous[name] = {"digest": content, "md5": hashlib.md5(data).hexdigest()}
+        uploaded.append(name)
+    project.pushed_files = previous
+    return uploaded
 
 
 def refuse_over_unpulled_work(c, project: FieldProject) -> None:
@@ -271,8 +296,8 @@ def pull(project: FieldProject, dest: Path, *, by, progress=None) -> ImportRepor
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     for pattern in ("*.gpkg", "DCIM/*"):
-        files = _call("下载文件", c.download_project, pid, str(dest), filter_glob=pattern, throw_on_error=True,
-                      force_download=True)  # fmt: skip
+        # Files already here with the server's md5 are not downloaded again (a pull of 1,000 photos, once).
+        files = _call("下载文件", c.download_project, pid, str(dest), filter_glob=pattern, throw_on_error=True)
         bad = [f["name"] for f in files if str(f.get("status", "")).endswith("FAILED")]
         if bad:
             raise CloudError(f"下载失败：{'、'.join(bad)}")

@@ -68,7 +68,11 @@ def run_push(job, progress) -> dict:
     except CloudError as exc:
         raise JobError(str(exc)) from None
     return {
-        "summary": f"已推送到 QFieldCloud（项目 {pushed['cloud_project_id']}，上传 {len(pushed['uploaded'])} 个文件）",
+        "summary": (
+            f"已推送到 QFieldCloud（项目 {pushed['cloud_project_id']}，上传 {len(pushed['uploaded'])} 个文件）"
+            if pushed["uploaded"]
+            else f"QFieldCloud 上的项目 {pushed['cloud_project_id']} 已是最新，未上传文件"
+        ),
         "project": project.pk,
     }
 
@@ -117,9 +121,8 @@ def run_import_zip(job, progress) -> dict:
 @handler("field_forms.pull")
 def run_pull(job, progress) -> dict:
     project = FieldProject.objects.get(pk=job.params["project"])
-    folder = project_dir(project.scope) / "pulled"
-    if folder.exists():
-        shutil.rmtree(folder)
+    # Kept between pulls (and apart from the generated project): files already here are not downloaded again.
+    folder = project_dir(project.scope).with_name(project_dir(project.scope).name + ".pulled")
     try:
         report = pull(project, folder, by=_user(job), progress=progress)
     except CloudError as exc:

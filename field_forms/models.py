@@ -15,6 +15,9 @@ class FieldProject(models.Model):
     pushed_at = models.DateTimeField("推送时间", null=True, blank=True)
     pulled_at = models.DateTimeField("最近拉取", null=True, blank=True)
     cloud_data_updated_at = models.CharField("云端数据更新时间", max_length=40, blank=True)
+    pushed_files = models.JSONField(
+        "已推送文件", default=dict, blank=True, help_text="文件名 → 内容摘要与上传的 md5：内容未变的文件不再上传"
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "外业项目"

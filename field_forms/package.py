@@ -1,6 +1,7 @@
 """Generating a scope's QField project: the spec (spec.py) built into .qgs + GeoPackage + DCIM/ by real QGIS in a
 separate /usr/bin/python3 process, and the snapshot of what was sent, for telling field edits from web edits later."""
 
+import hashlib
 import io
 import json
 import os
@@ -53,6 +54,7 @@ def generate(scope: Scope, out_dir: Path, *, title: str | None = None) -> dict:
                                                                      "value": timezone.now().isoformat()}}]})  # fmt: skip
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_digests(out_dir, spec)
     spec_path = out_dir / ".spec.json"
     spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
     try:
@@ -86,6 +88,26 @@ def generate(scope: Scope, out_dir: Path, *, title: str | None = None) -> dict:
         "homes": len(scope.homes),
         "features": sum(len(layer["features"]) for layer in spec["layers"] if not layer.get("table_only")),
     }
+
+
+DIGESTS = ".digests.json"
+
+
+def write_digests(out_dir: Path, spec: dict) -> None:
+    """What the .qgs and the GeoPackage say is fully given by the spec (less its generation time); QGIS writes them
+    differently each time (attribute order, save and change stamps). A push compares these, not the bytes."""
+    stable = json.loads(json.dumps(spec, ensure_ascii=False))
+    for layer in stable["layers"]:
+        if layer["name"] == "platform_meta":
+            layer["features"] = [f for f in layer["features"] if f["attributes"]["key"] != "generated_at"]
+    text = json.dumps(stable, ensure_ascii=False, sort_keys=True)
+    said = hashlib.sha256(text.encode()).hexdigest()
+    (out_dir / DIGESTS).write_text(json.dumps({"project.qgs": said, "inspection.gpkg": said}), encoding="utf-8")
+
+
+def read_digests(folder: Path) -> dict[str, str]:
+    path = Path(folder) / DIGESTS
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def zip_folder(folder: Path) -> bytes:

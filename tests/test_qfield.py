@@ -611,3 +611,47 @@ def test_a_push_never_overwrites_field_work_the_platform_has_not_pulled(
     project.refresh_from_db()
     generate(resolve_scope(scope), tmp_path / "v3")
     cloud.push(project, tmp_path / "v3")  # now nothing unpulled: the push goes through
+
+
+def test_syncs_move_only_what_changed(surveyed_home, bureau, standin, tmp_path, settings):
+    """A push uploads only files that say something new (each upload is a server file version and a package job);
+    a pull downloads only files it does not hold yet."""
+    home = surveyed_home
+    scope = f"carehome:{home.pk}"
+    generate(resolve_scope(scope), tmp_path / "v1")
+    project = FieldProject.objects.get(scope=scope)
+    first = cloud.push(project, tmp_path / "v1")
+    pid = project.cloud_project_id
+    assert {"project.qgs", "inspection.gpkg"} <= set(first["uploaded"])
+    versions = {name: len(v) for name, v in standin.state.files[pid].items()}
+    packages = len([r for r in standin.state.requests if r[0] == "POST" and "/jobs/" in r[1]])
+
+    # regenerated with nothing changed: QGIS writes other bytes (save time, attribute order), nothing is uploaded
+    generate(resolve_scope(scope), tmp_path / "v2")
+    assert (tmp_path / "v1" / "project.qgs").read_bytes() != (tmp_path / "v2" / "project.qgs").read_bytes()
+    project.refresh_from_db()
+    again = cloud.push(project, tmp_path / "v2")
+    assert again["uploaded"] == []
+    assert {name: len(v) for name, v in standin.state.files[pid].items()} == versions
+    assert len([r for r in standin.state.requests if r[0] == "POST" and "/jobs/" in r[1]]) == packages
+
+    # a web edit: the project and the GeoPackage go up again, nothing else
+    exit_ = SafetyExit.objects.filter(care_home=home, kind="door").get()
+    SafetyExit.objects.filter(pk=exit_.pk).update(status="blocked")
+    generate(resolve_scope(scope), tmp_path / "v3")
+    project.refresh_from_db()
+    changed = cloud.push(project, tmp_path / "v3")
+    assert sorted(changed["uploaded"]) == ["inspection.gpkg", "project.qgs"]
+    assert all(len(standin.state.files[pid][n]) == versions[n] + (n in changed["uploaded"]) for n in versions)
+
+    # pulls: the second one downloads nothing
+    def downloads_during(action) -> list:
+        before = len(standin.state.requests)
+        action()
+        listing = f"/api/v1/files/{pid}"
+        sent = standin.state.requests[before:]
+        return [path for method, path in sent if method == "GET" and path.rstrip("/").startswith(listing + "/")]
+
+    project.refresh_from_db()
+    assert downloads_during(lambda: cloud.pull(project, tmp_path / "pulled", by=bureau)), "the GeoPackage comes down"
+    assert downloads_during(lambda: cloud.pull(project, tmp_path / "pulled", by=bureau)) == []
