@@ -79,12 +79,24 @@ def client():
     return c
 
 
+# What QFieldCloud's error codes mean for the person who pressed the button.
+KNOWN_CODES = {
+    "permission_denied_plan_insufficient": "QFieldCloud 账户的套餐不允许此操作（如项目数已达上限）："
+    "请在 QFieldCloud 升级套餐，或删除不再使用的云端项目后重试",
+    "over_quota": "QFieldCloud 账户的存储空间已满：请删除不再使用的云端项目或文件，或升级套餐",
+    "invalid_token": "QFieldCloud 令牌无效或已过期：请在 QFieldCloud 用户设置中重新生成，并更新 QFIELDCLOUD_TOKEN",
+}
+
+
 def _reason(exc: Exception) -> str:
     response = getattr(exc, "response", None)
     if response is not None:
         try:
             body = response.json()
-            return f"HTTP {response.status_code} {body.get('code', '')} {body.get('message', '')}".strip()
+            code = str(body.get("code", ""))
+            if code in KNOWN_CODES:
+                return f"{KNOWN_CODES[code]}（HTTP {response.status_code} {code}）"
+            return f"HTTP {response.status_code} {code} {body.get('message', '')}".strip()
         except ValueError:
             return f"HTTP {response.status_code}"
     return str(exc)[:200]

@@ -44,6 +44,10 @@ class State:
         self.packages: dict[str, dict] = {}
         self.requests: list[tuple[str, str]] = []
         self.apply_synchronously = False
+        # Plan limits, as a subscription sets them: projects an account may own (beyond: 403
+        # permission_denied_plan_insufficient), and file versions kept (the oldest are dropped).
+        self.max_projects: int | None = None
+        self.max_versions = 3
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -177,6 +181,13 @@ class Handler(BaseHTTPRequestHandler):
             fields, _ = self._body()
             if not fields.get("name"):
                 return self._send(400, {"name": ["This field is required."]})
+            owner = fields.get("owner") or user
+            if s.max_projects is not None and sum(p["owner"] == owner for p in s.projects.values()) >= s.max_projects:
+                return self._error(
+                    403,
+                    "permission_denied_plan_insufficient",
+                    "Your current plan does not allow this action. Please upgrade your plan.",
+                )
             if any(
                 p["name"] == fields["name"] and p["owner"] == (fields.get("owner") or user) for p in s.projects.values()
             ):
@@ -398,9 +409,11 @@ def apply_deltas(state: State, pid: str, job_id: str, deltafile: dict, rows: lis
 
 
 def _store(state: State, pid: str, name: str, data: bytes) -> None:
-    state.files[pid].setdefault(name, []).append({
+    versions = state.files[pid].setdefault(name, [])
+    versions.append({
         "data": data, "md5sum": hashlib.md5(data).hexdigest(), "sha256": hashlib.sha256(data).hexdigest(),
         "uploaded_at": now(), "version_id": str(uuid.uuid4())})  # fmt: skip
+    del versions[: -state.max_versions]  # the server keeps a bounded number of versions per file
 
 
 class StandIn:

@@ -655,3 +655,27 @@ def test_syncs_move_only_what_changed(surveyed_home, bureau, standin, tmp_path, 
     project.refresh_from_db()
     assert downloads_during(lambda: cloud.pull(project, tmp_path / "pulled", by=bureau)), "the GeoPackage comes down"
     assert downloads_during(lambda: cloud.pull(project, tmp_path / "pulled", by=bureau)) == []
+
+
+def test_a_plan_limit_is_said_plainly_and_the_server_keeps_a_bounded_number_of_versions(
+    surveyed_home, bureau, standin, tmp_path
+):
+    home = surveyed_home
+    scope = f"carehome:{home.pk}"
+    generate(resolve_scope(scope), tmp_path / "v1")
+    project = FieldProject.objects.get(scope=scope)
+    standin.state.max_projects = 0  # the account's plan allows no (more) project
+    with pytest.raises(cloud.CloudError) as refused:
+        cloud.push(project, tmp_path / "v1")
+    assert "套餐不允许此操作" in str(refused.value) and "permission_denied_plan_insufficient" in str(refused.value)
+    assert not standin.state.projects
+
+    standin.state.max_projects = None
+    exit_ = SafetyExit.objects.filter(care_home=home, kind="door").get()
+    for n, status in enumerate(["open", "locked", "blocked", "open", "locked"]):
+        SafetyExit.objects.filter(pk=exit_.pk).update(status=status)
+        generate(resolve_scope(scope), tmp_path / f"w{n}")
+        project.refresh_from_db()
+        cloud.push(project, tmp_path / f"w{n}")
+    pid = project.cloud_project_id
+    assert len(standin.state.files[pid]["inspection.gpkg"]) == standin.state.max_versions == 3

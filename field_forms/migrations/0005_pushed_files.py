@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('field_forms', '0004_conflict_settled'),
+        ("field_forms", "0004_conflict_settled"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='fieldproject',
-            name='pushed_files',
-            field=models.JSONField(blank=True, default=dict, help_text='文件名 → 内容摘要与上传的 md5：内容未变的文件不再上传', verbose_name='已推送文件'),
+            model_name="fieldproject",
+            name="pushed_files",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="文件名 → 内容摘要与上传的 md5：内容未变的文件不再上传",
+                verbose_name="已推送文件",
+            ),
         ),
     ]
