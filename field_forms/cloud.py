@@ -157,17 +157,47 @@ def push(project: FieldProject, folder: Path, progress=None) -> dict:
     pid = ensure_project(c, project)
     say(1, 4, "上传项目文件")
     uploaded = _upload_changed(c, project, pid, Path(folder))
-    if uploaded:
-        say(2, 4, "云端打包")
-        job = _call("触发打包", c.job_trigger, pid, JobTypes.PACKAGE, force=True)
-        wait_job(c, job["id"], what="打包")
     # The server now holds exactly what we sent: its data stamp is the new baseline for "unpulled field work".
     stamp = str(_call("读取云端项目", c.get_project, pid).get("data_last_updated_at") or "")
-    FieldProject.objects.filter(pk=project.pk).update(
-        pushed_at=timezone.now(), cloud_data_updated_at=stamp, pushed_files=project.pushed_files
-    )
-    say(4, 4, f"已推送到云端项目 {pid}" if uploaded else "云端已是最新，无需上传", force=True)
-    return {"cloud_project_id": pid, "uploaded": uploaded}
+    fields = {"pushed_at": timezone.now(), "cloud_data_updated_at": stamp, "pushed_files": project.pushed_files}
+    if uploaded:
+        # Packaging may take the server minutes (or never start, when its worker is down): it is not waited for
+        # here but followed on its own (check_packaging), and shown on the 外业采集 page meanwhile.
+        say(2, 4, "请求云端打包")
+        job = _call("触发打包", c.job_trigger, pid, JobTypes.PACKAGE, force=True)
+        fields.update(
+            package_job_id=job["id"],
+            package_status=FieldProject.Packaging.PACKAGING,
+            package_message="",
+            package_started_at=timezone.now(),
+        )
+    FieldProject.objects.filter(pk=project.pk).update(**fields)
+    say(4, 4, f"已上传到云端项目 {pid}，云端打包中" if uploaded else "云端已是最新，无需上传", force=True)
+    return {"cloud_project_id": pid, "uploaded": uploaded, "packaging": bool(uploaded)}
+
+
+def check_packaging(project: FieldProject) -> str:
+    """Looks once at the server's package job of the last push; records and returns the project's packaging status."""
+    Packaging = FieldProject.Packaging
+    if project.package_status != Packaging.PACKAGING or not project.package_job_id:
+        return project.package_status
+    job = _call("查询打包任务", client().job_status, project.package_job_id)
+    status, message = Packaging.PACKAGING, f"云端打包任务状态：{job.get('status', '未知')}"
+    if job.get("status") == "finished":
+        status, message = Packaging.READY, "云端打包完成，平板可下载最新项目"
+    elif job.get("status") in ("failed", "stopped"):
+        reason = _server_text(job.get("output")) or "云端未说明原因"
+        status, message = Packaging.FAILED, f"云端打包失败：{reason}"[:300]
+    elif (timezone.now() - project.package_started_at).total_seconds() > settings.QFIELDCLOUD_JOB_TIMEOUT:
+        minutes = settings.QFIELDCLOUD_JOB_TIMEOUT // 60
+        status = Packaging.STALLED
+        message = (
+            f"云端打包已等待 {minutes} 分钟仍未完成（状态 {job.get('status', '未知')}）："
+            "QFieldCloud 的工作进程可能未运行，请联系云端管理员；平板上仍是上一版项目"
+        )
+    FieldProject.objects.filter(pk=project.pk).update(package_status=status, package_message=message)
+    project.package_status, project.package_message = status, message
+    return status
 
 
 def _upload_changed(c, project: FieldProject, pid: str, folder: Path) -> list[str]:

@@ -3,15 +3,18 @@ fails the job with the reason shown on its page (never silent)."""
 
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from gis_app.jobs.models import Job
 from gis_app.jobs.registry import handler
-from gis_app.jobs.services import JobError
+from gis_app.jobs.services import JobError, RunLater, enqueue
 
-from .cloud import CloudError, pull, push
+from .cloud import CloudError, check_packaging, pull, push
 from .importer import ImportRefused, import_folder
 from .models import FieldProject
 from .package import QgisError, generate, zip_folder
@@ -67,14 +70,40 @@ def run_push(job, progress) -> dict:
         pushed = push(project, folder, lambda d, t=None, m=None, force=False: progress(2 + d / 2, 4, m, force=force))
     except CloudError as exc:
         raise JobError(str(exc)) from None
+    if pushed["packaging"]:
+        title = f"等待云端打包：{project.title}"
+        watch = enqueue(
+            kind="field_forms.package_watch", title=title, params={"project": project.pk}, created_by=_user(job)
+        )
+        Job.objects.filter(pk=watch.pk).update(run_after=timezone.now() + _poll())
     return {
         "summary": (
-            f"已推送到 QFieldCloud（项目 {pushed['cloud_project_id']}，上传 {len(pushed['uploaded'])} 个文件）"
+            f"已上传到 QFieldCloud（项目 {pushed['cloud_project_id']}，{len(pushed['uploaded'])} 个文件）；"
+            "云端打包完成后平板即可下载，进度见“外业采集”页"
             if pushed["uploaded"]
             else f"QFieldCloud 上的项目 {pushed['cloud_project_id']} 已是最新，未上传文件"
         ),
         "project": project.pk,
     }
+
+
+def _poll() -> timedelta:
+    return timedelta(seconds=settings.QFIELDCLOUD_PACKAGE_POLL_SECONDS)
+
+
+@handler("field_forms.package_watch")
+def run_package_watch(job, progress) -> dict:
+    """Follows the server's packaging after a push: looks, and comes back later (RunLater) while it is not done."""
+    project = FieldProject.objects.get(pk=job.params["project"])
+    try:
+        status = check_packaging(project)
+    except CloudError as exc:
+        raise JobError(str(exc)) from None
+    if status == FieldProject.Packaging.PACKAGING:
+        raise RunLater(_poll().total_seconds(), project.package_message or "云端打包中")
+    if status in (FieldProject.Packaging.FAILED, FieldProject.Packaging.STALLED):
+        raise JobError(project.package_message)
+    return {"summary": project.package_message or "云端打包完成", "project": project.pk}
 
 
 MAX_ZIP_ENTRIES = 20000

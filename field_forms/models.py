@@ -15,6 +15,18 @@ class FieldProject(models.Model):
     pushed_at = models.DateTimeField("推送时间", null=True, blank=True)
     pulled_at = models.DateTimeField("最近拉取", null=True, blank=True)
     cloud_data_updated_at = models.CharField("云端数据更新时间", max_length=40, blank=True)
+
+    class Packaging(models.TextChoices):
+        NONE = "", "—"
+        PACKAGING = "packaging", "云端打包中"
+        READY = "ready", "可供平板下载"
+        FAILED = "failed", "云端打包失败"
+        STALLED = "stalled", "云端打包未完成"
+
+    package_job_id = models.CharField("云端打包任务", max_length=64, blank=True)
+    package_status = models.CharField("云端打包", max_length=12, choices=Packaging.choices, blank=True, default="")
+    package_message = models.CharField("云端打包说明", max_length=300, blank=True)
+    package_started_at = models.DateTimeField("打包开始", null=True, blank=True)
     pushed_files = models.JSONField(
         "已推送文件", default=dict, blank=True, help_text="文件名 → 内容摘要与上传的 md5：内容未变的文件不再上传"
     )

@@ -284,4 +284,6 @@ QFIELDCLOUD_PASSWORD = env_str("QFIELDCLOUD_PASSWORD")
 QFIELDCLOUD_OWNER = env_str("QFIELDCLOUD_OWNER")  # an organisation to own the projects; default: the user
 QFIELDCLOUD_JOB_TIMEOUT = env_int("QFIELDCLOUD_JOB_TIMEOUT", 900)
 QFIELDCLOUD_POLL_SECONDS = float(env_str("QFIELDCLOUD_POLL_SECONDS", "3"))
+# After a push, the server's packaging is followed by a job that looks every this many seconds (no worker held).
+QFIELDCLOUD_PACKAGE_POLL_SECONDS = float(env_str("QFIELDCLOUD_PACKAGE_POLL_SECONDS", "10"))
 FIELD_PROJECTS_DIR = Path(env_str("FIELD_PROJECTS_DIR", str(BASE_DIR / ".data" / "field")))

@@ -48,6 +48,10 @@ class State:
         # permission_denied_plan_insufficient), and file versions kept (the oldest are dropped).
         self.max_projects: int | None = None
         self.max_versions = 3
+        # How a package job ends: "finished" at once, or stays "queued" (no server worker running), or "failed"
+        # with `package_output` as its reason. A job's status can be changed in `jobs` later.
+        self.package_outcome = "finished"
+        self.package_output = ""
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -285,6 +289,8 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "package":
                 if not project["the_qgis_file_name"]:
                     return self._error(400, "no_qgis_project_file", "Project has no QGIS project file")
+                if s.package_outcome != "finished":
+                    return self._send(201, self._job(pid, kind, user, s.package_outcome, s.package_output))
                 s.packages[pid] = {name: versions[-1] for name, versions in s.files[pid].items()}
                 project["package_id"] = str(uuid.uuid4())
                 project["data_last_packaged_at"] = now()

@@ -679,3 +679,67 @@ def test_a_plan_limit_is_said_plainly_and_the_server_keeps_a_bounded_number_of_v
         cloud.push(project, tmp_path / f"w{n}")
     pid = project.cloud_project_id
     assert len(standin.state.files[pid]["inspection.gpkg"]) == standin.state.max_versions == 3
+
+
+def test_a_push_does_not_wait_for_the_servers_packaging_which_is_followed_and_shown(
+    surveyed_home, bureau, standin, tmp_path, settings, client
+):
+    import time
+
+    from django.utils import timezone
+
+    from gis_app.jobs.models import Job
+    from gis_app.jobs.services import enqueue
+
+    settings.FIELD_PROJECTS_DIR = tmp_path / "field"
+    settings.QFIELDCLOUD_PACKAGE_POLL_SECONDS = 3600  # the follow-up comes back much later: the test moves it along
+    scope = f"carehome:{surveyed_home.pk}"
+    standin.state.package_outcome = "queued"  # the server's worker is not running
+    push = enqueue(kind="field_forms.push", title="推送", params={"scope": scope}, created_by=bureau)
+    started = time.monotonic()
+    run_pending()
+    push.refresh_from_db()
+    assert push.status == "succeeded", push.error
+    assert time.monotonic() - started < 60 and "云端打包完成后平板即可下载" in push.result["summary"]
+    project = FieldProject.objects.get(scope=scope)
+    assert project.package_status == "packaging"
+    watch = Job.objects.get(kind="field_forms.package_watch")
+    assert watch.status == "queued" and watch.run_after > timezone.now()  # comes back later, holds no worker
+
+    def follow():
+        Job.objects.filter(pk=watch.pk).update(run_after=timezone.now())
+        run_pending()
+        watch.refresh_from_db()
+        project.refresh_from_db()
+
+    follow()  # still queued on the server: looked once, back in the queue, no attempt used
+    assert watch.status == "queued" and watch.attempts == 0 and "queued" in watch.message
+    settings.QFIELDCLOUD_JOB_TIMEOUT = 0  # ... and long enough that the server's worker must be down
+    follow()
+    assert watch.status == "failed" and project.package_status == "stalled"
+    assert "工作进程可能未运行" in project.package_message and "工作进程可能未运行" in watch.error
+    client.force_login(bureau)
+    page = client.get("/field/").content.decode()
+    assert "云端打包未完成" in page and "工作进程可能未运行" in page
+
+    # a later push on a working server: followed to the end
+    settings.QFIELDCLOUD_JOB_TIMEOUT = 120
+    standin.state.package_outcome = "finished"
+    exit_ = SafetyExit.objects.filter(care_home=surveyed_home, kind="door").get()
+    SafetyExit.objects.filter(pk=exit_.pk).update(status="blocked")
+    enqueue(kind="field_forms.push", title="推送", params={"scope": scope}, created_by=bureau)
+    run_pending()
+    watch = Job.objects.filter(kind="field_forms.package_watch").latest("pk")
+    follow()
+    assert watch.status == "succeeded" and project.package_status == "ready"
+    assert "可供平板下载" in client.get("/field/").content.decode()
+
+    # a package job that fails says the server's reason
+    standin.state.package_outcome, standin.state.package_output = "failed", "Project file is not valid"
+    SafetyExit.objects.filter(pk=exit_.pk).update(status="open")
+    enqueue(kind="field_forms.push", title="推送", params={"scope": scope}, created_by=bureau)
+    run_pending()
+    watch = Job.objects.filter(kind="field_forms.package_watch").latest("pk")
+    follow()
+    assert watch.status == "failed" and project.package_status == "failed"
+    assert "Project file is not valid" in project.package_message

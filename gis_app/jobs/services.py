@@ -32,6 +32,15 @@ class JobError(Exception):
     """A failure the user can act on: shown as is, not retried."""
 
 
+class RunLater(Exception):  # noqa: N818 - an instruction, not an error
+    """Raised by a handler that waits for something outside (a server's job): the job goes back to the queue to run
+    again in `seconds`, without holding a worker and without counting as an attempt; `message` is shown meanwhile."""
+
+    def __init__(self, seconds: float, message: str):
+        super().__init__(message)
+        self.seconds, self.message = seconds, message
+
+
 def enqueue(*, kind: str, title: str, params: dict | None = None, created_by=None, payload: bytes | None = None,
             payload_name: str = "", max_attempts: int = 3) -> Job:  # fmt: skip
     get_handler(kind)  # refuse unknown kinds at once, not in the worker
@@ -175,6 +184,13 @@ def run(job: Job) -> Job:
 def _run(job: Job, progress: Progress) -> None:
     try:
         result = get_handler(job.kind)(job, progress)
+    except RunLater as later:
+        Job.objects.filter(pk=job.pk).update(
+            status=JobStatus.QUEUED,
+            run_after=timezone.now() + timedelta(seconds=later.seconds),
+            attempts=models.F("attempts") - 1,
+            message=later.message[:300],
+        )
     except JobError as exc:
         _finish(job, JobStatus.FAILED, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure is recorded and shown, never lost
