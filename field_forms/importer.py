@@ -241,6 +241,16 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                 )
                 report.conflicts += 1
                 continue
+            if current is None and snap is not None:
+                # Sent to the field, deleted on the web since: an unchanged field copy must not bring it back; a
+                # changed one is for a person to decide (restore it with the field's values, or keep it deleted).
+                if snap.digest == field_digest:
+                    report.unchanged += 1
+                else:
+                    _conflict(project, key, uid, "deleted_on_web", None, attrs, row.wkt,
+                              f"{where}：平台已删除该要素，外业又有修改，请确认是否恢复")  # fmt: skip
+                    report.conflicts += 1
+                continue
             if current is not None:
                 web_digest = feature_digest(layer, current)
                 if web_digest == field_digest:

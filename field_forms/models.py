@@ -70,7 +70,7 @@ class Conflict(models.Model):
     layer = models.CharField("图层", max_length=40)
     uuid = models.UUIDField("要素UUID")
     kind = models.CharField(
-        "类型", max_length=20, help_text="both_changed / deleted_in_field / fid_mismatch / cloud_delta"
+        "类型", max_length=20, help_text="both_changed / deleted_in_field / deleted_on_web / fid_mismatch / cloud_delta"
     )
     web = models.JSONField("平台数据", null=True, blank=True)
     field = models.JSONField("外业数据", null=True, blank=True)

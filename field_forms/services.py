@@ -48,22 +48,29 @@ def resolve_conflict(user, conflict: Conflict, *, take_field: bool) -> None:
     layer = LAYERS.get(conflict.layer)
     with transaction.atomic():
         if take_field:
-            if layer is None or conflict.kind != "both_changed" or not conflict.field:
+            if layer is None or conflict.kind not in ("both_changed", "deleted_on_web") or not conflict.field:
                 raise FieldError("此类冲突只能保留平台数据（外业数据请在云端或平板上核对后重新采集）")
             current = layer.get_model().objects.filter(uuid=conflict.uuid).first()
-            if current is None or not visible_carehomes(user).filter(pk=current.care_home_id).exists():
+            home_id = current.care_home_id if current is not None else conflict.field.get("care_home_id")
+            if conflict.kind == "deleted_on_web" and current is not None:
+                raise FieldError("该要素已在平台恢复")
+            if conflict.kind == "both_changed" and current is None:
+                raise FieldError("要素不存在或无权修改")
+            home = visible_carehomes(user).filter(pk=home_id).first()
+            if home is None:
                 raise FieldError("要素不存在或无权修改")
             data = {k: v for k, v in conflict.field.items() if k not in ("uuid", "care_home_id", "geometry", "photo")}
             try:
                 wkt = conflict.field.get("geometry")  # written by the importer from the field GeoPackage
                 geometry = GEOSGeometry(wkt, srid=WGS84) if wkt else None
-                feature = save_feature(layer, by=user, geometry=geometry, attributes=data, instance=current)
+                feature = save_feature(layer, by=user, home=home, geometry=geometry, attributes=data, instance=current,
+                                       uuid=conflict.uuid if current is None else None)  # fmt: skip
             except FeatureError as exc:
                 raise FieldError("；".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
             feature.refresh_from_db()
             Snapshot.objects.update_or_create(project=conflict.project, layer=layer.key, uuid=conflict.uuid,
                                               defaults={"digest": feature_digest(layer, feature)})  # fmt: skip
-        elif conflict.kind == "both_changed" and conflict.field:
+        elif conflict.kind in ("both_changed", "deleted_on_web") and conflict.field:
             # Keep the web version; remember the field's version as seen so the next pull does not raise it again.
             field_attrs = {k: v for k, v in conflict.field.items() if k != "geometry"}
             Snapshot.objects.update_or_create(

@@ -743,3 +743,63 @@ def test_a_push_does_not_wait_for_the_servers_packaging_which_is_followed_and_sh
     follow()
     assert watch.status == "failed" and project.package_status == "failed"
     assert "Project file is not valid" in project.package_message
+
+
+def _field_edit(folder, sql: str, *params) -> None:
+    """What QField does to the tablet's GeoPackage (the web cannot see it until the next import), through GDAL (its
+    SQLite has the GeoPackage functions the R-tree triggers call)."""
+    import subprocess
+
+    for value in params:
+        sql = sql.replace("?", str(int(value)), 1)
+    subprocess.run(["ogrinfo", "-q", str(folder / "inspection.gpkg"), "-sql", sql], check=True, capture_output=True)
+
+
+def test_a_feature_deleted_on_the_web_is_not_brought_back_by_an_import(surveyed_home, bureau, tmp_path):
+    from layers.services import delete_feature
+
+    home = surveyed_home
+    exit_a = SafetyExit.objects.filter(care_home=home, kind="door").get()
+    exit_b = SafetyExit.objects.filter(care_home=home, kind="stairway").get()
+    tablet = tmp_path / "tablet"
+    generate(resolve_scope(f"carehome:{home.pk}"), tablet)
+    delete_feature(get_layer("safety_exit"), exit_a, by=bureau)
+    delete_feature(get_layer("safety_exit"), exit_b, by=bureau)
+    # the field did not touch A, and changed B
+    _field_edit(tablet, "UPDATE safety_exit SET status = 'blocked' WHERE fid = ?", exit_b.pk)
+    import_folder(tablet, by=bureau)
+    assert not SafetyExit.objects.filter(uuid=exit_a.uuid).exists()  # the web's deletion stands
+    assert not SafetyExit.objects.filter(uuid=exit_b.uuid).exists()  # not silently re-created either...
+    project = FieldProject.objects.get(scope=f"carehome:{home.pk}")
+    conflicts = Conflict.objects.filter(project=project, uuid=exit_b.uuid)
+    assert [c.kind for c in conflicts] == ["deleted_on_web"]  # ...but a person decides about the field's change
+    assert not Conflict.objects.filter(project=project, uuid=exit_a.uuid).exists()
+    import_folder(tablet, by=bureau)  # a second import changes nothing
+    assert Conflict.objects.filter(project=project).count() == 1
+    assert not SafetyExit.objects.filter(uuid__in=[exit_a.uuid, exit_b.uuid]).exists()
+    # the person restores B with the field's values; it comes back under its own uuid
+    from field_forms.services import resolve_conflict
+
+    resolve_conflict(bureau, conflicts.get(), take_field=True)
+    restored = SafetyExit.objects.get(uuid=exit_b.uuid)
+    assert restored.status == "blocked" and restored.care_home == home
+    import_folder(tablet, by=bureau)  # and the next import agrees with it
+    assert Conflict.objects.filter(project=project, status="open").count() == 0
+    assert SafetyExit.objects.filter(uuid=exit_b.uuid).count() == 1
+
+
+def test_keeping_a_web_deletion_is_remembered(surveyed_home, bureau, tmp_path):
+    from field_forms.services import resolve_conflict
+    from layers.services import delete_feature
+
+    home = surveyed_home
+    exit_b = SafetyExit.objects.filter(care_home=home, kind="stairway").get()
+    tablet = tmp_path / "tablet"
+    generate(resolve_scope(f"carehome:{home.pk}"), tablet)
+    delete_feature(get_layer("safety_exit"), exit_b, by=bureau)
+    _field_edit(tablet, "UPDATE safety_exit SET status = 'blocked' WHERE fid = ?", exit_b.pk)
+    import_folder(tablet, by=bureau)
+    resolve_conflict(bureau, Conflict.objects.get(uuid=exit_b.uuid), take_field=False)
+    import_folder(tablet, by=bureau)
+    assert not SafetyExit.objects.filter(uuid=exit_b.uuid).exists()
+    assert not Conflict.objects.filter(uuid=exit_b.uuid, status="open").exists()
