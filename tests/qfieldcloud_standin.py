@@ -389,9 +389,21 @@ def apply_deltas(state: State, pid: str, job_id: str, deltafile: dict, rows: lis
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             (work / name).write_bytes(data)
         gpkgs = {p.name: p.read_bytes() for p in work.glob("*.gpkg")}
-        (work / ".deltafile.json").write_text(json.dumps({**deltafile, "deltas": [r["content"] for r in rows]}))
+        # The server does not apply several edits of one feature in their order: here the first is applied and the
+        # later ones come back STATUS_CONFLICT, the worst case of what it does.
+        first, later = [], {}
+        seen_features = set()
+        for r in rows:
+            c = r["content"]
+            feature = (c.get("sourceLayerId"), str(c.get("sourcePk")))
+            if c.get("method") != "create" and feature in seen_features:
+                later[r["id"]] = ("conflict", "Another change of this feature in the same deltafile was applied first")
+                continue
+            seen_features.add(feature)
+            first.append(r)
+        (work / ".deltafile.json").write_text(json.dumps({**deltafile, "deltas": [r["content"] for r in first]}))
         args = ["apply-deltas", str(work), str(work / ".deltafile.json")] + (["--overwrite"] if overwrite else [])
-        result = run_qgis(*args)
+        result = {**run_qgis(*args), **later}
         with state.lock:
             for row in rows:
                 status, message = result.get(row["id"], ("error", "not processed"))

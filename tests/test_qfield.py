@@ -803,3 +803,31 @@ def test_keeping_a_web_deletion_is_remembered(surveyed_home, bureau, tmp_path):
     import_folder(tablet, by=bureau)
     assert not SafetyExit.objects.filter(uuid=exit_b.uuid).exists()
     assert not Conflict.objects.filter(uuid=exit_b.uuid, status="open").exists()
+
+
+def test_two_edits_of_one_feature_in_one_deltafile_the_server_applies_only_the_first_and_the_other_is_shown(
+    surveyed_home, bureau, standin, tmp_path
+):
+    home = surveyed_home
+    exit_ = SafetyExit.objects.filter(care_home=home, kind="door").get()
+    scope = f"carehome:{home.pk}"
+    generate(resolve_scope(scope), tmp_path / "v1")
+    project = FieldProject.objects.get(scope=scope)
+    cloud.push(project, tmp_path / "v1")
+    project.refresh_from_db()
+    standin.state.apply_synchronously = True
+    edits = [
+        delta("safety_exit", "patch", old={"attributes": {"status": "open"}}, new={"attributes": {"status": "locked"}},
+              pk=str(exit_.pk)),
+        delta("safety_exit", "patch", old={"attributes": {"status": "locked"}},
+              new={"attributes": {"status": "blocked"}}, pk=str(exit_.pk)),
+    ]  # fmt: skip
+    (tmp_path / "d.json").write_text(json.dumps(deltafile(project.cloud_project_id, edits)))
+    tablet = sdk.Client(url=standin.url, token=standin.token())
+    tablet.push_delta(project.cloud_project_id, str(tmp_path / "d.json"))
+    cloud.pull(project, tmp_path / "pulled", by=bureau)
+    exit_.refresh_from_db()
+    assert exit_.status == "locked"  # the first edit is in PostGIS
+    shown = Conflict.objects.get(project=project, kind="cloud_delta", status="open")
+    assert shown.layer == "safety_exit" and shown.uuid == exit_.uuid  # named by layer key and the feature's uuid
+    assert "applied first" in shown.message and "blocked" in json.dumps(shown.field, ensure_ascii=False)
