@@ -816,12 +816,12 @@ def test_two_edits_of_one_feature_in_one_deltafile_the_server_applies_only_the_f
     cloud.push(project, tmp_path / "v1")
     project.refresh_from_db()
     standin.state.apply_synchronously = True
-    edits = [
-        delta("safety_exit", "patch", old={"attributes": {"status": "open"}}, new={"attributes": {"status": "locked"}},
-              pk=str(exit_.pk)),
-        delta("safety_exit", "patch", old={"attributes": {"status": "locked"}},
-              new={"attributes": {"status": "blocked"}}, pk=str(exit_.pk)),
-    ]  # fmt: skip
+
+    def patch(old: str, new: str) -> dict:
+        change = {"old": {"attributes": {"status": old}}, "new": {"attributes": {"status": new}}}
+        return delta("safety_exit", "patch", pk=str(exit_.pk), **change)
+
+    edits = [patch("open", "locked"), patch("locked", "blocked")]
     (tmp_path / "d.json").write_text(json.dumps(deltafile(project.cloud_project_id, edits)))
     tablet = sdk.Client(url=standin.url, token=standin.token())
     tablet.push_delta(project.cloud_project_id, str(tmp_path / "d.json"))

@@ -33,6 +33,8 @@ pytestmark = [
 CASES = int(os.environ.get("SYNC_FUZZ_CASES", "4"))
 STEPS = 14
 STATUSES = ["open", "locked", "blocked"]
+OPERATIONS = ["web_edit", "web_delete", "field_edit", "field_delete", "import", "regenerate"]
+WEIGHTS = [5, 1, 6, 1, 4, 2]
 SafetyExit = apps.get_model("layers", "SafetyExit")
 
 
@@ -43,9 +45,8 @@ def _sql(folder: Path, sql: str) -> None:
 def _state(home) -> dict:
     exits = {str(e.uuid): e.status for e in SafetyExit.objects.filter(care_home=home)}
     project = FieldProject.objects.filter(scope=f"carehome:{home.pk}").first()
-    open_conflicts = sorted(
-        (str(c.uuid), c.kind) for c in Conflict.objects.filter(project=project, status="open")
-    ) if project else []  # fmt: skip
+    conflicts = Conflict.objects.filter(project=project, status="open") if project else Conflict.objects.none()
+    open_conflicts = sorted((str(c.uuid), c.kind) for c in conflicts)
     return {"exits": exits, "conflicts": open_conflicts}
 
 
@@ -101,8 +102,7 @@ def test_random_interleavings_never_lose_or_misplace_a_field_edit(seed, make_hom
         pending.clear()
 
     for _ in range(STEPS):
-        op = rng.choices(["web_edit", "web_delete", "field_edit", "field_delete", "import", "regenerate"],
-                         [5, 1, 6, 1, 4, 2])[0]  # fmt: skip
+        op = rng.choices(OPERATIONS, WEIGHTS)[0]
         uid = rng.choice(uuids)
         if op == "web_edit" and uid in web:
             status = rng.choice(STATUSES)
