@@ -52,10 +52,27 @@ def run() -> list[list]:
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     port = free_port()
     # what `make run` serves: the production settings on plain http (127.0.0.1), gunicorn with its shipped config
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "bench-only-secret",
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_INSECURE_HTTP": "true", "GUNICORN_ACCESS_LOG": "/dev/null"}  # fmt: skip
-    argv = [sys.executable, "-m", "gunicorn", "-c", "python:gis_app.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
-            "--log-level", "warning", "gis_app.wsgi"]  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "bench-only-secret",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_INSECURE_HTTP": "true",
+        "GUNICORN_ACCESS_LOG": "/dev/null",
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:gis_app.gunicorn_conf",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "gis_app.wsgi",
+    ]
     server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:

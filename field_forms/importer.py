@@ -247,8 +247,16 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                 if snap.digest == field_digest:
                     report.unchanged += 1
                 else:
-                    _conflict(project, key, uid, "deleted_on_web", None, attrs, row.wkt,
-                              f"{where}：平台已删除该要素，外业又有修改，请确认是否恢复")  # fmt: skip
+                    _conflict(
+                        project,
+                        key,
+                        uid,
+                        "deleted_on_web",
+                        None,
+                        attrs,
+                        row.wkt,
+                        f"{where}：平台已删除该要素，外业又有修改，请确认是否恢复",
+                    )
                     report.conflicts += 1
                 continue
             if current is not None:

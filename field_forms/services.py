@@ -63,8 +63,15 @@ def resolve_conflict(user, conflict: Conflict, *, take_field: bool) -> None:
             try:
                 wkt = conflict.field.get("geometry")  # written by the importer from the field GeoPackage
                 geometry = GEOSGeometry(wkt, srid=WGS84) if wkt else None
-                feature = save_feature(layer, by=user, home=home, geometry=geometry, attributes=data, instance=current,
-                                       uuid=conflict.uuid if current is None else None)  # fmt: skip
+                feature = save_feature(
+                    layer,
+                    by=user,
+                    home=home,
+                    geometry=geometry,
+                    attributes=data,
+                    instance=current,
+                    uuid=conflict.uuid if current is None else None,
+                )
             except FeatureError as exc:
                 raise FieldError("；".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
             feature.refresh_from_db()

@@ -49,24 +49,57 @@ def add_site_plan(home, by, rng: random.Random) -> int:
 
     floors = rng.choice([2, 3, 4, 5])
     add("building", _rect(home, 0, 0, 48, 18), name="1号楼（老人居住）", floors=floors, elderly_floors=f"1-{floors}")
-    add("fire_lane", LineString([_offset(home, -40, -20), _offset(home, 40, -20)], srid=4326),
-        width_m=rng.choice([3.5, 4, 4.5, 6]), status=rng.choices(["clear", "parked", "narrowed"], [8, 1, 1])[0],
-        turnaround=rng.random() < 0.5)  # fmt: skip
+    add(
+        "fire_lane",
+        LineString([_offset(home, -40, -20), _offset(home, 40, -20)], srid=4326),
+        width_m=rng.choice([3.5, 4, 4.5, 6]),
+        status=rng.choices(["clear", "parked", "narrowed"], [8, 1, 1])[0],
+        turnaround=rng.random() < 0.5,
+    )
     for dx in (-24, 24):
-        add("safety_exit", Point(*_offset(home, dx, -9), srid=4326), kind="door",
-            clear_width_m=rng.choice([0.9, 1.2, 1.4]), status=rng.choices(["open", "locked", "blocked"], [12, 1, 1])[0],
-            exit_sign_ok=rng.random() < 0.9, emergency_light_ok=rng.random() < 0.9)  # fmt: skip
-    add("evacuation_route", LineString([_offset(home, 24, -9), _offset(home, 30, -30), _offset(home, 45, -32)], srid=4326),
-        status=rng.choices(["clear", "obstructed"], [9, 1])[0])  # fmt: skip
-    add("ebike_area", _rect(home, 45, 20, 10, 6), capacity=rng.choice([10, 20, 30]), charging_points=rng.choice([6, 10, 12]),
-        timed_cutoff=rng.random() < 0.8, roofed=True, extinguisher_present=rng.random() < 0.85,
-        compliant=rng.random() < 0.8)  # fmt: skip
-    add("micro_fire_station", Point(*_offset(home, -30, 12), srid=4326), level=rng.choice(["1", "2", "3"]),
-        staff_count=rng.choice([3, 5, 6]), equipment_complete=rng.random() < 0.85)  # fmt: skip
+        add(
+            "safety_exit",
+            Point(*_offset(home, dx, -9), srid=4326),
+            kind="door",
+            clear_width_m=rng.choice([0.9, 1.2, 1.4]),
+            status=rng.choices(["open", "locked", "blocked"], [12, 1, 1])[0],
+            exit_sign_ok=rng.random() < 0.9,
+            emergency_light_ok=rng.random() < 0.9,
+        )
+    add(
+        "evacuation_route",
+        LineString([_offset(home, 24, -9), _offset(home, 30, -30), _offset(home, 45, -32)], srid=4326),
+        status=rng.choices(["clear", "obstructed"], [9, 1])[0],
+    )
+    add(
+        "ebike_area",
+        _rect(home, 45, 20, 10, 6),
+        capacity=rng.choice([10, 20, 30]),
+        charging_points=rng.choice([6, 10, 12]),
+        timed_cutoff=rng.random() < 0.8,
+        roofed=True,
+        extinguisher_present=rng.random() < 0.85,
+        compliant=rng.random() < 0.8,
+    )
+    add(
+        "micro_fire_station",
+        Point(*_offset(home, -30, 12), srid=4326),
+        level=rng.choice(["1", "2", "3"]),
+        staff_count=rng.choice([3, 5, 6]),
+        equipment_complete=rng.random() < 0.85,
+    )
     for dx in (-15, 0, 15):
-        add("fire_equipment", Point(*_offset(home, dx, 9.5), srid=4326), kind="extinguisher",
-            status=rng.choices(["ok", "expired", "missing"], [10, 1, 1])[0])  # fmt: skip
+        add(
+            "fire_equipment",
+            Point(*_offset(home, dx, 9.5), srid=4326),
+            kind="extinguisher",
+            status=rng.choices(["ok", "expired", "missing"], [10, 1, 1])[0],
+        )
     if home.beds >= 100:
-        add("fire_control_room", Point(*_offset(home, -20, 0), srid=4326), staffed_24h=rng.random() < 0.9,
-            certified_operators=rng.choice([1, 2, 4]))  # fmt: skip
+        add(
+            "fire_control_room",
+            Point(*_offset(home, -20, 0), srid=4326),
+            staffed_24h=rng.random() < 0.9,
+            certified_operators=rng.choice([1, 2, 4]),
+        )
     return count

@@ -28,8 +28,10 @@ MAX_OFFSET = 10_000_000  # beyond any layer's size; keeps OFFSET inside PostgreS
 
 
 LINKS = {"type": "array", "items": LINK}
-LANDING = component("OGCLanding", {"type": "object", "required": ["links"],
-                                   "properties": {"title": STRING, "description": STRING, "links": LINKS}})  # fmt: skip
+LANDING = component(
+    "OGCLanding",
+    {"type": "object", "required": ["links"], "properties": {"title": STRING, "description": STRING, "links": LINKS}},
+)
 CONFORMANCE_SCHEMA = component(
     "OGCConformance",
     {"type": "object", "required": ["conformsTo"], "properties": {"conformsTo": {"type": "array", "items": STRING}}},
@@ -52,9 +54,12 @@ COLLECTION_INFO = component(
 )
 COLLECTIONS = component(
     "OGCCollections",
-    {"type": "object", "required": ["links", "collections"],
-     "properties": {"links": LINKS, "collections": {"type": "array", "items": COLLECTION_INFO}}},
-)  # fmt: skip
+    {
+        "type": "object",
+        "required": ["links", "collections"],
+        "properties": {"links": LINKS, "collections": {"type": "array", "items": COLLECTION_INFO}},
+    },
+)
 OGC_EXCEPTION = component(
     "OGCException",
     {"type": "object", "required": ["code", "description"], "properties": {"code": STRING, "description": STRING}},

@@ -45,8 +45,13 @@ def properties_out(layer: Layer) -> dict:
         props["updated_at"] = {"type": "string", "format": "date-time", "description": "the version (ETag)"}
     required = [name for name in props if not name.endswith("_label")]
     props["layer"] = {"type": "string", "enum": [layer.key], "description": "in a care home's file of every layer"}
-    return {"type": "object", "title": layer.title, "properties": props, "required": required,
-            "additionalProperties": False}  # fmt: skip
+    return {
+        "type": "object",
+        "title": layer.title,
+        "properties": props,
+        "required": required,
+        "additionalProperties": False,
+    }
 
 
 def properties_in(layer: Layer) -> dict:
@@ -92,8 +97,11 @@ FEATURE_IN = component(
     },
 )
 
-LINK = {"type": "object", "required": ["href", "rel"], "properties": {"href": STRING, "rel": STRING, "type": STRING,
-                                                                      "title": STRING}}  # fmt: skip
+LINK = {
+    "type": "object",
+    "required": ["href", "rel"],
+    "properties": {"href": STRING, "rel": STRING, "type": STRING, "title": STRING},
+}
 
 COLLECTION = component(
     "LayerFeatureCollection",

@@ -208,9 +208,17 @@ def _fast_path(body: bytes, *, content_type="application/json", vendor="acme", *
 
     from gis_app.alarms.fast import AlarmWebhookFastPath
 
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": f"/api/alarms/webhook/{vendor}/", "CONTENT_TYPE": content_type,
-               "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "HTTP_HOST": "testserver",
-               "SERVER_NAME": "testserver", "wsgi.url_scheme": "http", **headers}  # fmt: skip
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": f"/api/alarms/webhook/{vendor}/",
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "HTTP_HOST": "testserver",
+        "SERVER_NAME": "testserver",
+        "wsgi.url_scheme": "http",
+        **headers,
+    }
     answer = {}
 
     def start_response(status, response_headers):

@@ -64,8 +64,11 @@ def _post(base: str, event_id: str, device: str) -> tuple[int, dict]:
         {"event_id": event_id, "device_id": device, "kind": "fault", "occurred_at": timezone.now().isoformat()}
     ).encode()
     ts = str(int(time.time()))
-    headers = {"Content-Type": "application/json", "X-Alarm-Timestamp": ts,
-               "X-Alarm-Signature": signature("fault-secret", ts, raw)}  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        "X-Alarm-Timestamp": ts,
+        "X-Alarm-Signature": signature("fault-secret", ts, raw),
+    }
     request = urllib.request.Request(f"{base}/api/alarms/webhook/fault/", data=raw, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=15) as r:
@@ -159,5 +162,7 @@ def test_postgresql_restarted_under_load_loses_nothing_and_everything_comes_back
     assert all(w.proc.poll() is None for w in workers), "a worker died with the database"
     assert {urllib.request.urlopen(f"{live_server.url}/healthz", timeout=10).status for _ in range(6)} == {200}
     attempts = sorted(r["attempts"] for r in rows)
-    print(f"\nrestart: {len(acked)} events acknowledged ({failures['requests']} refused or failed during the restart); "
-          f"job attempts {attempts}")  # fmt: skip
+    print(
+        f"\nrestart: {len(acked)} events acknowledged ({failures['requests']} refused or failed during the restart); "
+        f"job attempts {attempts}"
+    )

@@ -78,8 +78,12 @@ def _risk_row_schema() -> dict:
         field = SubdistrictRisk._meta.get_field(name)
         if field.get_internal_type() in ("IntegerField", "PositiveIntegerField", "BigIntegerField"):
             numbers[name] = {"type": "integer"}
-    props = {"code": {"type": "string", "nullable": True, "description": "the 街镇 code (null: the district)"},
-             "name": {"type": "string"}, **numbers, "computed_at": {"type": "string", "format": "date-time"}}  # fmt: skip
+    props = {
+        "code": {"type": "string", "nullable": True, "description": "the 街镇 code (null: the district)"},
+        "name": {"type": "string"},
+        **numbers,
+        "computed_at": {"type": "string", "format": "date-time"},
+    }
     return {"type": "object", "required": list(props), "properties": props, "additionalProperties": False}
 
 
