@@ -336,3 +336,31 @@ def test_the_history_is_hash_chained_and_verify_ledger_names_where_it_breaks(wor
     report = out.getvalue()
     assert f"隐患 #{first.pk} 记录 #{events[0].pk}：内容与摘要不符" in report
     assert f"隐患 #{second.pk} （无记录）：没有任何处理记录" in report
+
+
+def test_each_step_tells_who_acts_next(hazard, world, photo, django_capture_on_commit_callbacks):
+    from gis_app.notifications.models import Notification
+
+    users = world["users"]
+
+    def titles(role):
+        return [n.title for n in Notification.objects.filter(user=users[role]).order_by("pk")]
+
+    home_name = world["home_a"].name
+    with django_capture_on_commit_callbacks(execute=True):
+        walk_to(hazard, Status.SUBMITTED, users, photo)
+    # the home submitted: the bureau and the third party contracted to the home are asked to verify
+    assert titles("bureau") == [f"隐患待复查：{home_name}"] and titles("third_party") == [f"隐患待复查：{home_name}"]
+    assert titles("care_home") == [] and titles("subdistrict") == []  # nobody is told of their own step
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_back(hazard, by=users["bureau"], comment="照片看不清")
+    assert titles("care_home") == [f"隐患复查未通过，已退回：{home_name}"]
+    assert "照片看不清" in Notification.objects.filter(user=users["care_home"]).get().body
+    hazard.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submit_for_verification(hazard, by=users["care_home"], note="已重新清理", after_photos=[photo()])
+        services.verify(hazard, by=users["third_party"])
+        services.close_out(hazard, by=users["bureau"])
+    assert titles("care_home")[1:] == [f"隐患复查通过：{home_name}", f"隐患已销号：{home_name}"]
+    assert len(titles("bureau")) == 2 and len(titles("third_party")) == 2  # the second submission too
+    assert all(n.link == f"/hazards/{hazard.pk}/" for n in Notification.objects.all())

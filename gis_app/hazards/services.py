@@ -16,6 +16,7 @@ from gis_app.lib import clock
 from gis_app.lib.validation import implausible_day, outside_region, too_long
 from gis_app.risk.services import request_recompute
 
+from . import notices
 from . import permissions as perms
 from .models import (
     FINAL_STATUSES,
@@ -241,7 +242,8 @@ def _transition(
         if rule.target is not None:
             locked.status = rule.target
         locked.save()
-        _event(locked, by=by, action=rule.label, from_status=before, comment=comment)
+        event = _event(locked, by=by, action=rule.label, from_status=before, comment=comment)
+        notices.announce(locked, action, event, by=by)
         request_recompute()
     hazard.refresh_from_db()
     return hazard
