@@ -38,6 +38,12 @@ class FieldProject(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def scope_label(self) -> str:
+        """养老机构 / 街镇 / 联合检查路线: what kind of scope, in words (the key stays internal)."""
+        kind = self.scope.split(":", 1)[0]
+        return {"carehome": "养老机构", "subdistrict": "街镇", "route": "联合检查路线"}.get(kind, "其他")
+
 
 class Snapshot(models.Model):
     """A feature as it was last sent to (or received from) the field: its canonical digest. A field edit is a row

@@ -86,3 +86,44 @@ def resolve_conflict(user, conflict: Conflict, *, take_field: bool) -> None:
         conflict.status = ConflictStatus.TOOK_FIELD if take_field else ConflictStatus.KEPT_WEB
         conflict.resolved_by, conflict.resolved_at = user, timezone.now()
         conflict.save(update_fields=["status", "resolved_by", "resolved_at"])
+
+
+COMMON_LABELS = {"note": "备注", "surveyed_on": "调查日期", "surveyed_by": "调查人", "geometry": "位置/形状"}
+HIDDEN = {"uuid", "care_home_id", "photo", "photo_before"}
+
+
+def _shown(field, value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if field is not None and field.values is not None:
+        return field.values.label(str(value))
+    return str(value)
+
+
+def conflict_rows(conflict: Conflict) -> list[tuple[str, str, str]]:
+    """(field label, the platform's value, the field's value) for what differs, in Chinese: never raw names or codes."""
+    layer = LAYERS.get(conflict.layer)
+    fields = {f.name: f for f in layer.fields} if layer is not None else {}
+    web, field = conflict.web or {}, conflict.field or {}
+    rows = []
+    for name in [*fields, *COMMON_LABELS]:
+        if name in HIDDEN or (name not in web and name not in field):
+            continue
+        if name == "geometry":
+            if field.get("geometry") and web:  # the web side holds no geometry text: say only that the field has one
+                rows.append(("位置/形状", "平台位置", "外业位置（已移动或重绘）"))
+            continue
+        a, b = web.get(name), field.get(name)
+        if (
+            conflict.web is not None
+            and conflict.field is not None
+            and _shown(fields.get(name), a) == _shown(fields.get(name), b)
+        ):
+            continue
+        label = fields[name].label if name in fields else COMMON_LABELS[name]
+        shown_web = _shown(fields.get(name), a) if conflict.web is not None else "（已删除）"
+        shown_field = _shown(fields.get(name), b) if conflict.field is not None else "（已删除）"
+        rows.append((label, shown_web, shown_field))
+    return rows

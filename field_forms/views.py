@@ -17,8 +17,13 @@ from .spec import ScopeError, resolve_scope
 def field_home(request):
     projects = services.visible_projects(request.user)
     ids = [p.pk for p in projects]
-    conflicts = (Conflict.objects.filter(project_id__in=ids, status=ConflictStatus.OPEN).select_related("project")
-                 .order_by("-created_at")[:200])  # fmt: skip
+    conflicts = list(
+        Conflict.objects.filter(project_id__in=ids, status=ConflictStatus.OPEN)
+        .select_related("project")
+        .order_by("-created_at")[:200]
+    )
+    for conflict in conflicts:
+        conflict.rows = services.conflict_rows(conflict)
     homes = visible_carehomes(request.user).order_by("name").only("pk", "name")
     return render(request, "field_forms/home.html", {
         "projects": projects, "conflicts": conflicts, "homes": homes, "subdistricts": visible_subdistricts(request.user),

@@ -123,8 +123,14 @@ def collect_static() -> None:
     """What `make run` does before serving: whitenoise serves STATIC_ROOT."""
     from django.core.management import call_command
 
-    if not (Path(settings.STATIC_ROOT) / "css" / "app.css").exists() or os.environ.get("CI"):
+    root = Path(settings.STATIC_ROOT)
+    sources = [p for d in ROOT.glob("*/static") for p in d.rglob("*") if p.is_file()]
+    sources += [p for d in ROOT.glob("*/*/static") for p in d.rglob("*") if p.is_file()]
+    stamp = root / ".collected"
+    newest = max((p.stat().st_mtime for p in sources), default=0)
+    if not stamp.exists() or stamp.stat().st_mtime < newest or os.environ.get("CI"):
         call_command("collectstatic", interactive=False, verbosity=0)
+        stamp.touch()
 
 
 def runtime_database_url(role: str = "gis_web") -> str:

@@ -57,3 +57,16 @@ def test_bureau_imports_a_spreadsheet_from_the_web_and_follows_the_job(page, liv
     page.wait_for_selector("#site-map path.carehome-marker")
     assert "塘沽街道" in page.inner_text("main")
     assert page.external_requests == [] and page.errors == []
+
+
+def test_a_long_list_of_homes_is_found_by_typing_part_of_a_name(page, live_server, demo):
+    login(page, live_server, "bureau")
+    page.goto(f"{live_server.url}/field/")
+    target = CareHome.objects.order_by("-name").first()
+    part = target.name[:4]
+    matching = [h.pk for h in CareHome.objects.order_by("name") if part in h.name]
+    page.fill("input[data-filter-options='scope']", part)
+    shown = page.eval_on_selector_all("#scope option", "os => os.filter(o => !o.hidden).map(o => o.value)")
+    assert sorted(shown) == sorted(f"carehome:{pk}" for pk in matching)  # only the homes named so; no 街镇, no route
+    assert page.eval_on_selector("#scope", "s => s.value") == shown[0]  # the first match is chosen
+    assert page.errors == [] and page.external_requests == []

@@ -831,3 +831,20 @@ def test_two_edits_of_one_feature_in_one_deltafile_the_server_applies_only_the_f
     shown = Conflict.objects.get(project=project, kind="cloud_delta", status="open")
     assert shown.layer == "safety_exit" and shown.uuid == exit_.uuid  # named by layer key and the feature's uuid
     assert "applied first" in shown.message and "blocked" in json.dumps(shown.field, ensure_ascii=False)
+
+
+def test_the_field_page_says_conflicts_and_scopes_in_words(surveyed_home, bureau, tmp_path, client):
+    home = surveyed_home
+    exit_ = SafetyExit.objects.filter(care_home=home, kind="door").get()
+    tablet = tmp_path / "tablet"
+    generate(resolve_scope(f"carehome:{home.pk}"), tablet)
+    save_feature(get_layer("safety_exit"), by=bureau, instance=exit_, attributes={"status": "blocked"})
+    _field_edit(tablet, "UPDATE safety_exit SET status = 'locked' WHERE fid = ?", exit_.pk)
+    import_folder(tablet, by=bureau)
+    client.force_login(bureau)
+    page = client.get("/field/").content.decode()
+    conflicts = page[page.index('id="conflicts"') :]
+    assert "状态：堵塞" in conflicts and "状态：<b>上锁</b>" in conflicts  # labels and values in Chinese
+    assert "status=" not in conflicts and "uuid" not in conflicts and "care_home_id" not in conflicts
+    projects = page[page.index('id="field-projects"') : page.index('id="conflicts"')]
+    assert "养老机构" in projects and f"carehome:{home.pk}" not in projects

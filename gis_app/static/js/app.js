@@ -8,4 +8,23 @@
   document.addEventListener("click", (e) => {
     if (e.target.closest("[data-print]")) { e.preventDefault(); window.print(); }
   });
+  // <input data-filter-options="select-id">: typing narrows a long <select> to the options containing the text,
+  // and picks the first match, so 100+ homes are found by a few characters (also on a tablet).
+  document.addEventListener("input", (e) => {
+    const box = e.target.closest("[data-filter-options]");
+    if (!box) return;
+    const select = document.getElementById(box.dataset.filterOptions);
+    if (!select) return;
+    const text = box.value.trim();
+    let first = null;
+    for (const option of select.options) {
+      const match = !text || option.text.includes(text);
+      option.hidden = !match;
+      if (match && !first) first = option;
+    }
+    for (const group of select.querySelectorAll("optgroup")) {
+      group.hidden = ![...group.children].some((o) => !o.hidden);
+    }
+    if (first && text) select.value = first.value;
+  });
 })();
