@@ -382,3 +382,36 @@ def test_a_plan_on_a_loaded_road_network_says_so_and_draws_the_roads(bureau, mak
     stops = list(plan.stops.select_related("care_home"))
     html = output.route_map(plan, output.itineraries(plan, stops), []).get_root().render()
     assert html.count("route-stop") >= len([s for s in stops if s.team_id])
+
+
+def test_everyone_who_sees_a_plan_follows_its_planning_and_a_new_plan_is_for_the_next_working_day(
+    client, bureau, places, django_user_model, clock_at
+):
+    from gis_app.carehomes.models import Profile, Role
+    from gis_app.routing.forms import PlanForm, next_working_day
+
+    assert next_working_day(date(2026, 12, 4)) == date(2026, 12, 7)  # Friday -> Monday
+    assert next_working_day(date(2026, 12, 2)) == date(2026, 12, 3)
+    clock_at(date(2026, 12, 4))
+    form = PlanForm(subdistricts=[], homes=[])
+    assert form.fields["date"].initial == date(2026, 12, 7)
+
+    office = Point(117.7105, 39.0032, srid=4326)
+    candidates = services.select_candidates(bureau, mode="risk", limit=4)
+    teams = teams_at(office, 1)
+    plan = services.create_plan(
+        bureau, title="跟踪测试", day=date(2026, 12, 7), teams=teams, candidates=candidates, solver_seconds=1
+    )
+    job = services.queue_plan(plan, bureau)
+    fire = django_user_model.objects.create_user("fire_follow", password="pw-test-12345")
+    Profile.objects.create(user=fire, role=Role.FIRE_RESCUE)
+    client.force_login(fire)
+    page = client.get(f"/routes/{plan.pk}/").content.decode()
+    assert f"/jobs/{job.pk}/" in page
+    assert client.get(f"/jobs/{job.pk}/status.json").status_code == 200
+    assert client.get(f"/jobs/{job.pk}/").status_code == 200
+    nobody = django_user_model.objects.create_user("no_follow", password="pw-test-12345")
+    elsewhere = CareHome.objects.exclude(pk__in=PlanStop.objects.filter(plan=plan).values("care_home")).first()
+    Profile.objects.create(user=nobody, role=Role.CARE_HOME, care_home=elsewhere)
+    client.force_login(nobody)
+    assert client.get(f"/jobs/{job.pk}/status.json").status_code == 404

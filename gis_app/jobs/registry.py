@@ -45,3 +45,23 @@ def every_minutes(kind: str, title: str, minutes: int):
         return func
 
     return register
+
+
+# Who else may follow a job (its page and status): kind -> (user, job) -> bool. The creator and the bureau always may;
+# an app adds those who may see what the job works on (e.g. everyone who may see a route plan follows its planning).
+VISIBLE_TO: dict[str, Callable] = {}
+
+
+def visible_to(kind: str):
+    def register(func: Callable) -> Callable:
+        VISIBLE_TO[kind] = func
+        return func
+
+    return register
+
+
+def may_follow(user, job) -> bool:
+    if not HANDLERS:
+        autodiscover_modules("jobs")
+    check = VISIBLE_TO.get(job.kind)
+    return bool(check and check(user, job))

@@ -6,11 +6,16 @@ from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import role_of
 
 from .models import Job
+from .registry import may_follow
 
 
 def _visible_job(request, pk: int) -> Job:
     job = get_object_or_404(Job.objects.defer("payload"), pk=pk)
-    if job.created_by_id != request.user.pk and role_of(request.user) != Role.BUREAU:
+    if (
+        job.created_by_id != request.user.pk
+        and role_of(request.user) != Role.BUREAU
+        and not may_follow(request.user, job)
+    ):
         raise Http404
     return job
 

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib.gis.geos import Point
 
@@ -29,7 +31,7 @@ class PlanForm(forms.Form):
         self.fields["subdistrict"].choices = [("", "—")] + [(s.pk, s.name) for s in subdistricts]
         self.fields["homes"].choices = [(h.pk, f"{h.name}（{h.subdistrict.name if h.subdistrict else '—'}）")
                                         for h in homes]  # fmt: skip
-        self.fields["date"].initial = clock.today()
+        self.fields["date"].initial = next_working_day(clock.today())  # joint checks are planned ahead
         places = [(p.pk, p.name) for p in Place.objects.all()] + [("custom", "其他地点（填写经纬度）")]
         for i in range(1, TEAMS + 1):
             required = i == 1
@@ -122,3 +124,11 @@ class StopForm(forms.Form):
         if end < first_shift:  # "01:00–04:00" on a night plan means after midnight
             start, end = start + 1440, end + 1440
         return start, end
+
+
+def next_working_day(day):
+    """The next day from Monday to Friday after `day`."""
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day

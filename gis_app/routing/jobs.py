@@ -1,8 +1,14 @@
-from gis_app.jobs.registry import handler
+from gis_app.jobs.registry import handler, visible_to
 from gis_app.jobs.services import JobError
 
 from .models import PlanStatus, RoutePlan
-from .services import RoutingError, solve_plan
+from .services import RoutingError, solve_plan, visible_plans
+
+
+@visible_to("routing.plan")
+def plan_followers(user, job) -> bool:
+    """Whoever may see the plan follows its planning (fire rescue and street offices too, not only its author)."""
+    return visible_plans(user).filter(pk=job.params.get("plan")).exists()
 
 
 @handler("routing.plan")
