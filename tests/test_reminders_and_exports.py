@@ -237,6 +237,16 @@ def test_the_missed_checks_page(client, world):
     page = client.get("/inspections/missed/").content.decode()
     assert world["home_a"].name in page and world["home_b"].name not in page
     assert "每日（防火巡查）" in page
+    # a street office sees its own 街镇 named, no "全部街镇" choice, and exports what it sees
+    assert "全部街镇" not in page and world["tanggu"].name in page[: page.index("</h1>")]
+    response = client.get("/inspections/missed/?format=xlsx")
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    book = load_workbook(io.BytesIO(response.content))
+    homes = book["按养老机构"]
+    assert world["tanggu"].name in homes["A1"].value and "漏检统计" in homes["A1"].value
+    names = [row[0] for row in homes.iter_rows(values_only=True)]
+    assert world["home_a"].name in names and world["home_b"].name not in names
+    assert book["按街镇"].max_row >= 3
 
 
 def test_the_demo_ledger_is_generated_once(db, clock_at):
@@ -259,3 +269,10 @@ def test_ledger_timestamps_follow_the_clock(world, clock_at):
     h = services.report_hazard(care_home=world["home_a"], description="x", by=world["users"]["bureau"])
     assert h.found_on == date(2026, 1, 5) and h.events.get().at == when
     assert h.due_on == date(2026, 1, 5) + timedelta(days=30)
+
+
+def test_a_lists_title_names_the_scope_the_user_sees(world):
+    assert Scope.parse("district").label == "滨海新区"
+    assert Scope.parse("district", world["users"]["bureau"]).label == "滨海新区"
+    assert Scope.parse("district", world["users"]["subdistrict"]).label == world["tanggu"].name
+    assert Scope.parse("district", world["users"]["care_home"]).label == world["home_a"].name

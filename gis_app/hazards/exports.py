@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from gis_app.carehomes.models import CareHome, Subdistrict
-from gis_app.carehomes.scope import visible_carehomes
+from gis_app.carehomes.models import CareHome, Role, Subdistrict
+from gis_app.carehomes.scope import role_of, visible_carehomes
 from gis_app.inspections.models import InspectionKind
 from gis_app.lib import clock
 from gis_app.lib.excel import Column, Sheet, write_workbook
@@ -26,7 +26,7 @@ class Scope:
         homes = visible_carehomes(user) if user is not None else CareHome.objects.all()
         kind, _, value = text.partition(":")
         if kind == "district" and not value:
-            return cls("district", "滨海新区", homes)
+            return cls("district", _whole_scope_label(user, homes), homes)
         if kind == "subdistrict" and value:
             sub = Subdistrict.objects.filter(code=value).first()
             if sub is None:
@@ -38,6 +38,21 @@ class Scope:
                 raise ValueError(f"没有编号为 {value} 的养老机构，或无权查看")
             return cls("carehome", home.name, homes.filter(pk=home.pk))
         raise ValueError(f"范围格式应为 district、subdistrict:<代码> 或 carehome:<编号>，实际为“{text}”")
+
+
+def _whole_scope_label(user, homes) -> str:
+    """What "everything I see" is called on a list's title: the district for district-wide roles, else the home or the
+    街镇 the user's scope covers, so a street office's list is never titled 滨海新区."""
+    role = role_of(user) if user is not None else Role.BUREAU
+    if role in (Role.BUREAU, Role.FIRE_RESCUE):
+        return "滨海新区"
+    if role == Role.CARE_HOME:
+        home = homes.first()
+        return home.name if home else "无可见机构"
+    names = sorted({name for name in homes.values_list("subdistrict__name", flat=True) if name})
+    if not names:
+        return "无可见机构"
+    return names[0] if len(names) == 1 else f"{names[0]}等{len(names)}个街镇"
 
 
 FIELDS = (

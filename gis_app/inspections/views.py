@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from gis_app.carehomes.scope import visible_carehomes, visible_subdistricts
 from gis_app.lib import clock
+from gis_app.lib.excel import Column, Sheet, xlsx_response
 from gis_app.lib.idempotency import new_form_token, submission_uuid
 
 from .models import ChecklistVersion, CheckResult, Frequency, Inspection, InspectionKind
@@ -133,7 +134,35 @@ def missed_checks(request):
         agg = by_subdistrict.setdefault(name, [0, 0])
         agg[0] += 1
         agg[1] += r["missed"]
+    by_subdistrict = sorted(by_subdistrict.items(), key=lambda kv: -kv[1][1])
+    scope = next((s.name for s in subdistricts if s.code == code), None) if code else None
+    if scope is None:
+        scope = subdistricts[0].name if len(subdistricts) == 1 else "全部街镇"
+    if request.GET.get("format") == "xlsx":
+        return _missed_xlsx(scope, start, end, frequencies, rows, by_subdistrict)
     return render(request, "inspections/missed.html", {
         "rows": rows, "frequencies": frequencies, "start": start, "end": end, "subdistricts": subdistricts,
-        "code": code, "by_subdistrict": sorted(by_subdistrict.items(), key=lambda kv: -kv[1][1]),
+        "code": code, "by_subdistrict": by_subdistrict, "scope": scope, "query": request.GET.urlencode(),
     })  # fmt: skip
+
+
+def _missed_xlsx(scope: str, start: date, end: date, frequencies, rows, by_subdistrict):
+    period = f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d}"
+    columns = [Column("养老机构", 30), Column("街镇", 14), *[Column(f, 10, "int") for f in frequencies]]
+    body = [
+        [
+            r["home"].name,
+            r["home"].subdistrict.name if r["home"].subdistrict else "—",
+            *[s.missed for s in r["statuses"]],
+        ]
+        + [r["missed"]]
+        for r in rows
+    ]
+    homes = Sheet("按养老机构", f"漏检统计（{scope}，{period}）", [*columns, Column("合计漏检", 10, "int")], body)
+    streets = Sheet(
+        "按街镇",
+        f"漏检统计按街镇汇总（{scope}，{period}）",
+        [Column("街镇", 16), Column("养老机构", 10, "int"), Column("漏检次数", 10, "int")],
+        [[name, agg[0], agg[1]] for name, agg in by_subdistrict],
+    )
+    return xlsx_response(f"漏检统计-{scope}-{end:%Y%m%d}", [homes, streets])
