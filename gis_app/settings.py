@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "gis_app.routing",
     "field_forms",
     "gis_app.public",
+    "gis_app.workbench",
     "gis_app.ops",
     "layers",
 ]
@@ -138,7 +139,7 @@ AXES_CLIENT_IP_CALLABLE = "gis_app.lib.request.client_ip"
 # in front of them let a logged-out session live on in the other processes.)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "map"
+LOGIN_REDIRECT_URL = "my-work"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "zh-hans"

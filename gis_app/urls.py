@@ -20,6 +20,7 @@ from gis_app.public import views as public
 from gis_app.rating import views as rating
 from gis_app.risk import views as risk
 from gis_app.routing import views as routing
+from gis_app.workbench import views as workbench
 from layers import api as layers_api
 from layers import downloads as layers_downloads
 from layers import ogc
@@ -39,6 +40,7 @@ urlpatterns = [
     path("media/<path:path>", protected_media, name="media"),
     path("", carehomes.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("work/", workbench.my_work, name="my-work"),
     path("public/", public.disclosure, name="public"),
     path("dishonesty/", dishonesty_views.dishonesty_list, name="dishonesty-list"),
     path("dishonesty/<int:pk>/notice/", dishonesty_views.notice, name="dishonesty-notice"),

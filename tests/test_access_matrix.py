@@ -150,6 +150,7 @@ MATRIX: dict[str, tuple[str, str, str | None]] = {
     "media": ("/media/{media}", "N22222N", "N22NNNN"),
     "home": ("/", "3333333", None),
     "healthz": ("/healthz", "2222222", None),
+    "my-work": ("/work/", "3222222", None),
     "public": ("/public/", "2222222", None),
     "dishonesty-list": ("/dishonesty/", "3244444", None),
     "dishonesty-notice": ("/dishonesty/{entry}/notice/", "3244444", "3244444"),

@@ -17,7 +17,8 @@ def demo(transactional_db):
 
 def test_bureau_logs_in_and_sees_every_home_and_the_21_subdistricts(page, live_server, demo):
     login(page, live_server, "bureau")
-    assert page.url.endswith("/map/")
+    assert page.url.endswith("/work/")  # lands on 待我处理
+    page.click("nav a:has-text('地图')")
     page.wait_for_selector("path.carehome-marker")
     assert page.locator("path.carehome-marker").count() == CareHome.objects.count() == 100
     # 街镇 polygons are drawn with the boundary colour; one SVG path per 街镇.
@@ -31,6 +32,7 @@ def test_bureau_logs_in_and_sees_every_home_and_the_21_subdistricts(page, live_s
 
 def test_a_street_office_sees_only_its_own_subdistrict(page, live_server, demo):
     login(page, live_server, "street")
+    page.goto(f"{live_server.url}/map/")
     page.wait_for_selector("path.carehome-marker")
     tanggu = Subdistrict.objects.get(code="120116001")
     assert page.locator("path.carehome-marker").count() == CareHome.objects.filter(subdistrict=tanggu).count()

@@ -122,4 +122,4 @@ def carehome_import_template(request):
 
 
 def home(request):
-    return redirect("map" if request.user.is_authenticated else "login")
+    return redirect("my-work" if request.user.is_authenticated else "login")
