@@ -174,3 +174,58 @@ def test_api_records_an_inspection_with_the_same_rules(client, world):
     assert response.status_code == 400 and "item:R01" in response.json()["errors"]
     other = {**payload, "care_home": 10**9}
     assert client.post("/api/inspections/", other, content_type="application/json").status_code == 404
+
+
+def test_a_refused_checklist_comes_back_with_every_answer_and_photo_kept(world, photo):
+    from django.test import Client
+
+    from gis_app.inspections.models import ChecklistVersion, Inspection
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world["users"]["care_home"])
+    url = f"/carehomes/{world['home_a'].pk}/inspections/new/?kind=self_check&frequency=daily"
+    page = client.get(url)
+    token, items = page.context["submission"], [i for _, its in page.context["groups"] for i in its]
+    failed, other = items[0], items[1]
+    form = {
+        "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+        "kind": "self_check",
+        "frequency": "daily",
+        "submission": token,
+        "inspected_on": page.context["inspected_on"].isoformat(),
+        "signed_by_name": "李院长",
+        "inspector_name": ["李院长"],
+        "inspector_org": ["本院"],
+        "note": "夜班巡查",
+        **{f"result_{i.code}": "pass" for i in items},
+        f"result_{failed.code}": "fail",  # a failed item without a note: refused
+        f"note_{other.code}": "已核对",
+        f"photo_{failed.code}": photo("evidence.png"),
+    }
+    refused = client.post(url, form)
+    assert refused.status_code == 200 and Inspection.objects.count() == 0
+    html = refused.content.decode()
+    assert 'id="error-summary"' in html and f'href="#item-{failed.code}"' in html
+    assert f'name="result_{failed.code}" value="fail" checked' in html
+    assert f'name="result_{other.code}" value="pass" required checked' in html
+    assert 'value="已核对"' in html and "夜班巡查" in html and 'value="李院长"' in html and 'value="本院"' in html
+    kept = refused.context["groups"][0][1][0].kept_photo
+    assert kept and f'name="kept_photo_{failed.code}" value="{kept}"' in html
+    # the user adds the note and posts again without choosing the photo again: it is saved with the result
+    again = {k: v for k, v in form.items() if not k.startswith("photo_")}
+    again[f"note_{failed.code}"] = "灭火器压力不足"
+    again[f"kept_photo_{failed.code}"] = kept
+    saved = client.post(url, again)
+    assert saved.status_code == 302
+    inspection = Inspection.objects.get()
+    result = inspection.results.get(item__code=failed.code)
+    assert result.photo and result.hazard is not None
+    from django.core.files.storage import default_storage
+
+    assert not default_storage.exists(kept)  # the temporary copy is gone once the checklist is saved
+    # someone else's or a made-up kept name is never taken
+    assert ChecklistVersion.objects.exists()
+    from gis_app.inspections.views import kept_photo_name
+
+    assert kept_photo_name(world["users"]["bureau"], token, failed.code, kept) is None
+    assert kept_photo_name(world["users"]["care_home"], token, failed.code, "../../etc/passwd") is None

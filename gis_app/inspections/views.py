@@ -1,9 +1,12 @@
+import os
+import re
 from datetime import date, timedelta
 from itertools import groupby
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
 from django.shortcuts import get_object_or_404, redirect, render
 
 from gis_app.carehomes.scope import visible_carehomes, visible_subdistricts
@@ -46,9 +49,20 @@ def inspection_new(request, home_pk: int):
     version = ChecklistVersion.in_force(inspected_on)
     items = list(items_for(version, frequency)) if version else []
     errors: dict[str, str] = {}
+    submission = request.POST.get("submission", "")[:64]
+    kept: dict[str, str] = {}  # item code -> a photo chosen on an earlier, refused post (kept in temporary storage)
     if request.method == "POST":
         answers = []
         for item in items:
+            photo = request.FILES.get(f"photo_{item.code}")
+            if photo is None:
+                name = kept_photo_name(request.user, submission, item.code, request.POST.get(f"kept_photo_{item.code}"))
+                if name is not None:
+                    kept[item.code] = name
+                    photo = default_storage.open(name)
+                    photo.name = name.rsplit("/", 1)[-1]
+            else:
+                kept[item.code] = photo
             result = request.POST.get(f"result_{item.code}")
             if not result:
                 continue
@@ -58,8 +72,9 @@ def inspection_new(request, home_pk: int):
             except ValueError:
                 errors[f"item:{item.code}"] = "经纬度应为数字"
                 continue
-            answers.append(ItemAnswer(item.code, result, request.POST.get(f"note_{item.code}", ""),
-                                      request.FILES.get(f"photo_{item.code}"), lon_f, lat_f))  # fmt: skip
+            answers.append(
+                ItemAnswer(item.code, result, request.POST.get(f"note_{item.code}", ""), photo, lon_f, lat_f)
+            )
         inspectors = [
             InspectorEntry(n.strip(), o.strip())
             for n, o in zip(request.POST.getlist("inspector_name"), request.POST.getlist("inspector_org"), strict=False)
@@ -79,6 +94,7 @@ def inspection_new(request, home_pk: int):
             except InspectionError as exc:
                 errors = exc.errors
             else:
+                forget_kept_photos(request.user, submission)
                 if getattr(inspection, "replayed", False):
                     messages.info(request, "这份检查已经提交过（重复提交未再保存）")
                     return redirect("inspection-detail", pk=inspection.pk)
@@ -87,14 +103,27 @@ def inspection_new(request, home_pk: int):
                     request, "检查已保存" + (f"，{failed} 个不合格项已生成隐患" if failed else "，全部合格")
                 )
                 return redirect("inspection-detail", pk=inspection.pk)
+    if errors and request.method == "POST":
+        # Refused: every answer comes back as it was, and a photo chosen for an item is kept for the next post.
+        kept = {
+            code: f if isinstance(f, str) else keep_photo(request.user, submission, code, f) for code, f in kept.items()
+        }
+        for item in items:
+            item.posted_result = request.POST.get(f"result_{item.code}", "")
+            item.posted_note = request.POST.get(f"note_{item.code}", "")
+            item.kept_photo = kept.get(item.code)
     groups = [(place, list(its)) for place, its in groupby(items, key=lambda i: i.key_place)]
+    inspectors_in = list(
+        zip(request.POST.getlist("inspector_name"), request.POST.getlist("inspector_org"), strict=False)
+    )
     return render(request, "inspections/new.html", {
         "home": home, "kinds": kinds, "kind": kind, "frequency": frequency, "frequencies": Frequency.choices,
         "inspected_on": inspected_on, "version": version, "groups": groups, "errors": errors, "post": request.POST,
         "item_errors": {k.removeprefix("item:"): v for k, v in errors.items() if k.startswith("item:")},
         "form_errors": {k: v for k, v in errors.items() if not k.startswith("item:")},
         # One token per form shown (kept when the form comes back with errors): a second post of it is a repeat.
-        "submission": request.POST.get("submission", "")[:64] or new_form_token(),
+        "submission": submission or new_form_token(),
+        "inspectors_in": (inspectors_in + [("", "")] * 2)[: max(2, len(inspectors_in))],
     })  # fmt: skip
 
 
@@ -144,6 +173,45 @@ def missed_checks(request):
         "rows": rows, "frequencies": frequencies, "start": start, "end": end, "subdistricts": subdistricts,
         "code": code, "by_subdistrict": by_subdistrict, "scope": scope, "query": request.GET.urlencode(),
     })  # fmt: skip
+
+
+KEPT_PHOTO = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic")
+
+
+def _kept_dir(user, submission: str) -> str | None:
+    return f"tmp/inspection/{user.pk}/{submission}" if KEPT_PHOTO.match(submission or "") else None
+
+
+def keep_photo(user, submission: str, code: str, upload) -> str | None:
+    """Stores a photo of a refused post in temporary storage, under this user and form; returns its name."""
+    folder = _kept_dir(user, submission)
+    suffix = os.path.splitext(upload.name or "")[1].lower()
+    if folder is None or suffix not in PHOTO_SUFFIXES:
+        return None
+    name = f"{folder}/{code}{suffix}"
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    upload.seek(0)
+    return default_storage.save(name, upload)
+
+
+def kept_photo_name(user, submission: str, code: str, name: str | None) -> str | None:
+    """The kept photo named by a form, only if it is this user's, this form's and this item's (never any path)."""
+    folder = _kept_dir(user, submission)
+    if folder is None or not name:
+        return None
+    allowed = {f"{folder}/{code}{suffix}" for suffix in PHOTO_SUFFIXES}
+    return name if name in allowed and default_storage.exists(name) else None
+
+
+def forget_kept_photos(user, submission: str) -> None:
+    folder = _kept_dir(user, submission)
+    if folder is None or not default_storage.exists(folder):
+        return
+    _, files = default_storage.listdir(folder)
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")
 
 
 def _missed_xlsx(scope: str, start: date, end: date, frequencies, rows, by_subdistrict):

@@ -7,6 +7,11 @@
   });
   document.addEventListener("click", (e) => {
     if (e.target.closest("[data-print]")) { e.preventDefault(); window.print(); }
+    const allPass = e.target.closest("[data-all-pass]");
+    if (allPass) {  // 全部合格: every item of this key place answered "pass" (each can still be changed)
+      e.preventDefault();
+      for (const radio of allPass.closest("section").querySelectorAll("input[type=radio][value=pass]")) radio.checked = true;
+    }
   });
   // <input data-filter-options="select-id">: typing narrows a long <select> to the options containing the text,
   // and picks the first match, so 100+ homes are found by a few characters (also on a tablet).
