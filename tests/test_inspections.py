@@ -229,3 +229,20 @@ def test_a_refused_checklist_comes_back_with_every_answer_and_photo_kept(world, 
 
     assert kept_photo_name(world["users"]["bureau"], token, failed.code, kept) is None
     assert kept_photo_name(world["users"]["care_home"], token, failed.code, "../../etc/passwd") is None
+
+
+def test_photos_of_a_checklist_never_posted_again_are_cleaned_after_two_days(db, settings, tmp_path):
+    import os
+    import time
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from gis_app.inspections.jobs import forget_abandoned_photos
+
+    old = default_storage.save("tmp/inspection/7/abcdef0123/R01.jpg", ContentFile(b"x"))
+    fresh = default_storage.save("tmp/inspection/7/abcdef0123/R02.jpg", ContentFile(b"y"))
+    three_days_ago = time.time() - 3 * 24 * 3600
+    os.utime(default_storage.path(old), (three_days_ago, three_days_ago))
+    assert forget_abandoned_photos(None, None)["removed"] == 1
+    assert not default_storage.exists(old) and default_storage.exists(fresh)

@@ -15,9 +15,20 @@ def handler(kind: str):
     return register
 
 
-def get_handler(kind: str) -> Callable:
-    if not HANDLERS:
+_discovered = False
+
+
+def discover() -> None:
+    """Imports every app's jobs module once (a module imported on its own before must not stop the others)."""
+    global _discovered
+    if not _discovered:
         autodiscover_modules("jobs")
+        _discovered = True
+
+
+def get_handler(kind: str) -> Callable:
+    if kind not in HANDLERS:
+        discover()
     return HANDLERS[kind]
 
 
@@ -61,7 +72,6 @@ def visible_to(kind: str):
 
 
 def may_follow(user, job) -> bool:
-    if not HANDLERS:
-        autodiscover_modules("jobs")
+    discover()
     check = VISIBLE_TO.get(job.kind)
     return bool(check and check(user, job))

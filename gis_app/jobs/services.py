@@ -23,7 +23,7 @@ from django.utils import timezone
 from gis_app.lib import clock
 
 from .models import Job, JobStatus
-from .registry import DAILY, FREQUENT, get_handler
+from .registry import DAILY, FREQUENT, discover, get_handler
 
 log = logging.getLogger(__name__)
 
@@ -262,10 +262,7 @@ def enqueue_once(*, kind: str, title: str, key: str, params: dict | None = None,
 
 
 def _discover() -> None:
-    if not (DAILY or FREQUENT):
-        from django.utils.module_loading import autodiscover_modules
-
-        autodiscover_modules("jobs")
+    discover()
 
 
 def schedule_daily(now=None) -> int:
