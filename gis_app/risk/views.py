@@ -68,9 +68,9 @@ def scoped_rows(user):
 
 
 def row_values(r) -> list:
-    return [r.subdistrict.name if r.subdistrict else "全区", r.homes, r.open_general, r.open_major, r.overdue, r.found_total,
-            r.closed_total, r.closed_in_period, round(100 * r.zero_out_rate, 1) if r.found_total else "—", r.mean_risk,
-            r.max_risk]  # fmt: skip
+    rate = round(100 * r.zero_out_rate, 1) if r.found_total else "—"  # nothing found: no rate, not 100 %
+    counts = [r.homes, r.open_general, r.open_major, r.overdue, r.found_total, r.closed_total, r.closed_in_period]
+    return [r.subdistrict.name if r.subdistrict else "全区", *counts, rate, r.mean_risk, r.max_risk]
 
 
 def _risk_row_schema() -> dict:
