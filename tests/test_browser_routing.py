@@ -17,6 +17,7 @@ def test_bureau_plans_a_joint_inspection_and_sees_it_on_the_map(page, live_serve
     page.goto(f"{live_server.url}/routes/")
     page.fill("input[name=title]", "联合检查（浏览器）")
     page.fill("input[name=limit]", "10")
+    page.click("details.advanced summary")  # the solver's settings are folded away
     page.fill("input[name=solver_seconds]", "1")
     page.select_option("select[name=team1_start]", label="滨海新区民政局")
     page.select_option("select[name=team1_end]", label="滨海新区民政局")
