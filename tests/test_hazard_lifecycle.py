@@ -364,3 +364,32 @@ def test_each_step_tells_who_acts_next(hazard, world, photo, django_capture_on_c
     assert titles("care_home")[1:] == [f"隐患复查通过：{home_name}", f"隐患已销号：{home_name}"]
     assert len(titles("bureau")) == 2 and len(titles("third_party")) == 2  # the second submission too
     assert all(n.link == f"/hazards/{hazard.pk}/" for n in Notification.objects.all())
+
+
+def test_a_home_that_fixed_its_hazard_submits_it_in_one_step_and_verification_stays_apart(world, photo, client):
+    home_user, bureau = world["users"]["care_home"], world["users"]["bureau"]
+    found = services.report_hazard(care_home=world["home_a"], description="楼道灭火器过期", by=home_user)
+    assert services.allowed_actions(home_user, found)[0] == "rectified"  # offered first to the home
+    err = codes(lambda: services.rectified(found, by=home_user, note="", after_photos=[]))
+    assert err == "evidence_required"
+    with pytest.raises(HazardError) as both:
+        services.rectified(found, by=home_user, note="", after_photos=[])
+    assert "整改情况说明和整改后照片" in both.value.message  # both asked for at once, not one at a time
+    services.rectified(found, by=home_user, note="已更换新灭火器", after_photos=[photo()])
+    found.refresh_from_db()
+    assert found.status == Status.SUBMITTED and found.photos.filter(stage="after").count() == 1
+    assert found.responsible_person and found.rectified_on
+    assert [e.action for e in found.events.all()] == ["上报", "已整改提交复查"]
+    assert "rectified" not in services.allowed_actions(home_user, found) and "verify" not in services.allowed_actions(
+        home_user, found
+    )  # the home cannot verify its own fix
+    services.verify(found, by=bureau)
+    services.close_out(found, by=bureau)
+    found.refresh_from_db()
+    assert found.status == Status.CLOSED
+    # the web page offers it first, with the photo input the step needs
+    hazard = services.report_hazard(care_home=world["home_a"], description="疏散指示灯不亮", by=home_user)
+    client.force_login(home_user)
+    page = client.get(f"/hazards/{hazard.pk}/").content.decode()
+    first = page.index('id="action-')
+    assert page[first:].startswith('id="action-rectified"') and 'capture="environment"' in page

@@ -33,6 +33,7 @@ def verifiers(hazard: Hazard):
 
 NOTICES = {
     "submit": (verifiers, "隐患待复查：{home}", "{home} 已提交整改，请复查：{description}"),
+    "rectified": (verifiers, "隐患待复查：{home}", "{home} 已整改并提交复查：{description}"),
     "assign": (home_users, "收到交办的隐患：{home}", "请在 {due} 前整改：{description}"),
     "send_back": (home_users, "隐患复查未通过，已退回：{home}", "退回原因：{comment}。隐患：{description}"),
     "verify": (home_users, "隐患复查通过：{home}", "{description}"),

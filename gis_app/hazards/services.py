@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
-from gis_app.carehomes.models import CareHome
+from gis_app.carehomes.models import CareHome, Role
+from gis_app.carehomes.scope import role_of
 from gis_app.lib import clock
 from gis_app.lib.validation import implausible_day, outside_region, too_long
 from gis_app.risk.services import request_recompute
@@ -53,6 +54,10 @@ RULES: dict[str, Rule] = {
     "start": Rule("开始整改", (Status.ASSIGNED, Status.REOPENED), Status.RECTIFYING, perms.RECTIFY),
     "plan": Rule("制定整改方案", (Status.ASSIGNED, Status.RECTIFYING, Status.REOPENED), None, perms.RECTIFY),
     "submit": Rule("提交复查", (Status.RECTIFYING,), Status.SUBMITTED, perms.RECTIFY),
+    # The home fixed it already (often a hazard it found itself): one step with the evidence; verification stays apart.
+    "rectified": Rule(
+        "已整改提交复查", (Status.REPORTED, Status.ASSIGNED, Status.REOPENED), Status.SUBMITTED, perms.RECTIFY
+    ),
     "verify": Rule("复查通过", (Status.SUBMITTED,), Status.VERIFIED, perms.VERIFY),
     "send_back": Rule("复查退回", (Status.SUBMITTED, Status.VERIFIED), Status.RECTIFYING, perms.VERIFY),
     "close_out": Rule("销号", (Status.VERIFIED,), Status.CLOSED, perms.VERIFY),
@@ -63,11 +68,16 @@ RULES: dict[str, Rule] = {
 
 
 def allowed_actions(user, hazard: Hazard) -> list[str]:
-    return [
+    """The steps `user` may take now, the likeliest first: a home that can fix and submit at once sees that first."""
+    allowed = [
         action
         for action, rule in RULES.items()
         if hazard.status in rule.sources and perms.has_power(user, hazard.care_home, rule.power)
     ]
+    if "rectified" in allowed and role_of(user) == Role.CARE_HOME:
+        allowed.remove("rectified")
+        allowed.insert(0, "rectified")
+    return allowed
 
 
 def default_due_on(severity: str, found_on: date) -> date:
@@ -317,6 +327,24 @@ def submit_for_verification(hazard: Hazard, *, by, note: str, after_photos: Iter
     return _transition(hazard, "submit", by=by, comment=note, change=change)
 
 
+def rectified(hazard: Hazard, *, by, note: str, after_photos: Iterable[UploadedFile] = ()) -> Hazard:
+    """交办、开始整改、提交复查 in one step, for a hazard already fixed: the note and an after-photo are both required,
+    and both are asked for at once when missing."""
+    after_photos = list(after_photos)
+    missing = [
+        text for text, absent in (("整改情况说明", not note.strip()), ("整改后照片", not after_photos)) if absent
+    ]
+    if missing:
+        raise HazardError("evidence_required", f"请补充{'和'.join(missing)}后再提交复查")
+
+    def change(h: Hazard) -> None:
+        _add_photos(h, after_photos, HazardPhoto.Stage.AFTER, by)
+        h.responsible_person = h.responsible_person or _actor_name(by)
+        h.rectification_note, h.rectified_on = note.strip(), clock.today()
+
+    return _transition(hazard, "rectified", by=by, comment=note.strip(), change=change)
+
+
 def verify(hazard: Hazard, *, by, comment: str = "") -> Hazard:
     def change(h: Hazard) -> None:
         h.verified_on, h.verified_by = clock.today(), by
@@ -455,6 +483,8 @@ def perform(action: str, hazard: Hazard, *, by, data: dict, photos=()) -> Hazard
         return submit_for_verification(hazard, by=by, note=comment, after_photos=photos)
     if action == "fix_on_spot":
         return fix_on_spot(hazard, by=by, note=comment, evidence=photos)
+    if action == "rectified":
+        return rectified(hazard, by=by, note=comment, after_photos=photos)
     simple = {
         "start": start_rectification,
         "verify": verify,
