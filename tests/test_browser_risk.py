@@ -15,6 +15,9 @@ def test_the_bureau_sees_the_choropleth_and_the_heatmap(page, live_server, trans
     assert page.locator("path.choropleth").count() == 21
     assert "平均风险分" in page.inner_text("#choropleth-legend")
     assert page.locator("#subdistrict-table tbody tr").count() == 22
+    page.locator("path.choropleth").first.click(force=True)  # one layer for all 街镇; each still has its popup
+    link = page.wait_for_selector(".leaflet-popup-content a")
+    assert link.inner_text() == "查看本街镇养老机构 »" and link.get_attribute("href").startswith("/risk/subdistricts/")
     page.goto(f"{live_server.url}/risk/heatmap/")
     page.wait_for_selector("#heat-map [data-heat-ready='1']", state="attached")
     assert int(page.locator("#heat-canvas").get_attribute("data-points")) > 0

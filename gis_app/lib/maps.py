@@ -100,6 +100,31 @@ _PROPERTY_TOOLTIP = Template(
 )
 
 
+# A popup from feature properties, with a link: lines written with textContent, the link's address from a property the
+# platform wrote (a path of its own, checked to start with "/"), its text fixed.
+_PROPERTY_POPUP = Template(
+    """
+    {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindPopup(function (layer) {
+            var props = layer.feature.properties || {}, div = L.DomUtil.create("div");
+            {{ this.fields|tojson }}.forEach(function (field, i) {
+                var value = props[field];
+                if (value === null || value === undefined || value === "") return;
+                var line = L.DomUtil.create("div", "", div), label = {{ this.labels|tojson }}[i];
+                line.textContent = label ? label + "：" + value : String(value);
+            });
+            var href = props[{{ this.link_field|tojson }}];
+            if (typeof href === "string" && href.charAt(0) === "/" && href.charAt(1) !== "/") {
+                var a = L.DomUtil.create("a", "", div);
+                a.href = href; a.target = "_top"; a.textContent = {{ this.link_text|tojson }};
+            }
+            return div;
+        }, {{ this.options|tojson }});
+    {% endmacro %}
+    """
+)
+
+
 class SafeTooltip(folium.Tooltip):
     # A folium.Tooltip subclass so that every folium element accepts it as `tooltip=`; folium's own __init__ is skipped.
     def __init__(self, text, *, sticky: bool = True):
@@ -131,6 +156,21 @@ class PropertyTooltip(folium.Tooltip):
         self.fields = list(fields)
         self.labels = list(labels) if labels else [""] * len(self.fields)
         self.options = {"sticky": sticky}
+
+
+class PropertyPopup(folium.Popup):
+    """A GeoJSON layer's popup from feature properties, plus a link to the path in `link_field`."""
+
+    def __init__(self, fields, labels=None, *, link_field: str, link_text: str, max_width: int = 320):
+        MacroElement.__init__(self)
+        self._name = "PropertyPopup"
+        self._template = _PROPERTY_POPUP
+        self.fields = list(fields)
+        self.labels = list(labels) if labels else [""] * len(self.fields)
+        self.link_field, self.link_text = link_field, link_text
+        self.options = {"maxWidth": max_width}
+
+    render = MacroElement.render
 
 
 def tooltip(text) -> SafeTooltip:

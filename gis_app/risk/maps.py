@@ -1,15 +1,13 @@
 """The choropleth of the 街镇 (folium at the edge; the values come from the stored aggregates)."""
 
-import json
-
 import folium
 from django.urls import reverse
-from django.utils.html import format_html
 
 from gis_app.carehomes.maps import subdistricts_geojson
 from gis_app.carehomes.models import Subdistrict
-from gis_app.lib.maps import base_map, popup, tooltip
+from gis_app.lib.maps import PropertyPopup, PropertyTooltip, base_map, layer_name
 
+STYLE = {"color": "#5d4037", "weight": 1, "fillOpacity": 0.75, "className": "choropleth"}
 RAMP = ["#fff5f0", "#fdd0b9", "#fc9373", "#f14f33", "#bd1519", "#67000d"]
 
 
@@ -29,30 +27,31 @@ def colour(value: float, breaks: list[float]) -> str:
 
 
 def choropleth(rows, label: str, value) -> tuple[folium.Map, list]:
+    """All 街镇 in one GeoJSON layer (3,000 of them stay one object, not one layer and popup each)."""
     m = base_map()
     values = {r.subdistrict_id: float(value(r)) for r in rows}
     breaks = classes(list(values.values()))
     shapes = subdistricts_geojson(Subdistrict.objects.filter(pk__in=list(values)))
     by_code = {r.subdistrict.code: r for r in rows}
+    features = []
     for feature in shapes["features"]:
         row = by_code[feature["properties"]["code"]]
         v = values[row.subdistrict_id]
-        style = {
-            "color": "#5d4037",
-            "weight": 1,
-            "fillColor": colour(v, breaks),
-            "fillOpacity": 0.75,
-            "className": "choropleth",
+        props = {
+            "name": row.subdistrict.name,
+            "value": f"{v:g}",
+            "fill": colour(v, breaks),
+            "link": reverse("risk-subdistrict", args=[row.subdistrict.code]),
         }
-        html = format_html('<b>{}</b><br>{}：{}<br><a href="{}" target="_top">查看本街镇养老机构 »</a>', row.subdistrict.name, label,
-                            v, reverse("risk-subdistrict", args=[row.subdistrict.code]))  # fmt: skip
+        features.append({"type": "Feature", "geometry": feature["geometry"], "properties": props})
+    if features:
         folium.GeoJson(
-            json.loads(json.dumps(feature)),
-            style_function=lambda _f, s=style: s,
-            tooltip=tooltip(f"{row.subdistrict.name}：{v:g}"),
-            popup=popup(html),
+            {"type": "FeatureCollection", "features": features},
+            name=layer_name(label),
+            style_function=lambda f: {**STYLE, "fillColor": f["properties"]["fill"]},
+            tooltip=PropertyTooltip(["name", "value"], ["", label]),
+            popup=PropertyPopup(["name", "value"], ["", label], link_field="link", link_text="查看本街镇养老机构 »"),
         ).add_to(m)
-    if shapes["features"]:
         from gis_app.carehomes.maps import _bounds
 
         m.fit_bounds(_bounds(None, Subdistrict.objects.filter(pk__in=list(values))), padding=(10, 10))
