@@ -21,8 +21,9 @@ from .views_base import GisAPIView
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS84, CGCS2000 = queries.CRS84, queries.CGCS2000
 MAX_LIMIT = 10_000
 MAX_OFFSET = 10_000_000  # beyond any layer's size; keeps OFFSET inside PostgreSQL's bigint
 
@@ -64,6 +65,11 @@ OGC_EXCEPTION = component(
     "OGCException",
     {"type": "object", "required": ["code", "description"], "properties": {"code": STRING, "description": STRING}},
 )
+CRS = query("crs", "the coordinates' CRS: CRS84 (default, longitude first) or CGCS2000", enum=[CRS84, CGCS2000])
+BBOX_CRS = query("bbox-crs", "the CRS of `bbox` (CGCS2000: minLat,minLon,maxLat,maxLon)", enum=[CRS84, CGCS2000])
+CONTENT_CRS = OpenApiParameter(
+    "Content-Crs", str, OpenApiParameter.HEADER, response=[200], description="the CRS of the coordinates, as <uri>"
+)
 FID = OpenApiParameter(
     "fid", str, OpenApiParameter.PATH, description="the feature's uuid (hazards: its id)", pattern=r"^[^/]+$"
 )
@@ -104,7 +110,8 @@ def _collection(request, layer: Layer) -> dict:
         "title": layer.title,
         "description": f"{layer.title}（{'、'.join(layer.geometry)}）",
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": [CRS84, CGCS2000],
+        "storageCrs": CRS84,
         "extent": {"spatial": {"bbox": [list(extent) if extent else [117.1, 38.5, 118.1, 39.5]], "crs": CRS84}},
         "links": [
             {"href": base, "rel": "self", "type": "application/json"},
@@ -142,6 +149,9 @@ class Items(GisAPIView):
             query("offset", f"features to skip (0 to {MAX_OFFSET})", int),
             BBOX,
             query("datetime", "features changed at this instant or in this interval (start/end, '..' open)"),
+            CRS,
+            BBOX_CRS,
+            CONTENT_CRS,
             *FILTERS,
         ],
         responses={
@@ -169,11 +179,12 @@ class Items(GisAPIView):
             )
         limit = min(limit, MAX_LIMIT)
         try:
+            srid = queries.crs_srid(p.get("crs"))
             qs = queries.filtered(layer, queries.scoped(layer, request.user), p)
         except queries.QueryError as exc:
             return Response({"code": "InvalidParameterValue", "description": f"{exc.param}: {exc}"}, status=400)
         matched = qs.count()
-        rows = list(queries.feature_rows(layer, qs)[offset : offset + limit])
+        rows = list(queries.feature_rows(layer, qs, srid)[offset : offset + limit])
         base = request.build_absolute_uri(f"/ogc/collections/{layer.key}/items")
         params = p.copy()
         params["limit"] = limit
@@ -191,21 +202,32 @@ class Items(GisAPIView):
                       "type": "application/json"})  # fmt: skip
         extra = {"numberMatched": matched, "numberReturned": len(rows),
                  "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "links": links}  # fmt: skip
-        return geojson_response(queries.collection_json(layer, rows, extra))
+        response = geojson_response(queries.collection_json(layer, rows, extra))
+        response["Content-Crs"] = f"<{p.get('crs') or CRS84}>"
+        return response
 
 
 class Item(GisAPIView):
     @extend_schema(
         operation_id="ogc_item",
-        parameters=[COLLECTION_ID, FID],
-        responses={(200, GEOJSON): FEATURE, **answers(401), 404: NOT_FOUND},
+        parameters=[COLLECTION_ID, FID, CRS, CONTENT_CRS],
+        responses={
+            (200, GEOJSON): FEATURE,
+            400: OpenApiResponse(OGC_EXCEPTION, "an unsupported crs"),
+            **answers(401),
+            404: NOT_FOUND,
+        },
     )
     def get(self, request, collection: str, fid: str):
         from .api import FeatureDetailView
 
         layer = layer_or_404(collection)
         feature = FeatureDetailView()._get(request, layer, fid)
-        row = queries.feature_rows(layer, layer.get_model().objects.filter(pk=feature.pk)).get()
+        try:
+            srid = queries.crs_srid(request.query_params.get("crs"))
+        except queries.QueryError as exc:
+            return Response({"code": "InvalidParameterValue", "description": f"{exc.param}: {exc}"}, status=400)
+        row = queries.feature_rows(layer, layer.get_model().objects.filter(pk=feature.pk), srid).get()
         data = json.loads(queries.feature_json(layer, row))
         data["links"] = [
             {"href": request.build_absolute_uri(), "rel": "self", "type": "application/geo+json"},
@@ -215,4 +237,6 @@ class Item(GisAPIView):
                 "type": "application/json",
             },
         ]
-        return geojson_response(json.dumps(data, ensure_ascii=False))
+        response = geojson_response(json.dumps(data, ensure_ascii=False))
+        response["Content-Crs"] = f"<{request.query_params.get('crs') or CRS84}>"
+        return response

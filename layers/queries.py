@@ -3,8 +3,10 @@
 import json
 from datetime import datetime, time, timedelta
 
-from django.contrib.gis.db.models.functions import AsGeoJSON
+from django.contrib.gis.db.models import GeometryField
+from django.contrib.gis.db.models.functions import AsGeoJSON, Transform
 from django.contrib.gis.geos import Polygon
+from django.db.models import Func
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -30,9 +32,27 @@ def scoped(layer: Layer, user):
     return objects.filter(care_home__in=visible_carehomes(user))
 
 
-def parse_bbox(raw: str) -> Polygon:
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CGCS2000 = "http://www.opengis.net/def/crs/EPSG/0/4490"
+CGCS2000_SRID = 4490
+CRS_SRID = {CRS84: None, CGCS2000: CGCS2000_SRID}
+
+
+def crs_srid(value: str | None, param: str = "crs") -> int | None:
+    """None for CRS84 (the default, longitude first), 4490 for CGCS2000; anything else is refused."""
+    if not value:
+        return None
+    if value not in CRS_SRID:
+        raise QueryError(param, f"supported: {CRS84} (default), {CGCS2000}")
+    return CRS_SRID[value]
+
+
+def parse_bbox(raw: str, srid: int | None = None) -> Polygon:
+    """minLon,minLat,maxLon,maxLat in CRS84; in CGCS2000 (srid 4490) its own axis order, minLat,minLon,maxLat,maxLon."""
     try:
         minx, miny, maxx, maxy = (float(p) for p in raw.split(","))
+        if srid == CGCS2000_SRID:
+            minx, miny, maxx, maxy = miny, minx, maxy, maxx
     except ValueError:
         raise QueryError("bbox", "expected four numbers: minLon,minLat,maxLon,maxLat") from None
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
@@ -88,7 +108,8 @@ def filtered(layer: Layer, qs, params):
         if end is not None:
             qs = qs.filter(**{"updated_at__lt" if exclusive else "updated_at__lte": end})
     if params.get("bbox"):
-        qs = qs.filter(**{f"{layer.geometry_field}__intersects": parse_bbox(params["bbox"])})
+        box = parse_bbox(params["bbox"], crs_srid(params.get("bbox-crs"), "bbox-crs"))
+        qs = qs.filter(**{f"{layer.geometry_field}__intersects": box})
     if params.get("care_home"):
         if not str(params["care_home"]).isdigit():
             raise QueryError("care_home", "expected a care home id")
@@ -112,12 +133,17 @@ def property_names(layer: Layer) -> list[str]:
     return names
 
 
-def feature_rows(layer: Layer, qs):
-    """Dicts with the properties, `geojson` (text) and identifiers, in a stable order."""
+def feature_rows(layer: Layer, qs, srid: int | None = None):
+    """Dicts with the properties, `geojson` (text) and identifiers, in a stable order. `srid` 4490 (CGCS2000): the
+    geometry in that CRS, in its axis order (latitude, longitude), as OGC API - Features Part 2 asks."""
     names = property_names(layer)
     uuid = "uuid" if layer.owned_here else "id"
+    geometry = layer.geometry_field
+    if srid == CGCS2000_SRID:
+        transformed = Transform(layer.geometry_field, CGCS2000_SRID)
+        geometry = Func(transformed, function="ST_FlipCoordinates", output_field=GeometryField(srid=CGCS2000_SRID))
     return (
-        qs.annotate(geojson=AsGeoJSON(layer.geometry_field, precision=7))
+        qs.annotate(geojson=AsGeoJSON(geometry, precision=7))
         .order_by("id")
         .values("id", uuid, "care_home_id", "care_home__name", "geojson", *names)
     )

@@ -145,6 +145,31 @@ def test_ogc_items_filter_by_datetime_instant_day_and_open_intervals(client, wor
         assert r.status_code == 400 and r.json()["code"] == "InvalidParameterValue", bad
 
 
+def test_ogc_items_in_cgcs2000_latitude_first_and_bbox_in_it(client, world, features):
+    from layers.queries import CGCS2000, CRS84
+
+    client.force_login(world["users"]["bureau"])
+    exit_a = features["home_a"][0]
+    url = f"/ogc/collections/safety_exit/items/{exit_a.uuid}"
+    plain = client.get(url)
+    assert plain["Content-Crs"] == f"<{CRS84}>"
+    lon, lat = plain.json()["geometry"]["coordinates"]
+    cgcs = client.get(url, {"crs": CGCS2000})
+    assert cgcs["Content-Crs"] == f"<{CGCS2000}>"
+    y, x = cgcs.json()["geometry"]["coordinates"]  # EPSG:4490's axis order: latitude, longitude
+    assert abs(y - lat) < 1e-6 and abs(x - lon) < 1e-6  # CGCS2000 and WGS84 agree within centimetres
+    collection = client.get("/ogc/collections/safety_exit").json()
+    assert CGCS2000 in collection["crs"] and collection["storageCrs"] == CRS84
+    assert any("ogcapi-features-2" in c for c in client.get("/ogc/conformance").json()["conformsTo"])
+    box = f"{lat - 0.0005},{lon - 0.0005},{lat + 0.0005},{lon + 0.0005}"  # minLat,minLon,maxLat,maxLon
+    items = client.get("/ogc/collections/safety_exit/items", {"bbox": box, "bbox-crs": CGCS2000}).json()
+    assert [f["id"] for f in items["features"]] == [str(exit_a.uuid)]
+    for params in ({"crs": "EPSG:3857"}, {"bbox": box, "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857"}):
+        r = client.get("/ogc/collections/safety_exit/items", params)
+        assert r.status_code == 400 and r.json()["code"] == "InvalidParameterValue"
+    assert client.get(url, {"crs": "EPSG:3857"}).status_code == 400
+
+
 @pytest.mark.django_db(transaction=True)
 def test_gdal_reads_the_ogc_api_with_a_token(live_server, world, features):
     token = issue(world["users"]["subdistrict"])[1]
