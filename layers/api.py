@@ -22,7 +22,7 @@ from .openapi import (
     CATALOGUE_SCHEMA,
     COLLECTION,
     FEATURE,
-    FEATURE_IN,
+    FEATURE_BODY,
     FILTERS,
     GEOJSON,
     LAYER,
@@ -196,7 +196,7 @@ class FeatureListView(GisAPIView):
         operation_id="layer_features_create",
         description="Adds a feature to a care home in your scope (roles that may edit the layer).",
         parameters=[LAYER, IDEMPOTENCY_KEY],
-        request={"application/json": FEATURE_IN, "application/geo+json": FEATURE_IN},
+        request=FEATURE_BODY,
         responses={(201, GEOJSON): FEATURE, **answers(401), **LAYER_ERRORS, 404: NOT_FOUND},
     )
     def post(self, request, layer: str):
@@ -282,7 +282,7 @@ class FeatureDetailView(GisAPIView):
         operation_id="layer_feature_update",
         description="Changes the fields sent (and the geometry when sent); the others are kept.",
         parameters=[LAYER, IDENT, IF_MATCH],
-        request={"application/json": FEATURE_IN, "application/geo+json": FEATURE_IN},
+        request=FEATURE_BODY,
         responses=CHANGE,
     )
     def patch(self, request, layer: str, ident: str):
@@ -310,7 +310,7 @@ class FeatureDetailView(GisAPIView):
     @extend_schema(
         operation_id="layer_feature_replace",
         parameters=[LAYER, IDENT, IF_MATCH],
-        request={"application/json": FEATURE_IN, "application/geo+json": FEATURE_IN},
+        request=FEATURE_BODY,
         responses=CHANGE,
     )
     def put(self, request, layer: str, ident: str):

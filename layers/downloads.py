@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 
 from gis_app.carehomes.scope import visible_carehomes
-from gis_app.lib.api import BBOX, answers, path, query
+from gis_app.lib.api import BBOX, answers, path
 
 from . import queries
 from .api import layer_or_404
@@ -54,7 +54,7 @@ class LayerDownload(GisAPIView):
     @extend_schema(
         operation_id="layer_download",
         description="One layer as a file (GeoJSON, or a GeoPackage table named by the layer key), in your scope.",
-        parameters=[LAYER, FORMAT, BBOX, query("datetime", "changed at this instant or in this interval"), *FILTERS],
+        parameters=[LAYER, FORMAT, BBOX, *FILTERS],
         responses={**FILES, **answers(400, 401), 404: NOT_FOUND},
     )
     def get(self, request, layer: str, fmt: str):

@@ -148,7 +148,6 @@ class Items(GisAPIView):
             query("limit", f"features per response (1 or more; at most {MAX_LIMIT} are returned)", int),
             query("offset", f"features to skip (0 to {MAX_OFFSET})", int),
             BBOX,
-            query("datetime", "features changed at this instant or in this interval (start/end, '..' open)"),
             CRS,
             BBOX_CRS,
             CONTENT_CRS,

@@ -172,15 +172,13 @@ CATALOGUE_SCHEMA = component(
 
 LAYER = path("layer", "the layer's key (see /api/layers/)", enum=LAYER_KEYS)
 FILTERS = [
+    query("datetime", "features changed at this instant or in this interval (start/end, '..' for an open end)"),
     query("care_home", "only this care home's features (its id)", pattern=r"^[0-9]+$"),
     query("subdistrict", "only features of homes in this 街镇 (its code)"),
     query("status", "only features with this status (layers with a status field; see /api/layers/)"),
 ]
 GEOJSON = "application/geo+json"
-
-
-def geojson(schema: dict, description: str = "") -> OpenApiResponse:
-    return OpenApiResponse(schema, description)
+FEATURE_BODY = {"application/json": FEATURE_IN, GEOJSON: FEATURE_IN}
 
 
 LAYER_ERRORS = {

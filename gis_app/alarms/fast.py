@@ -6,6 +6,7 @@ The host is checked against ALLOWED_HOSTS and plain http is refused where Django
 import json
 import logging
 import re
+from http import HTTPStatus
 
 from django.conf import settings
 from django.core import signals
@@ -16,18 +17,6 @@ from .webhook import receive
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/api/alarms/webhook/([-a-zA-Z0-9_]+)/$")
-REASONS = {
-    200: "OK",
-    301: "Moved Permanently",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Content",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
 
 
 class Headers:
@@ -57,7 +46,7 @@ class AlarmWebhookFastPath:
             ("Cache-Control", "no-store"),
             *extra,
         ]
-        start_response(f"{status} {REASONS.get(status, '')}", headers)
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [body]
 
     def handle(self, environ, slug: str) -> tuple[int, dict, list]:

@@ -82,10 +82,7 @@ _SAFE_POPUP = Template(
     """
 )
 # The properties' values are written with textContent: whatever an import put into a 街镇 name stays text.
-_PROPERTY_TOOLTIP = Template(
-    """
-    {% macro script(this, kwargs) %}
-        {{ this._parent.get_name() }}.bindTooltip(function (layer) {
+_PROPERTY_LINES = """
             var props = layer.feature.properties || {}, div = L.DomUtil.create("div");
             {{ this.fields|tojson }}.forEach(function (field, i) {
                 var value = props[field];
@@ -93,10 +90,16 @@ _PROPERTY_TOOLTIP = Template(
                 var line = L.DomUtil.create("div", "", div), label = {{ this.labels|tojson }}[i];
                 line.textContent = label ? label + "：" + value : String(value);
             });
+"""
+_PROPERTY_TOOLTIP = Template(
+    """
+    {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindTooltip(function (layer) {
+            {PROPERTY_LINES}
             return div;
         }, {{ this.options|tojson }});
     {% endmacro %}
-    """
+    """.replace("{PROPERTY_LINES}", _PROPERTY_LINES.strip())
 )
 
 
@@ -106,13 +109,7 @@ _PROPERTY_POPUP = Template(
     """
     {% macro script(this, kwargs) %}
         {{ this._parent.get_name() }}.bindPopup(function (layer) {
-            var props = layer.feature.properties || {}, div = L.DomUtil.create("div");
-            {{ this.fields|tojson }}.forEach(function (field, i) {
-                var value = props[field];
-                if (value === null || value === undefined || value === "") return;
-                var line = L.DomUtil.create("div", "", div), label = {{ this.labels|tojson }}[i];
-                line.textContent = label ? label + "：" + value : String(value);
-            });
+            {PROPERTY_LINES}
             var href = props[{{ this.link_field|tojson }}];
             if (typeof href === "string" && href.charAt(0) === "/" && href.charAt(1) !== "/") {
                 var a = L.DomUtil.create("a", "", div);
@@ -121,7 +118,7 @@ _PROPERTY_POPUP = Template(
             return div;
         }, {{ this.options|tojson }});
     {% endmacro %}
-    """
+    """.replace("{PROPERTY_LINES}", _PROPERTY_LINES.strip())
 )
 
 
