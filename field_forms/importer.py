@@ -271,7 +271,8 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                     _feature_photo(project, folder, photos.get((key, uid)), layer, current, by, report)
                     continue
                 if snap is None or snap.digest != web_digest:  # changed on both sides since the last exchange
-                    _conflict(project, key, uid, "both_changed", feature_attributes(layer, current), attrs, row.wkt,
+                    web = {**feature_attributes(layer, current), "geometry": getattr(current, layer.geometry_field).wkt}
+                    _conflict(project, key, uid, "both_changed", web, attrs, row.wkt,
                               f"{where}：平台与外业均有修改，未自动合并")  # fmt: skip
                     report.conflicts += 1
                     continue

@@ -11,6 +11,7 @@ from layers.catalogue import FIELD_EDITORS, own_layers
 from layers.services import FeatureError, save_feature
 
 from .canonical import digest
+from .canonical import geometry as canonical_geometry
 from .models import Conflict, ConflictStatus, FieldProject, Snapshot
 from .spec import ScopeError, feature_digest, resolve_scope
 
@@ -111,9 +112,10 @@ def conflict_rows(conflict: Conflict) -> list[tuple[str, str, str]]:
     for name in [*fields, *COMMON_LABELS]:
         if name in HIDDEN or (name not in web and name not in field):
             continue
-        if name == "geometry":
-            if field.get("geometry") and web:  # the web side holds no geometry text: say only that the field has one
-                rows.append(("位置/形状", "平台位置", "外业位置（已移动或重绘）"))
+        if name == "geometry":  # said only when the two shapes differ (conflicts from before hold no web geometry)
+            a, b = web.get("geometry"), field.get("geometry")
+            if a and b and canonical_geometry(a) != canonical_geometry(b):
+                rows.append(("位置/形状", "平台位置", "外业已移动或重绘"))
             continue
         a, b = web.get(name), field.get(name)
         if (
