@@ -6,12 +6,16 @@ through the same importers users run; each test then runs inside a transaction t
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.gis.geos import Point
+from django.contrib.gis.geos import LineString, Point, Polygon
 
 from gis_app.carehomes.credit_code import check_character
 from gis_app.carehomes.demo import load_demo
 from gis_app.carehomes.models import CareHome, Profile, Role, SafetyServiceProvider, Subdistrict
 from gis_app.inspections.catalogue import load_catalogue
+from layers.catalogue import get_layer
+from layers.services import save_feature
+
+from .qfieldcloud_standin import StandIn
 
 pytest_plugins = ["tests.browser"]  # the `browser` and `page` fixtures
 
@@ -172,3 +176,58 @@ def media_in_tmp(request, settings, tmp_path):
         settings.MEDIA_ROOT = request.getfixturevalue("live_server").media_root
     else:
         settings.MEDIA_ROOT = tmp_path / "media"
+
+
+# The field-sync fixtures (tests/test_qfield.py, tests/test_field_sync.py, tests/test_sync_fuzz.py).
+@pytest.fixture
+def bureau(django_user_model):
+    return django_user_model.objects.get(username="bureau")
+
+
+@pytest.fixture
+def surveyed_home(make_home, tanggu, bureau):
+    home = make_home(tanggu, fire_safety_manager="王五", fire_safety_manager_phone="13800000000")
+    x, y = home.location.x, home.location.y
+    save_feature(
+        get_layer("safety_exit"),
+        by=bureau,
+        home=home,
+        geometry=Point(x + 0.0004, y, srid=4326),
+        attributes={"kind": "door", "status": "open", "clear_width_m": "1.20", "exit_sign_ok": True},
+    )
+    save_feature(
+        get_layer("safety_exit"),
+        by=bureau,
+        home=home,
+        geometry=Point(x - 0.0004, y, srid=4326),
+        attributes={"kind": "stairway", "status": "open"},
+    )
+    save_feature(
+        get_layer("fire_lane"),
+        by=bureau,
+        home=home,
+        geometry=LineString((x, y - 0.0005), (x + 0.0008, y - 0.0005), srid=4326),
+        attributes={"width_m": "4.50", "status": "clear", "turnaround": False},
+    )
+    save_feature(get_layer("building"), by=bureau, home=home, geometry=Polygon(
+        ((x - 0.0002, y - 0.0002), (x + 0.0002, y - 0.0002), (x + 0.0002, y + 0.0002), (x - 0.0002, y + 0.0002),
+         (x - 0.0002, y - 0.0002)), srid=4326), attributes={"name": "1号楼", "floors": 3})  # fmt: skip
+    save_feature(
+        get_layer("fire_equipment"),
+        by=bureau,
+        home=home,
+        geometry=Point(x, y + 0.0003, srid=4326),
+        attributes={"kind": "extinguisher", "status": "ok", "last_checked_on": "2026-10-01"},
+    )
+    return home
+
+
+@pytest.fixture
+def standin(settings):
+    with StandIn() as server:
+        settings.QFIELDCLOUD_URL = server.url
+        settings.QFIELDCLOUD_TOKEN = ""
+        settings.QFIELDCLOUD_USERNAME, settings.QFIELDCLOUD_PASSWORD = server.username, server.password
+        settings.QFIELDCLOUD_POLL_SECONDS = 0.2
+        settings.QFIELDCLOUD_JOB_TIMEOUT = 120
+        yield server

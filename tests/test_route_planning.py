@@ -164,11 +164,6 @@ def teams_at(point: Point, n=2):
     ]
 
 
-@pytest.fixture
-def bureau(django_user_model):
-    return django_user_model.objects.get(username="bureau")
-
-
 def test_a_plan_is_solved_as_a_job_and_replanned_when_stops_change(bureau, places):
     office = Point(117.7105, 39.0032, srid=4326)
     candidates = services.select_candidates(bureau, mode="risk", limit=12)
