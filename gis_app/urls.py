@@ -107,6 +107,7 @@ urlpatterns = [
     path("ogc/collections", ogc.Collections.as_view(), name="ogc-collections"),
     path("ogc/collections/<str:collection>", ogc.Collection.as_view(), name="ogc-collection"),
     path("ogc/collections/<str:collection>/items", ogc.Items.as_view(), name="ogc-items"),
+    path("ogc/collections/<str:collection>/queryables", ogc.Queryables.as_view(), name="ogc-queryables"),
     path("ogc/collections/<str:collection>/items/<str:fid>", ogc.Item.as_view(), name="ogc-item"),
     path("tiles/<str:layer>/<int:z>/<int:x>/<int:y>.pbf", layers_tiles.TileView.as_view(), name="tile"),
     path("layers/<str:layer>/download.<str:fmt>", layers_downloads.LayerDownload.as_view(), name="layer-download"),

@@ -14,7 +14,7 @@ SURVEY = {
 }
 
 
-def _value(field: Field) -> dict:
+def field_schema(field: Field) -> dict:
     kinds = {
         "text": {"type": "string"},
         "bool": {"type": "boolean"},
@@ -37,7 +37,7 @@ def _value(field: Field) -> dict:
 def properties_out(layer: Layer) -> dict:
     props = {"care_home": {"type": "integer"}, "care_home_name": STRING}
     for f in layer.fields:
-        props[f.name] = _value(f)
+        props[f.name] = field_schema(f)
         if f.values is not None:
             props[f"{f.name}_label"] = {"type": "string", "description": f"{f.label}（中文）"}
     if layer.owned_here:
@@ -56,7 +56,7 @@ def properties_out(layer: Layer) -> dict:
 
 def properties_in(layer: Layer) -> dict:
     props = {"care_home": {"type": "integer", "description": "the care home's id (POST only; a feature stays with it)"}}
-    props.update({f.name: _value(f) for f in layer.editable_fields})
+    props.update({f.name: field_schema(f) for f in layer.editable_fields})
     props.update(SURVEY)
     props["updated_at"] = {"type": "string", "format": "date-time", "description": "the version edited from"}
     return {"type": "object", "title": layer.title, "properties": props, "additionalProperties": False}

@@ -170,6 +170,75 @@ def test_ogc_items_in_cgcs2000_latitude_first_and_bbox_in_it(client, world, feat
     assert client.get(url, {"crs": "EPSG:3857"}).status_code == 400
 
 
+def test_ogc_queryables_describe_the_fields_and_filter_items(client, world, features):
+    bureau = world["users"]["bureau"]
+    exit_b = features["home_b"][0]
+    get_layer("safety_exit").get_model().objects.filter(pk=exit_b.pk).update(status="open", exit_sign_ok=False)
+    client.force_login(bureau)
+    conformance = client.get("/ogc/conformance").json()["conformsTo"]
+    assert any(c.endswith("/conf/queryables-query-parameters") for c in conformance)
+    links = client.get("/ogc/collections/safety_exit").json()["links"]
+    [link] = [x for x in links if x["rel"].endswith("/queryables")]
+    r = client.get(link["href"])
+    assert r.status_code == 200 and r["Content-Type"].startswith("application/schema+json")
+    schema = r.json()
+    props = schema["properties"]
+    assert props["geometry"] == {"x-ogc-role": "primary-geometry", "title": "几何", "format": "geometry-point"}
+    assert props["kind"]["enum"] == ["door", "stairway", "outdoor_stair"] and props["kind"]["title"] == "类型"
+    assert props["kind"]["x-labels"]["door"] == "安全出口门"
+    assert props["clear_width_m"] == {"type": "number", "minimum": 0, "maximum": 20, "title": "净宽（米）"}
+    assert props["exit_sign_ok"]["type"] == "boolean" and "status" not in props  # `status` is the shared filter
+    assert schema["additionalProperties"] is False
+
+    def ids(**params) -> set[str]:
+        r = client.get("/ogc/collections/safety_exit/items", params)
+        assert r.status_code == 200, r.content
+        return {f["id"] for f in r.json()["features"]}
+
+    a, b = str(features["home_a"][0].uuid), str(exit_b.uuid)
+    assert ids(exit_sign_ok="true") == {a} and ids(exit_sign_ok="false") == {b}
+    assert ids(kind="door") == {a, b} and ids(kind="stairway") == set()
+    assert ids(status="open") == {b}
+    for bad in ({"kind": "window"}, {"exit_sign_ok": "yes"}, {"clear_width_m": "wide"}):
+        r = client.get("/ogc/collections/safety_exit/items", bad)
+        assert r.status_code == 400 and r.json()["description"].startswith(next(iter(bad)) + ": expected"), bad
+    assert client.get("/ogc/collections/nope/queryables").status_code == 404
+
+
+def test_ogc_serves_care_homes_and_subdistrict_boundaries_in_scope(client, world):
+    from gis_app.carehomes.models import CareHome
+    from layers.queries import CGCS2000
+
+    street, bureau = world["users"]["subdistrict"], world["users"]["bureau"]
+    client.force_login(bureau)
+    ids = [c["id"] for c in client.get("/ogc/collections").json()["collections"]]
+    assert ids[-2:] == ["carehome", "subdistrict"]
+    homes = client.get("/ogc/collections/carehome/items", {"limit": 10_000}).json()
+    assert homes["numberMatched"] == CareHome.objects.count()
+    assert {f["id"] for f in homes["features"]} >= {world["home_a"].pk, world["home_b"].pk}
+    a = next(f for f in homes["features"] if f["id"] == world["home_a"].pk)
+    assert a["properties"]["name"] == world["home_a"].name
+    assert a["properties"]["subdistrict_name"] == world["tanggu"].name
+    assert a["properties"]["status_label"] and a["geometry"]["type"] == "Point"
+    boundaries = client.get("/ogc/collections/subdistrict/items", {"limit": 100}).json()
+    assert boundaries["features"][0]["geometry"]["type"] == "MultiPolygon"
+    one = client.get(f"/ogc/collections/subdistrict/items/{world['tanggu'].code}", {"crs": CGCS2000})
+    assert one.status_code == 200 and one.json()["properties"]["name"] == world["tanggu"].name
+    queryables = client.get("/ogc/collections/carehome/queryables").json()["properties"]
+    assert queryables["beds"]["type"] == "integer" and queryables["name"]["title"] == "机构名称"
+    by_name = client.get("/ogc/collections/carehome/items", {"name": world["home_b"].name}).json()
+    assert [f["id"] for f in by_name["features"]] == [world["home_b"].pk]
+    client.force_login(street)  # a 街镇 office: its own homes and its own boundary only
+    homes = client.get("/ogc/collections/carehome/items", {"limit": 10_000}).json()
+    mine = set(CareHome.objects.filter(subdistrict=world["tanggu"]).values_list("pk", flat=True))
+    assert {f["id"] for f in homes["features"]} == mine and world["home_a"].pk in mine
+    boundaries = client.get("/ogc/collections/subdistrict/items").json()
+    assert [f["id"] for f in boundaries["features"]] == [world["tanggu"].code]
+    assert client.get("/ogc/collections/carehome/items", {"beds": "many"}).status_code == 400
+    assert client.get(f"/ogc/collections/subdistrict/items/{world['hangu'].code}").status_code == 404
+    assert client.get(f"/ogc/collections/carehome/items/{world['home_b'].pk}").status_code == 404
+
+
 @pytest.mark.django_db(transaction=True)
 def test_gdal_reads_the_ogc_api_with_a_token(live_server, world, features):
     token = issue(world["users"]["subdistrict"])[1]
@@ -187,3 +256,22 @@ def test_gdal_reads_the_ogc_api_with_a_token(live_server, world, features):
         ["ogrinfo", "-ro", "-so", f"OAPIF:{live_server.url}/ogc"], capture_output=True, text=True, timeout=120
     )
     assert bad.returncode != 0  # no token, no data
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gdal_reads_every_collection_with_basic_and_a_gis_token(live_server, world, features):
+    """GDAL_HTTP_USERPWD (HTTP Basic: user name + GIS token), as ArcGIS Pro and QGIS send it; counts are the scope's."""
+    from layers.collections import COLLECTIONS
+
+    street = world["users"]["subdistrict"]
+    token = issue(street, purpose="gis")[1]
+    env = {"GDAL_HTTP_USERPWD": f"{street.username}:{token}", "OAPIF_PAGE_SIZE": "1000"}
+    for collection in COLLECTIONS:
+        out = ogrinfo("-ro", "-so", f"OAPIF:{live_server.url}/ogc", collection.key, env=env)
+        expected = collection.scoped(street).count()
+        assert f"Feature Count: {expected}" in out, (collection.key, expected, out[-600:])
+    out = ogrinfo("-ro", f"OAPIF:{live_server.url}/ogc", "subdistrict", env=env)
+    assert out.count("OGRFeature(subdistrict)") == 1 and f"name (String) = {world['tanggu'].name}" in out
+    wrong = {"GDAL_HTTP_USERPWD": f"{street.username}:pw-test-12345"}  # the login password is not a GIS credential
+    with pytest.raises(subprocess.CalledProcessError):
+        ogrinfo("-ro", "-so", f"OAPIF:{live_server.url}/ogc", env=wrong)
