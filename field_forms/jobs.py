@@ -13,11 +13,12 @@ from django.utils import timezone
 from gis_app.jobs.models import Job
 from gis_app.jobs.registry import handler
 from gis_app.jobs.services import JobError, RunLater, enqueue
+from gis_app.lib.qgis import QgisError
 
 from .cloud import CloudError, check_packaging, pull, push
 from .importer import ImportRefused, import_folder
 from .models import FieldProject
-from .package import QgisError, generate, zip_folder
+from .package import generate, zip_folder
 from .spec import ScopeError, resolve_scope
 
 

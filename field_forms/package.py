@@ -4,15 +4,13 @@ separate /usr/bin/python3 process, and the snapshot of what was sent, for tellin
 import hashlib
 import io
 import json
-import os
-import subprocess
-import tempfile
 import zipfile
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
+from gis_app.lib.qgis import run_script
 
 from .canonical import digest
 from .models import FieldProject, Snapshot
@@ -21,27 +19,8 @@ from .spec import Scope, project_spec
 SCRIPT = Path(__file__).with_name("qgis_project.py")
 
 
-class QgisError(RuntimeError):
-    pass
-
-
-def qgis_python() -> str:
-    return getattr(settings, "QGIS_PYTHON", "/usr/bin/python3")
-
-
 def run_qgis(*args: str, timeout: int = 600) -> dict:
-    with tempfile.TemporaryDirectory() as home:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "QT_QPA_PLATFORM": "offscreen",
-               "XDG_RUNTIME_DIR": home, "LANG": "C.UTF-8"}  # fmt: skip
-        try:
-            done = subprocess.run([qgis_python(), str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
-                                  env=env)  # fmt: skip
-        except FileNotFoundError:
-            raise QgisError(f"找不到 QGIS 的 Python（{qgis_python()}）：请安装 python3-qgis") from None
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        raise QgisError("QGIS 处理失败：" + " | ".join(tail))
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_script(SCRIPT, *args, timeout=timeout)
 
 
 def generate(scope: Scope, out_dir: Path, *, title: str | None = None) -> dict:

@@ -117,6 +117,8 @@ urlpatterns = [
         name="carehome-layers-download",
     ),
     path("layers/legend/", layers_views.legend, name="layers-legend"),
+    path("layers/desktop/", layers_views.desktop, name="layers-desktop"),
+    path("layers/desktop.qgs", layers_views.desktop_project, name="layers-desktop-project"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("audit/", ops_views.audit, name="audit"),

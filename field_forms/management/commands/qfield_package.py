@@ -2,9 +2,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from field_forms.package import QgisError, generate
+from field_forms.package import generate
 from field_forms.spec import ScopeError, resolve_scope
 from gis_app.lib.progress import progress_bar
+from gis_app.lib.qgis import QgisError
 
 
 class Command(BaseCommand):
