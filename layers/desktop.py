@@ -54,7 +54,8 @@ def _collection_spec(collection) -> dict:
     if isinstance(collection, LayerCollection):
         layer = collection.layer
         status = layer.field(layer.status_field) if layer.status_field else None
-        problems = sorted(layer.problem_values)
+        codes = status.values.codes if status is not None and status.values is not None else []
+        problems = [c for c in codes if c in layer.problem_values] or sorted(layer.problem_values)  # the list's order
         return {
             "key": layer.key,
             "title": layer.title,

@@ -14,7 +14,6 @@ QGIS 3.22 cannot add an OAPIF layer it cannot reach, so each is built as an empt
 geometry, styled, and its data source is rewritten to the OGC API in the saved XML.
 """
 
-import base64
 import json
 import os
 import sys
@@ -250,7 +249,7 @@ def _point_at_ogc_api(path: Path, sources: dict[str, str]) -> None:
 
 
 def open_project(path: str, username: str, token: str, authcfg: str, tile: list[str]) -> dict:
-    from qgis.core import QgsAuthMethodConfig, QgsTileXYZ
+    from qgis.core import QgsAuthMethodConfig
 
     manager = QgsApplication.authManager()
     manager.setMasterPassword("test-master-password", True)
@@ -282,12 +281,45 @@ def open_project(path: str, username: str, token: str, authcfg: str, tile: list[
                 info["legend"] = [r.label() for r in layer.renderer().rootRule().children()]
             info["labels"] = layer.labelsEnabled()
         elif isinstance(layer, QgsVectorTileLayer) and tile:
-            z, x, y = (int(v) for v in tile)
-            data = bytes(layer.getRawTile(QgsTileXYZ(x, y, z)))
-            info["tile"] = base64.b64encode(data).decode()
             info["styles"] = [s.styleName() for s in layer.renderer().styles()]
+            info["pixels"] = _render_tile(layer, *(int(v) for v in tile))
         out["layers"][layer.name()] = info
     return out
+
+
+def _render_tile(layer, z: int, x: int, y: int) -> dict:
+    """Draws one XYZ tile's area at 256 px (QGIS then fetches that zoom's tile, through the layer's authcfg) and counts
+    the pixels in the problem colours and in any colour: what a person would see on the map."""
+    import math
+
+    from qgis.core import QgsMapRendererSequentialJob, QgsMapSettings
+    from qgis.PyQt.QtCore import QSize
+
+    size = 2 * math.pi * 6378137 / 2**z
+    minx, maxy = -math.pi * 6378137 + x * size, math.pi * 6378137 - y * size
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:3857"))
+    settings.setExtent(QgsRectangle(minx, maxy - size, minx + size, maxy))
+    settings.setOutputSize(QSize(256, 256))
+    settings.setBackgroundColor(QColor("white"))
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    problem = QColor(PROBLEM_FILL), QColor(PROBLEM_STROKE)
+    counts = {"problem": 0, "drawn": 0}
+    for py in range(image.height()):
+        for px in range(image.width()):
+            colour = QColor(image.pixel(px, py))
+            if colour.name() != "#ffffff":
+                counts["drawn"] += 1
+            if any(
+                abs(colour.red() - c.red()) + abs(colour.green() - c.green()) + abs(colour.blue() - c.blue()) < 30
+                for c in problem
+            ):
+                counts["problem"] += 1
+    return counts
 
 
 def main(argv: list[str]) -> int:

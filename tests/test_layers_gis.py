@@ -275,3 +275,46 @@ def test_gdal_reads_every_collection_with_basic_and_a_gis_token(live_server, wor
     wrong = {"GDAL_HTTP_USERPWD": f"{street.username}:pw-test-12345"}  # the login password is not a GIS credential
     with pytest.raises(subprocess.CalledProcessError):
         ogrinfo("-ro", "-so", f"OAPIF:{live_server.url}/ogc", env=wrong)
+
+
+def test_desktop_gis_page_issues_shows_once_and_revokes_gis_tokens(world):
+    import re
+
+    from django.test import Client
+
+    from gis_app.carehomes import tokens
+    from gis_app.carehomes.models import ApiToken
+
+    street = world["users"]["subdistrict"]
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(street)
+    csrf = browser.get("/layers/desktop/").cookies["csrftoken"].value
+    r = browser.post(
+        "/layers/desktop/", {"action": "issue", "name": "科室QGIS", "days": "30", "csrfmiddlewaretoken": csrf}
+    )
+    key = re.search(r'id="new-token-key">([^<]+)<', r.content.decode()).group(1)
+    assert tokens.check(key, purposes=("gis",)) == street
+    again = browser.get("/layers/desktop/").content.decode()
+    assert key not in again and key[:10] in again  # the prefix identifies it; the key is never shown again
+    token = ApiToken.objects.get(user=street)
+    refused = browser.post("/layers/desktop/", {"action": "revoke", "token": token.pk})  # no CSRF token
+    assert refused.status_code == 403 and tokens.check(key) == street
+    r = browser.post("/layers/desktop/", {"action": "revoke", "token": token.pk, "csrfmiddlewaretoken": csrf})
+    assert r.status_code == 302 and tokens.check(key) is None
+    other = tokens.issue(world["users"]["bureau"], purpose="gis")[0]  # someone else's token: not found, not revoked
+    assert (
+        browser.post(
+            "/layers/desktop/", {"action": "revoke", "token": other.pk, "csrfmiddlewaretoken": csrf}
+        ).status_code
+        == 404
+    )
+    for _ in range(5):
+        browser.post("/layers/desktop/", {"action": "issue", "name": "x", "days": "30", "csrfmiddlewaretoken": csrf})
+    r = browser.post("/layers/desktop/", {"action": "issue", "name": "y", "days": "30", "csrfmiddlewaretoken": csrf})
+    assert "上限 5 个" in r.content.decode() and "new-token-key" not in r.content.decode()
+    bad = browser.post("/layers/desktop/", {"action": "issue", "name": "", "days": "7", "csrfmiddlewaretoken": csrf})
+    assert "new-token-key" not in bad.content.decode()
+    nobody = Client()
+    nobody.force_login(world["users"]["no_role"])
+    assert nobody.get("/layers/desktop/").status_code == 403
+    assert nobody.get("/layers/desktop.qgs").status_code == 403

@@ -80,3 +80,67 @@ def test_qgis_with_the_login_password_instead_of_a_token_gets_nothing(live_serve
     street = world["users"]["subdistrict"]
     seen = qgis(live_server.url, street.username, "pw-test-12345", ["safety_exit"])
     assert not seen["safety_exit"]["valid"] or seen["safety_exit"]["count"] == 0
+
+
+def test_the_downloaded_desktop_project_opens_in_qgis_with_every_layer_and_no_secret(live_server, world, tmp_path):
+    """The three steps of the README: a GIS token from the 桌面GIS page, a Basic authentication configuration with the
+    project's id, the downloaded .qgs opened in QGIS — every OGC API layer valid with the user's scoped counts, the
+    catalogue's styles and Chinese names, and a vector-tile layer fetching the z14 tile through the same login."""
+    import re
+
+    from django.conf import settings
+    from django.test import Client
+
+    from layers.collections import COLLECTIONS
+
+    from .test_layers_gis import tile_of
+
+    bureau, street = world["users"]["bureau"], world["users"]["subdistrict"]
+    home = world["home_a"]
+    x, y = home.location.x, home.location.y
+    save_feature(get_layer("safety_exit"), by=bureau, home=home, geometry=Point(x + 0.0002, y, srid=4326),
+                          attributes={"kind": "door", "status": "locked"})  # fmt: skip
+    bx, by = world["home_b"].location.x, world["home_b"].location.y
+    save_feature(get_layer("fire_lane"), by=bureau, home=world["home_b"], attributes={"width_m": "5", "status": "clear"},
+                 geometry=LineString((bx, by), (bx + 0.001, by), srid=4326))  # fmt: skip
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(street)
+    page = browser.get("/layers/desktop/")
+    assert page.status_code == 200 and settings.QGIS_AUTHCFG_ID in page.content.decode()
+    csrf = page.cookies["csrftoken"].value
+    issued = browser.post("/layers/desktop/", {"action": "issue", "name": "科室QGIS", "days": "90",
+                                               "csrfmiddlewaretoken": csrf})  # fmt: skip
+    assert issued.status_code == 200 and issued["Cache-Control"] == "no-store"
+    key = re.search(r'id="new-token-key">([^<]+)<', issued.content.decode()).group(1)
+    host = live_server.url.split("//", 1)[1]
+    download = browser.get("/layers/desktop.qgs", {"subdistrict": world["tanggu"].code}, HTTP_HOST=host)
+    assert download.status_code == 200 and "attachment" in download["Content-Disposition"]
+    project = tmp_path / "desktop.qgs"
+    project.write_bytes(download.content)
+    assert browser.get("/layers/desktop.qgs", {"subdistrict": world["hangu"].code}).status_code == 404  # not theirs
+
+    tx, ty = tile_of(x + 0.0002, y, 14)
+    with tempfile.TemporaryDirectory() as home_dir:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home_dir, "QT_QPA_PLATFORM": "offscreen",
+               "XDG_RUNTIME_DIR": home_dir, "LANG": "C.UTF-8"}  # fmt: skip
+        script = Path(__file__).parent.parent / "layers" / "qgis_desktop.py"
+        done = subprocess.run(["/usr/bin/python3", str(script), "open", str(project), street.username, key,
+                               settings.QGIS_AUTHCFG_ID, "14", str(tx), str(ty)], env=env, capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["secret_in_project"] is False and seen["crs"] == "EPSG:4490"
+    layers = seen["layers"]
+    for collection in COLLECTIONS:
+        info = layers[collection.title]
+        assert info["valid"] and info["provider"] == "OAPIF", collection.key
+        assert f"authcfg={settings.QGIS_AUTHCFG_ID}" in info["source"]
+        assert info["count"] == collection.scoped(street).count(), collection.key
+    exits = layers["安全出口"]
+    assert exits["legend"] == ["问题（上锁、堵塞）", "其他"] and exits["fields"]["status"] == "状态"
+    assert layers["街镇边界"]["labels"] and layers["街镇边界"]["count"] == 1
+    assert layers["消防车通道"]["count"] == 0  # home_b's lane is in another 街镇
+    tiles = layers["安全出口（矢量切片）"]
+    assert tiles["valid"] and tiles["visible"] is False and "安全出口：问题" in tiles["styles"]
+    assert tiles["pixels"]["problem"] > 10, tiles["pixels"]  # the locked exit, drawn red from the z14 tile
+    assert layers["消防车通道（矢量切片）"]["pixels"]["drawn"] == 0  # nothing of another 街镇 in this tile
