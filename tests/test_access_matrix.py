@@ -135,6 +135,7 @@ def objects(world, photo):
             "media": HazardPhoto.objects.filter(hazard=hazard).first().image.name,
             "code": home.subdistrict.code,
             "sub": home.subdistrict_id,
+            "sub_code": home.subdistrict.code,
         }
     out["in"]["job"] = Job.objects.create(
         kind="hazards.export", title="导出", created_by=world["users"]["care_home"]
@@ -216,11 +217,14 @@ MATRIX: dict[str, tuple[str, str, str | None]] = {
     "ogc-collections": ("/ogc/collections", "U222222", None),
     "ogc-collection": ("/ogc/collections/safety_exit", "U222222", None),
     "ogc-items": ("/ogc/collections/safety_exit/items?care_home={home}", "U222222", "U222222"),
+    "ogc-queryables": ("/ogc/collections/safety_exit/queryables", "U222222", None),
     "ogc-item": ("/ogc/collections/safety_exit/items/{exit}", "U22222N", "U22NNNN"),
     "tile": ("/tiles/safety_exit/14/13542/6213.pbf", "U222222", None),
     "layer-download": ("/layers/safety_exit/download.geojson?care_home={home}", "U222222", "U222222"),
     "carehome-layers-download": ("/carehomes/{home}/layers.geojson", "U22222N", "U22NNNN"),
     "layers-legend": ("/layers/legend/", "3222222", None),
+    "layers-desktop": ("/layers/desktop/", "3222224", None),
+    "layers-desktop-project": ("/layers/desktop.qgs?subdistrict={sub_code}", "3222224", "322NNN4"),
     "api-subdistrict-list": ("/api/subdistricts/", "U222222", None),
     "api-subdistrict-detail": ("/api/subdistricts/{sub}/", "U22222N", "U22NNNN"),
     "api-carehome-list": ("/api/carehomes/", "U222222", None),
