@@ -1,4 +1,4 @@
-"""The route solver on the public benchmarks with known optima (../shared/bench-data/routing/): gap and time per instance
+"""The route solver on the public benchmarks with known optima (bench/data/routing/, in the repository): gap and time per instance
 next to the reference, every plan checked by the independent checker. No database needed."""
 
 import os
@@ -9,11 +9,7 @@ from gis_app.routing.problem import load
 from gis_app.routing.references import tsp_optimum, vrptw_reference
 from gis_app.routing.solver import solve
 
-DATA = Path(
-    os.environ.get(
-        "ROUTING_BENCH_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "bench-data" / "routing"
-    )
-)
+DATA = Path(os.environ.get("ROUTING_BENCH_DATA", Path(__file__).resolve().parent / "data" / "routing"))
 
 
 def run() -> list[list]:
@@ -24,8 +20,13 @@ def run() -> list[list]:
         ("st70", 1),
         ("eil76", 1),
         ("kroA100", 1),
+        ("pr76", 1),  # the large-coordinate instances: distances beyond fast-tsp's 16 bits
         ("ch150", 5),
+        ("pr152", 5),
+        ("d198", 5),
+        ("pr226", 5),
         ("a280", 5),
+        ("lin318", 5),
     ]:
         path = DATA / "tsplib" / f"{name}.tsp"
         problem, best = load(path), tsp_optimum(path)

@@ -1,6 +1,7 @@
 """Reference values shipped beside the instances: TSPLIB optimal tours (their cost under our own distance function is the
 optimum) and LKH tour files whose names carry vehicles and cost."""
 
+import json
 import re
 from pathlib import Path
 
@@ -24,8 +25,13 @@ def read_tour(path: Path) -> list[int]:
 
 
 def tsp_optimum(tsp: Path) -> float:
+    """The cost of the optimal tour beside the instance under our own distance function, or the published optimum
+    (optima.json in the same folder) for instances shipped without their tour."""
+    tour_file = tsp.with_suffix(".opt.tour")
+    if not tour_file.exists():
+        return float(json.loads((tsp.parent / "optima.json").read_text())[tsp.stem])
     problem = load(tsp)
-    tour = [n - 1 for n in read_tour(tsp.with_suffix(".opt.tour"))]
+    tour = [n - 1 for n in read_tour(tour_file)]
     return sum(problem.distance(a, b) for a, b in zip(tour, tour[1:] + tour[:1], strict=True))
 
 
