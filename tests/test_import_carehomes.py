@@ -190,7 +190,7 @@ def test_command_prints_the_report_and_fails_on_bad_rows(db, tmp_path, capsys):
     bad.write_bytes(csv_bytes([row(2, 纬度="")]))
     with pytest.raises(CommandError, match="1 行有问题"):
         call_command("import_carehomes", str(bad))
-    assert "第2行【纬度】：不能为空" in capsys.readouterr().out
+    assert "第2行【纬度】（E2）：不能为空" in capsys.readouterr().out
     call_command("import_carehomes", "--template", str(tmp_path / "t.xlsx"))
     assert (tmp_path / "t.xlsx").exists()
 
@@ -198,3 +198,103 @@ def test_command_prints_the_report_and_fails_on_bad_rows(db, tmp_path, capsys):
 def test_providers_are_reused_not_duplicated(db):
     import_carehomes(xlsx([row(1, 第三方安全服务机构="甲公司"), row(2, 第三方安全服务机构="甲公司")]), "a.xlsx")
     assert SafetyServiceProvider.objects.filter(name="甲公司").count() == 1
+
+
+def untidy_workbook() -> bytes:
+    """A list as a 街镇 office sends it: a title row, a two-row header with merged cells and other column names,
+    full-width digits and spaces, degrees-minutes-seconds, numbers as text with units, blank rows between blocks, a
+    subtotal row, and a second sheet that is not a list."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "汇总表"
+    ws.append(["滨海新区养老机构消防安全基本情况统计表（2026年11月）"])
+    ws.merge_cells("A1:H1")
+    ws.append(["序号", "养老机构名称", "社会信用代码", "详细地址", "坐标", None, "床位（张）", "入住老人数"])
+    ws.append([None, None, None, None, "经度", "纬度", None, None])
+    ws.merge_cells("E2:F2")
+    for col in "ABCDGH":
+        ws.merge_cells(f"{col}2:{col}3")
+    ws.append(
+        [
+            1,
+            "  海滨颐养院　",
+            make_credit_code(71),
+            "滨海新区海滨路1号",
+            "117°39′37.1″",
+            "39°01′09.8″",
+            "１２０",
+            "80人",
+        ]
+    )
+    ws.append([])
+    ws.append(
+        [2, "新港老年公寓", make_credit_code(72), "滨海新区新港路2号", "１１７．６６０３", "39.0194", "1,020", " 95 "]
+    )
+    ws.append(["合计", None, None, None, None, None, 1140, 175])
+    notes = wb.create_sheet("说明")
+    notes.append(["本表由街镇填报"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_an_untidy_office_spreadsheet_is_recognised(db):
+    report = import_carehomes(untidy_workbook(), "街镇报表.xlsx")
+    assert report.committed and report.created == 2, report.as_text()
+    assert "表头在第3行（工作表“汇总表”）" in report.notes and "跳过合计行：第7行" in report.notes
+    first = CareHome.objects.get(credit_code=make_credit_code(71))
+    assert first.name == "海滨颐养院" and first.beds == 120 and first.residents == 80
+    assert abs(first.location.x - (117 + 39 / 60 + 37.1 / 3600)) < 1e-9
+    assert abs(first.location.y - (39 + 1 / 60 + 9.8 / 3600)) < 1e-9
+    second = CareHome.objects.get(credit_code=make_credit_code(72))
+    assert second.beds == 1020 and second.residents == 95 and abs(second.location.x - 117.6603) < 1e-9
+    assert import_carehomes(untidy_workbook(), "街镇报表.xlsx").unchanged == 2  # idempotent
+
+
+def test_a_bad_cell_in_an_untidy_spreadsheet_is_named_by_its_reference(db):
+    wb = load_workbook(io.BytesIO(untidy_workbook()))
+    wb["汇总表"]["E4"] = "117°75′00″"  # 75 minutes
+    wb["汇总表"]["G6"] = "很多"
+    buf = io.BytesIO()
+    wb.save(buf)
+    report = import_carehomes(buf.getvalue(), "x.xlsx")
+    assert not report.committed and CareHome.objects.filter(credit_code=make_credit_code(71)).count() == 0
+    assert [str(e) for e in report.errors] == [
+        "第4行【经度】（E4）：分、秒应小于 60：“117°75′00″”",
+        "第6行【床位数】（G6）：应为非负整数，实际为“很多”",
+    ]
+
+
+def test_several_lists_in_one_workbook_are_asked_for_by_name(db):
+    wb = Workbook()
+    for title, serial in (("塘沽", 81), ("汉沽", 82)):
+        ws = wb.create_sheet(title)
+        ws.append(HEADERS)
+        ws.append([row(serial).get(h) for h in HEADERS])
+    del wb["Sheet"]
+    buf = io.BytesIO()
+    wb.save(buf)
+    with pytest.raises(ImportFileError, match="2 个工作表都像名单（塘沽、汉沽）"):
+        import_carehomes(buf.getvalue(), "two.xlsx")
+    report = import_carehomes(buf.getvalue(), "two.xlsx", sheet="汉沽")
+    assert report.created == 1 and CareHome.objects.filter(credit_code=make_credit_code(82)).exists()
+    with pytest.raises(ImportFileError, match="没有名为“大港”的工作表；本文件的工作表：塘沽、汉沽"):
+        import_carehomes(buf.getvalue(), "two.xlsx", sheet="大港")
+
+
+def test_csv_encodings_are_said_and_a_wrong_one_is_refused_with_the_line(db, tmp_path, capsys):
+    data = csv_bytes([row(91), row(92)], encoding="gbk")
+    assert "CSV 编码：GB18030（兼容 GBK、GB2312）（自动识别）" in import_carehomes(data, "gbk.csv", commit=False).notes
+    report = import_carehomes(data, "gbk.csv", commit=False, encoding="GBK")
+    assert "CSV 编码：GB18030（兼容 GBK、GB2312）（按指定）" in report.notes and not report.errors
+    with pytest.raises(ImportFileError, match="第1行含有无法识别的字符（按 UTF-8 都无法解码）"):
+        import_carehomes(data, "gbk.csv", encoding="utf-8")
+    with pytest.raises(ImportFileError, match="不认识的编码“klingon”"):
+        import_carehomes(data, "gbk.csv", encoding="klingon")
+    broken = csv_bytes([row(93)]) + "\n滨海,".encode() + b"\xff\xfe\xfa,x\n"
+    with pytest.raises(ImportFileError, match="第4行含有无法识别的字符"):
+        import_carehomes(broken, "broken.csv")
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(data)
+    call_command("import_carehomes", str(path), "--encoding", "gbk", "--dry-run")
+    assert "按指定" in capsys.readouterr().out

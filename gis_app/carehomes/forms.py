@@ -8,9 +8,23 @@ from .models import CareHomeStatus, CoordinateSystem
 class CareHomeImportForm(forms.Form):
     file = forms.FileField(label="文件（.xlsx 或 .csv）")
     crs = forms.ChoiceField(
-        label="坐标系", choices=CoordinateSystem.choices, initial="wgs84",
+        label="坐标系",
+        choices=CoordinateSystem.choices,
+        initial="wgs84",
         help_text="文件中经纬度所用的坐标系；文件中的“坐标系”列优先",
-    )  # fmt: skip
+    )
+    sheet = forms.CharField(
+        label="工作表",
+        required=False,
+        max_length=100,
+        help_text="Excel 文件有多个名单时填写要导入的工作表名称；只有一个名单时自动识别",
+    )
+    encoding = forms.ChoiceField(
+        label="CSV 编码",
+        required=False,
+        initial="",
+        choices=[("", "自动识别（UTF-8 或 GBK）"), ("utf-8", "UTF-8"), ("gb18030", "GBK / GB18030"), ("big5", "Big5")],
+    )
     skip_bad = forms.BooleanField(label="跳过问题行，导入其余行", required=False)
     dry_run = forms.BooleanField(label="仅校验，不写入", required=False)
 

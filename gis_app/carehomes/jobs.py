@@ -16,6 +16,8 @@ def run_carehome_import(job, progress) -> dict:
             crs=params.get("crs", "wgs84"),
             commit=params.get("commit", True),
             skip_bad=params.get("skip_bad", False),
+            sheet=params.get("sheet"),
+            encoding=params.get("encoding"),
             progress=lambda done, total: progress(done, total, f"已处理 {done}/{total}"),
         )
     except ImportFileError as exc:

@@ -105,6 +105,8 @@ def carehome_import(request):
                 "crs": form.cleaned_data["crs"],
                 "skip_bad": form.cleaned_data["skip_bad"],
                 "commit": not form.cleaned_data["dry_run"],
+                "sheet": form.cleaned_data["sheet"].strip() or None,
+                "encoding": form.cleaned_data["encoding"] or None,
             },
             payload=upload.read(),
             payload_name=upload.name,

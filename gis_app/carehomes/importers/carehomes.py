@@ -6,19 +6,18 @@ unless every row passes (or skip_bad=True); then all rows are upserted by credit
 importing the same file twice changes nothing.
 """
 
-import csv
-import io
 import logging
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 
 from django.contrib.gis.geos import Point
 from django.db import transaction
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 
 from gis_app.lib.coords import SYSTEMS, to_wgs84
+from gis_app.lib.sheets import HEADER_SCAN_ROWS, SheetError, clean_header, fold, parse_count, parse_degrees, read_table
 from gis_app.lib.srid import WGS84
 
 from ..credit_code import credit_code_error, normalise
@@ -48,6 +47,27 @@ COLUMNS: dict[str, tuple[str, bool]] = {
     "第三方安全服务机构": ("safety_service", False),
     "状态": ("status", False),
 }
+# Other names offices give these columns (compared after clean_header: full-width folded, no spaces, no * markers).
+ALIASES = {
+    "养老机构名称": "机构名称", "单位名称": "机构名称", "名称": "机构名称", "机构全称": "机构名称",
+    "社会信用代码": "统一社会信用代码", "信用代码": "统一社会信用代码", "统一社会信用代码证号": "统一社会信用代码",
+    "详细地址": "地址", "机构地址": "地址", "住所": "地址",
+    "东经": "经度", "北纬": "纬度",
+    "床位": "床位数", "核定床位数": "床位数", "床位总数": "床位数",
+    "入住老人数": "在院老人数", "在住老人数": "在院老人数", "入住人数": "在院老人数",
+    "失能(全护理)老人数": "失能老人数", "全护理老人数": "失能老人数",
+    "运营状态": "状态", "机构性质": "性质",
+}  # fmt: skip
+REQUIRED = {key for key, required in COLUMNS.values() if required}
+
+
+def header_aliases() -> dict[str, str]:
+    """cleaned header text -> field key"""
+    out = {clean_header(h): key for h, (key, _) in COLUMNS.items()}
+    out.update({clean_header(alias): COLUMNS[canonical][0] for alias, canonical in ALIASES.items()})
+    return out
+
+
 EXAMPLE_ROW = [
     "滨海新区示例养老院", "52120116MJ0000000X", "天津市滨海新区塘沽街道新港路1号", 117.68, 39.02, "WGS84", 100, 80, 30,
     "民办", "示例运营管理有限公司", "张三", "张三", "13800000000", "李四", "13900000000", "2020-09-01", "", "运营中",
@@ -74,9 +94,14 @@ class RowError:
     row: int
     column: str
     message: str
+    cell: str = ""  # e.g. "E7": where to look in the spreadsheet
 
     def __str__(self) -> str:
-        where = f"第{self.row}行" + (f"【{self.column}】" if self.column else "")
+        where = (
+            f"第{self.row}行"
+            + (f"【{self.column}】" if self.column else "")
+            + (f"（{self.cell}）" if self.cell else "")
+        )
         return f"{where}：{self.message}"
 
 
@@ -87,6 +112,7 @@ class CareHomeImportReport:
     total: int = 0
     errors: list[RowError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the file was read: encoding, sheet, header row, skipped totals
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -102,8 +128,9 @@ class CareHomeImportReport:
             "source": self.source,
             "crs": self.crs,
             "total": self.total,
-            "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in self.errors],
+            "errors": [{"row": e.row, "column": e.column, "cell": e.cell, "message": e.message} for e in self.errors],
             "warnings": self.warnings,
+            "notes": self.notes,
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
@@ -113,6 +140,7 @@ class CareHomeImportReport:
 
     def as_text(self) -> str:
         lines = [f"文件：{self.source}（坐标系 {self.crs}），共 {self.total} 行数据"]
+        lines += [f"  · {n}" for n in self.notes]
         lines += [f"  ! {w}" for w in self.warnings]
         lines += [f"  ✗ {e}" for e in self.errors]
         if self.committed:
@@ -155,50 +183,21 @@ def write_template(target) -> None:
     wb.save(target)
 
 
-def read_rows(data: bytes, filename: str) -> Iterator[tuple[int, list]]:
-    """Yields (spreadsheet row number, cell values) including the header row (number 1)."""
-    suffix = Path(filename).suffix.lower()
-    if suffix == ".xlsx":
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
-            log.warning("openpyxl cannot open %s: %r", filename, exc)  # the library's text stays in the server log
-            raise ImportFileError(
-                "无法读取 Excel 文件：不是有效的 .xlsx 文件（可能已损坏，或是改了扩展名的 .xls/.csv，请在 Excel 中另存为 .xlsx）"
-            ) from None
-        ws = wb.worksheets[0]
-        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
-            yield number, list(row)
-        wb.close()
-    elif suffix == ".csv":
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ImportFileError("CSV 文件编码无法识别（请保存为 UTF-8 或 GBK）")
-        for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-            yield number, row
-    else:
-        raise ImportFileError(f"不支持的文件类型“{suffix or filename}”，请上传 .xlsx 或 .csv")
-
-
 def _text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return str(value).replace("\u3000", " ").strip()  # the full-width space of Chinese typing
 
 
 class _Row:
-    def __init__(self, number: int, values: dict, report: CareHomeImportReport):
+    def __init__(self, number: int, values: dict, report: CareHomeImportReport, cells: dict | None = None):
         self.number, self.values, self.report, self.ok = number, values, report, True
+        self.cells = cells or {}  # header -> cell reference
 
     def error(self, column: str, message: str) -> None:
-        self.report.errors.append(RowError(self.number, column, message))
+        self.report.errors.append(RowError(self.number, column, message, self.cells.get(column, "")))
         self.ok = False
 
 
@@ -223,7 +222,7 @@ def _parse_row(row: _Row, default_crs: str) -> dict | None:
         if not out[key]:
             row.error(_header_of(key), "不能为空")
 
-    code = normalise(_text(v.get("credit_code")))
+    code = normalise(_text(fold(v.get("credit_code"))))
     error = credit_code_error(code) if code else "不能为空"
     if error:
         row.error("统一社会信用代码", error)
@@ -236,11 +235,10 @@ def _parse_row(row: _Row, default_crs: str) -> dict | None:
     out["location_source"] = crs
     coords = {}
     for key, low, high in (("lon", 73.0, 136.0), ("lat", 3.0, 54.0)):
-        text = _text(v.get(key))
         try:
-            coords[key] = float(text)
-        except ValueError:
-            row.error(_header_of(key), f"不是数字：“{text}”" if text else "不能为空")
+            coords[key] = parse_degrees(v.get(key))
+        except ValueError as exc:
+            row.error(_header_of(key), str(exc))
             continue
         if not low <= coords[key] <= high:
             row.error(_header_of(key), f"{coords[key]} 超出中国范围（{low}–{high}），请检查经纬度是否填反")
@@ -254,10 +252,7 @@ def _parse_row(row: _Row, default_crs: str) -> dict | None:
             out[key] = 0
             continue
         try:
-            number = float(text)
-            if not number.is_integer() or number < 0:
-                raise ValueError
-            out[key] = int(number)
+            out[key] = parse_count(v.get(key))
         except ValueError:
             row.error(_header_of(key), f"应为非负整数，实际为“{text}”")
     if row.ok and out["residents_full_care"] > out["residents"]:
@@ -280,7 +275,8 @@ def _parse_row(row: _Row, default_crs: str) -> dict | None:
     elif isinstance(raw_date, date):
         out["commitment_on"] = raw_date
     elif _text(raw_date):
-        text = _text(raw_date).replace("/", "-").replace(".", "-")
+        text = _text(fold(raw_date)).replace("/", "-").replace(".", "-").replace("年", "-").replace("月", "-")
+        text = text.removesuffix("日")
         try:
             out["commitment_on"] = date.fromisoformat("-".join(p.zfill(2) for p in text.split("-")))
         except ValueError:
@@ -298,36 +294,45 @@ def import_carehomes(
     commit: bool = True,
     skip_bad: bool = False,
     demo: bool = False,
+    sheet: str | None = None,
+    encoding: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CareHomeImportReport:
     crs = CRS_ALIASES.get(crs.lower(), crs.lower())
     if crs not in SYSTEMS:
         raise ImportFileError(f"不支持的坐标系“{crs}”（可用：WGS84、CGCS2000、GCJ02、BD09）")
     report = CareHomeImportReport(source=filename, crs=CoordinateSystem(crs).label)
-    rows = iter(read_rows(data, filename))
+    aliases = header_aliases()
     try:
-        _, header = next(rows)
-    except StopIteration:
-        raise ImportFileError("文件是空的") from None
-    header = [_text(h) for h in header]
-    keys = []
-    for h in header:
-        if h in COLUMNS:
-            keys.append(COLUMNS[h][0])
-        else:
-            keys.append(None)
-            if h:
-                report.warnings.append(f"忽略未知列“{h}”")
-    missing = [h for h, (_k, required) in COLUMNS.items() if required and h not in header]
+        table = read_table(data, filename, aliases=aliases, required=REQUIRED, sheet=sheet, encoding=encoding)
+    except SheetError as exc:
+        raise ImportFileError(str(exc)) from None
+    report.notes += table.notes
+    keys, headers = [], {}
+    for index, h in enumerate(table.header):
+        key = aliases.get(h) or aliases.get(re.sub(r"\(.*?\)$", "", h))
+        if key is not None and key in keys:
+            report.warnings.append(f"“{h}”列重复（{table.cell(table.header_row, index)}），只读第一列")
+            key = None
+        keys.append(key)
+        if key is not None:
+            headers[index] = _header_of(key)
+        elif h:
+            report.warnings.append(f"忽略未知列“{h}”")
+    present = set(keys)
+    missing = [h for h, (k, required) in COLUMNS.items() if required and k not in present]
     if missing:
-        raise ImportFileError(f"缺少必需的列：{'、'.join(missing)}（请使用导入模板）")
+        raise ImportFileError(
+            f"缺少必需的列：{'、'.join(missing)}（在前{HEADER_SCAN_ROWS}行中没有找到含这些列名的表头行；请使用导入模板）"
+        )
 
-    body = [(n, values) for n, values in rows if any(_text(x) for x in values)]
+    body = table.rows
     report.total = len(body)
     parsed: list[tuple[int, dict]] = []
     seen_codes: dict[str, int] = {}
     for i, (number, values) in enumerate(body, start=1):
-        row = _Row(number, {k: val for k, val in zip(keys, values, strict=False) if k}, report)
+        cells = {headers[j]: table.cell(number, j) for j in headers}
+        row = _Row(number, {k: val for k, val in zip(keys, values, strict=False) if k}, report, cells)
         out = _parse_row(row, crs)
         if out is not None:
             if out["credit_code"] in seen_codes:

@@ -17,6 +17,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--crs", default="wgs84", help="coordinate system of the file: wgs84 (default), cgcs2000, gcj02, bd09"
         )
+        parser.add_argument("--sheet", help="the sheet to import (.xlsx with several lists)")
+        parser.add_argument("--encoding", help="the CSV's encoding (utf-8, gbk, gb18030, big5); default: recognised")
         parser.add_argument("--skip-bad", action="store_true", help="import the good rows, skip the bad ones")
         parser.add_argument("--dry-run", action="store_true", help="validate only, write nothing")
         parser.add_argument("--demo", action="store_true", help="mark the imported homes as demo data")
@@ -48,6 +50,8 @@ class Command(BaseCommand):
                 commit=not opts["dry_run"],
                 skip_bad=opts["skip_bad"],
                 demo=opts["demo"],
+                sheet=opts["sheet"],
+                encoding=opts["encoding"],
                 progress=progress,
             )
         except ImportFileError as exc:
