@@ -195,7 +195,7 @@ def project_spec(scope: Scope, title: str | None = None) -> dict:
                        _f("phone", "string", "电话", "TextEdit", text)]
                       + ([_f("team", "string", "检查组", "TextEdit", text), _f("stop", "int", "顺序", "TextEdit", text),
                           _f("arrival", "string", "预计到达", "TextEdit", text)] if route_stops else []),
-            "features": [{"wkt": h.location.wkt, "attributes": {
+            "features": [{"wkt": h.location.wkt if h.location else None, "attributes": {
                 "id": h.pk, "name": h.name, "address": h.address, "beds": h.beds, "manager": h.fire_safety_manager,
                 "phone": h.fire_safety_manager_phone, **route_stops.get(h.pk, {})}} for h in homes],
         },

@@ -96,6 +96,8 @@ def clean_geometry(layer: Layer, geom: GEOSGeometry, home: CareHome) -> tuple[GE
     if not inside:
         raise FeatureError({"geometry": "几何超出滨海新区范围"}, "outside_district")
     limit = settings.LAYER_MAX_DISTANCE_M
+    if distance is None:
+        raise FeatureError({"geometry": f"“{home.name}”尚未定位：请先在“待定位”列表中标定机构位置，再绘制图层"}, "unlocated")
     if distance > limit:
         raise FeatureError({"geometry": f"距所属养老机构 {distance:.0f} 米，超过允许的 {limit} 米"}, "too_far")
     return geom, note

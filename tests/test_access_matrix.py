@@ -163,6 +163,8 @@ MATRIX: dict[str, tuple[str, str, str | None]] = {
     "carehome-list": ("/carehomes/", "3222222", None),
     "carehome-import": ("/carehomes/import/", "3244444", None),
     "carehome-import-template": ("/carehomes/import/template.xlsx", "3222222", None),
+    "carehome-unlocated": ("/carehomes/unlocated/", "3242444", None),
+    "carehome-locate": ("/carehomes/{home}/locate/", "324244N", "324NNNN"),
     "carehome-detail": ("/carehomes/{home}/", "322222N", "322NNNN"),
     "hazard-new": ("/carehomes/{home}/hazards/new/", "322222N", "322NNNN"),
     "inspection-new": ("/carehomes/{home}/inspections/new/", "322222N", "322NNNN"),

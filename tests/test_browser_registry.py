@@ -72,3 +72,43 @@ def test_a_long_list_of_homes_is_found_by_typing_part_of_a_name(page, live_serve
     assert sorted(shown) == sorted(f"carehome:{pk}" for pk in matching)  # only the homes named so; no 街镇, no route
     assert page.eval_on_selector("#scope", "s => s.value") == shown[0]  # the first match is chosen
     assert page.errors == [] and page.external_requests == []
+
+
+def test_bureau_places_a_home_listed_without_coordinates_by_clicking_and_dragging(page, live_server, demo, tmp_path):
+    """A list with addresses only: imported from the web as 未定位, then placed on the 待定位 page: a click puts the
+    marker, a drag moves it, the address is shown beside the map; the saved position decides the 街镇."""
+    from gis_app.carehomes.models import LocationStatus
+
+    login(page, live_server, "bureau")
+    page.goto(f"{live_server.url}/carehomes/import/")
+    path = tmp_path / "地址名单.xlsx"
+    path.write_bytes(xlsx([row(811, 经度=None, 纬度=None, 地址="塘沽街道新港路811号")]))
+    page.set_input_files("input[name=file]", str(path))
+    page.click("text=上传并导入")
+    page.wait_for_selector("#job")
+    run_pending()
+    page.wait_for_selector("#job-result", timeout=10_000)
+    assert "已标为“未定位”" in page.inner_text("#job-result")
+    page.click("text=去“待定位”标定位置")
+    page.click("#unlocated-homes >> text=在地图上标定")
+    page.wait_for_selector("#locate-map .leaflet-container")
+    assert "塘沽街道新港路811号" in page.inner_text("#home-address")
+    box = page.locator("#locate-map .leaflet-container").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector(".leaflet-marker-icon")
+    first = float(page.input_value("#locate-lon"))
+    marker = page.locator(".leaflet-marker-icon").bounding_box()
+    page.mouse.move(marker["x"] + marker["width"] / 2, marker["y"] + marker["height"] - 2)
+    page.mouse.down()
+    page.mouse.move(marker["x"] + marker["width"] / 2 + 40, marker["y"] + marker["height"] - 2, steps=8)
+    page.mouse.up()
+    assert float(page.input_value("#locate-lon")) > first  # dragged east
+    lon, lat = float(page.input_value("#locate-lon")), float(page.input_value("#locate-lat"))
+    page.click("#locate-save")
+    page.wait_for_selector(".messages")
+    assert "已标定" in page.inner_text(".messages")
+    home = CareHome.objects.get(name="导入测试养老院811")
+    assert home.location_status == LocationStatus.CONFIRMED
+    assert abs(home.location.x - lon) < 1e-6 and abs(home.location.y - lat) < 1e-6
+    assert home.subdistrict == Subdistrict.objects.containing(home.location).first() is not None
+    assert page.external_requests == [] and page.errors == []

@@ -190,7 +190,7 @@ def test_command_prints_the_report_and_fails_on_bad_rows(db, tmp_path, capsys):
     bad.write_bytes(csv_bytes([row(2, 纬度="")]))
     with pytest.raises(CommandError, match="1 行有问题"):
         call_command("import_carehomes", str(bad))
-    assert "第2行【纬度】（E2）：不能为空" in capsys.readouterr().out
+    assert "第2行【纬度】（E2）：经度和纬度应同时填写" in capsys.readouterr().out
     call_command("import_carehomes", "--template", str(tmp_path / "t.xlsx"))
     assert (tmp_path / "t.xlsx").exists()
 

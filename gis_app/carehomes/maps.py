@@ -97,6 +97,8 @@ def add_carehomes(m: folium.Map, homes, hazards: dict | None = None) -> None:
     hazards = hazards or {}
     layer = folium.FeatureGroup(name="养老机构")
     for home in homes:
+        if home.location is None:  # 未定位: listed under 待定位, not on a map
+            continue
         summary = hazards.get(home.pk)
         folium.CircleMarker(
             location=(home.location.y, home.location.x),
@@ -132,6 +134,11 @@ def overview_map(*, homes, subdistricts, hazards: dict | None = None, embed_home
 
 
 def site_map(home) -> folium.Map:
+    if home.location is None:
+        m = base_map()
+        if home.subdistrict is not None:
+            add_subdistricts(m, type(home.subdistrict).objects.filter(pk=home.subdistrict_id))
+        return m
     m = base_map(location=(home.location.y, home.location.x), zoom_start=17)
     if home.subdistrict is not None:
         add_subdistricts(m, type(home.subdistrict).objects.filter(pk=home.subdistrict_id))
@@ -147,6 +154,22 @@ def site_map(home) -> folium.Map:
             },
         ).add_to(m)
     add_carehomes(m, [home])
+    return m
+
+
+def locate_map(home, subdistricts) -> folium.Map:
+    """The map to place a home on: the 街镇 boundaries with names, framed on the home (if placed), else on its 街镇,
+    else on what the user may see. locate.js adds the draggable marker."""
+    if home.location is not None:
+        m = base_map(location=(home.location.y, home.location.x), zoom_start=17)
+        add_subdistricts(m, subdistricts)
+        return m
+    m = base_map()
+    add_subdistricts(m, subdistricts)
+    frame = subdistricts.filter(pk=home.subdistrict_id) if home.subdistrict_id else subdistricts
+    bounds = _bounds(type(home).objects.none(), frame)
+    if bounds:
+        m.fit_bounds(bounds, padding=(20, 20))
     return m
 
 

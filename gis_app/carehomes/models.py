@@ -82,9 +82,19 @@ def validate_credit_code(value: str) -> None:
         raise ValidationError(error, code="credit_code")
 
 
+class LocationStatus(models.TextChoices):
+    CONFIRMED = "confirmed", "已定位"
+    GEOCODED = "geocoded", "地理编码定位（待确认）"
+    UNLOCATED = "unlocated", "未定位"
+
+
 class CareHomeQuerySet(models.QuerySet):
     def operating(self):
         return self.filter(status=CareHomeStatus.OPERATING)
+
+    def located(self):
+        """Homes with a position (confirmed or geocoded): what maps, routes and distances can use."""
+        return self.exclude(location=None)
 
     def in_subdistrict(self, subdistrict):
         return self.filter(subdistrict=subdistrict)
@@ -95,7 +105,15 @@ class CareHome(models.Model):
     name = models.CharField("机构名称", max_length=100)
     credit_code = models.CharField("统一社会信用代码", max_length=18, unique=True, validators=[validate_credit_code])
     address = models.CharField("地址", max_length=200)
-    location = models.PointField("位置", srid=WGS84)
+    location = models.PointField(
+        "位置", srid=WGS84, null=True, blank=True, help_text="名单只有地址时为空（未定位），由区民政局在地图上标定"
+    )
+    location_status = models.CharField(
+        "定位状态", max_length=10, choices=LocationStatus.choices, default=LocationStatus.CONFIRMED
+    )
+    geocode_level = models.CharField(
+        "地理编码匹配级别", max_length=30, blank=True, help_text="地理编码服务给出的匹配级别，如“地名地址”“道路”"
+    )
     location_source = models.CharField(
         "坐标来源坐标系",
         max_length=10,
@@ -144,6 +162,12 @@ class CareHome(models.Model):
         ordering = ["subdistrict__code", "name"]
         constraints = [
             models.CheckConstraint(
+                condition=Q(location=None, location_status="unlocated")
+                | (~Q(location=None) & ~Q(location_status="unlocated")),
+                name="carehome_location_status_matches",
+                violation_error_message="未定位的机构没有坐标，有坐标的机构不能标为未定位",
+            ),
+            models.CheckConstraint(
                 condition=Q(residents_full_care__lte=models.F("residents")),
                 name="carehome_full_care_within_residents",
                 violation_error_message="失能老人数不能超过在院老人数",
@@ -169,12 +193,16 @@ class CareHome(models.Model):
         super().save(*args, **kwargs)
 
     @property
-    def lon(self) -> float:
-        return self.location.x
+    def lon(self) -> float | None:
+        return self.location.x if self.location is not None else None
 
     @property
-    def lat(self) -> float:
-        return self.location.y
+    def lat(self) -> float | None:
+        return self.location.y if self.location is not None else None
+
+    @property
+    def is_located(self) -> bool:
+        return self.location is not None
 
 
 class Role(models.TextChoices):

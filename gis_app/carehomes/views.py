@@ -9,11 +9,12 @@ from gis_app.jobs.services import enqueue
 from gis_app.lib.excel import xlsx_response
 from gis_app.lib.maps import render_parts
 
-from . import maps
+from . import geocoder, locating, maps
 from .forms import CareHomeFilterForm, CareHomeImportForm
 from .importers.carehomes import write_template
+from .models import LocationStatus, Role
 from .permissions import can_edit_carehome, can_import_carehomes
-from .scope import visible_carehomes, visible_subdistricts
+from .scope import role_of, visible_carehomes, visible_subdistricts
 
 
 @login_required
@@ -52,7 +53,15 @@ def carehome_list(request):
     return render(
         request,
         "carehomes/list.html",
-        {"form": form, "page": page, "total": homes.count(), "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "total": homes.count(),
+            "query": query.urlencode(),
+            "to_locate": visible_carehomes(request.user).exclude(location_status=LocationStatus.CONFIRMED).count()
+            if role_of(request.user) in (Role.BUREAU, Role.SUBDISTRICT)
+            else 0,
+        },
     )
 
 
@@ -76,6 +85,7 @@ def carehome_detail(request, pk: int):
         {
             "home": home,
             "can_edit": can_edit_carehome(request.user, home),
+            "can_locate": locating.can_locate(request.user, home),
             "can_report": can_report_hazard(request.user, home),
             "can_inspect": bool(allowed_kinds(request.user)),
             "can_edit_layers": any(layer_services.can_edit(request.user, layer, home) for layer in own_layers()),
@@ -125,3 +135,62 @@ def carehome_import_template(request):
 
 def home(request):
     return redirect("my-work" if request.user.is_authenticated else "login")
+
+
+@login_required
+def carehome_unlocated(request):
+    """待定位: homes listed without coordinates, and homes placed by the geocoder awaiting a person's confirmation."""
+    if role_of(request.user) not in (Role.BUREAU, Role.SUBDISTRICT):
+        raise PermissionDenied("只有区民政局和街镇可以标定养老机构位置")
+    homes = visible_carehomes(request.user).exclude(location_status=LocationStatus.CONFIRMED)
+    if request.method == "POST" and request.POST.get("action") == "geocode":
+        if role_of(request.user) != Role.BUREAU or not geocoder.configured():
+            raise PermissionDenied("地理编码仅由区民政局在配置了天地图密钥后使用")
+        job = enqueue(
+            kind="carehomes.geocode",
+            title="地理编码：未定位的养老机构",
+            params={},
+            created_by=request.user,
+            max_attempts=1,
+        )
+        messages.info(request, "已开始地理编码，结果需逐个确认")
+        return redirect("job-detail", pk=job.pk)
+    rows = homes.select_related("subdistrict").order_by("location_status", "subdistrict__code", "name")
+    return render(
+        request,
+        "carehomes/unlocated.html",
+        {
+            "homes": rows[:500],
+            "count": rows.count(),
+            "unlocated": homes.filter(location_status=LocationStatus.UNLOCATED).count(),
+            "can_geocode": role_of(request.user) == Role.BUREAU and geocoder.configured(),
+        },
+    )
+
+
+@login_required
+def carehome_locate(request, pk: int):
+    """Put a home on the map by hand (click or drag, its address shown), or confirm a geocoded position."""
+    home = get_object_or_404(visible_carehomes(request.user).select_related("subdistrict"), pk=pk)
+    if not locating.can_locate(request.user, home):
+        raise PermissionDenied("您无权标定该机构的位置")
+    error = None
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "confirm":
+                locating.confirm(home, by=request.user)
+                messages.success(request, f"已确认“{home.name}”的位置")
+            else:
+                locating.place(home, request.POST.get("lon"), request.POST.get("lat"), by=request.user)
+                messages.success(request, f"已标定“{home.name}”的位置")
+        except locating.LocateError as exc:
+            error = str(exc)
+        else:
+            return redirect("carehome-unlocated")
+    m = maps.locate_map(home, visible_subdistricts(request.user))
+    return render(
+        request,
+        "carehomes/locate.html",
+        {"home": home, "error": error, **render_parts(m)},
+        status=400 if error else 200,
+    )

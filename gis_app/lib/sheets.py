@@ -72,21 +72,20 @@ def _matcher(aliases: dict[str, str]) -> Callable[[str], str | None]:
 def find_header(
     rows: list[tuple[int, list]], aliases: dict[str, str], required: set[str]
 ) -> tuple[int, list[str], int] | None:
-    """(index in rows, header per column, how many required keys it has) of the best header among the first rows. A
-    header cell left empty takes the cell above it (a header merged over two rows keeps its text in the upper one)."""
+    """(index in rows, header per column, how many required keys it has) of the best header among the first rows:
+    the most required columns, then the most known columns. A header cell left empty takes the cell above it (a
+    header merged over two rows keeps its text in the upper one; a group title such as 坐标 sits above 经度/纬度)."""
     match = _matcher(aliases)
-    best = None
+    best, best_rank = None, (0, 0)
     for i, (_number, values) in enumerate(rows[:HEADER_SCAN_ROWS]):
         cells = [clean_header(v) for v in values]
         if i > 0:
             above = [clean_header(v) for v in rows[i - 1][1]]
             cells = [c or (above[j] if j < len(above) and match(above[j]) else "") for j, c in enumerate(cells)]
         keys = {match(c) for c in cells} - {None}
-        score = len(keys & required)
-        if score and (best is None or score > best[2]):
-            best = (i, cells, score)
-        if score == len(required):
-            break
+        rank = (len(keys & required), len(keys))
+        if rank[0] and rank > best_rank:
+            best, best_rank = (i, cells, rank[0]), rank
     return best
 
 

@@ -54,7 +54,7 @@ def disclosure(request):
     m = base_map()
     import folium
 
-    for h in homes[:2000]:
+    for h in homes.exclude(location=None)[:2000]:
         folium.CircleMarker(
             (h.location.y, h.location.x),
             radius=6,

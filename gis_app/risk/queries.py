@@ -47,7 +47,10 @@ def located_hazards(user, params) -> tuple[str, list]:
     branches each use a spatial index: hazards with their own point, and hazards placed at homes inside the box."""
     where, args = hazard_filter(user, params)
     if not params.get("bbox"):
-        sql = f"SELECT COALESCE(z.location, h.location) AS g FROM hazards_hazard z JOIN carehomes_carehome h ON h.id = z.care_home_id WHERE {where}"
+        sql = (
+            "SELECT COALESCE(z.location, h.location) AS g FROM hazards_hazard z JOIN carehomes_carehome h "
+            f"ON h.id = z.care_home_id WHERE COALESCE(z.location, h.location) IS NOT NULL AND {where}"
+        )
         return sql, args
     try:
         minx, miny, maxx, maxy = (float(v) for v in params["bbox"].split(","))

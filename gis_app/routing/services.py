@@ -77,6 +77,8 @@ def select_candidates(user, *, mode: str, limit: int = 30, subdistrict_id: int |
     overdue_major = Hazard.objects.overdue(clock.today()).filter(severity=Severity.MAJOR)
     homes = homes.annotate(overdue_majors=Count("hazards", filter=Q(hazards__in=overdue_major), distinct=True))
     order = ["-risk__score", "pk"]
+    if mode != "hand":  # 未定位 homes cannot be routed; the planning page counts them with a link to 待定位
+        homes = homes.exclude(location=None)
     if mode == "risk":
         chosen, why = homes.order_by(*order)[:limit], "风险分靠前"
     elif mode == "overdue_major":
@@ -90,6 +92,7 @@ def select_candidates(user, *, mode: str, limit: int = 30, subdistrict_id: int |
         chosen, why = homes.filter(pk__in=ids).order_by(*order), "人工选取"
         if len(chosen) != len(set(ids)):
             raise RoutingError("所选养老机构中有不存在或无权查看的机构")
+        _refuse_unlocated(chosen)
     else:
         raise RoutingError("未知的选取方式")
     chosen = list(chosen)
@@ -98,6 +101,12 @@ def select_candidates(user, *, mode: str, limit: int = 30, subdistrict_id: int |
     if len(chosen) > MAX_STOPS:
         raise RoutingError(f"一次最多规划 {MAX_STOPS} 家养老机构")
     return [Candidate(h, why + (f"（逾期重大隐患 {h.overdue_majors} 项）" if h.overdue_majors else "")) for h in chosen]
+
+
+def _refuse_unlocated(homes) -> None:
+    missing = [h.name for h in homes if h.location is None]
+    if missing:
+        raise RoutingError(f"尚未定位，无法排入路线：{'、'.join(missing)}（请先在“待定位”列表中标定位置）")
 
 
 @dataclass
@@ -243,6 +252,7 @@ def add_stop(user, plan: RoutePlan, home_id: int) -> PlanStop:
     home = visible_carehomes(user).select_related("risk").filter(pk=home_id).first()
     if home is None:
         raise RoutingError("养老机构不存在或无权查看")
+    _refuse_unlocated([home])
     if plan.stops.filter(care_home=home).exists():
         raise RoutingError(f"{home.name} 已在路线中")
     if plan.stops.count() >= MAX_STOPS:

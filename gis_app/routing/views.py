@@ -43,7 +43,8 @@ def plan_list(request):
                 services.queue_plan(plan, request.user)
                 messages.success(request, f"已创建路线“{plan.title}”（{len(candidates)} 家候选机构），正在规划")
                 return redirect("route-detail", pk=plan.pk)
-    return render(request, "routing/list.html", {"plans": plans, "form": form})
+    unlocated = visible_carehomes(request.user).filter(location=None).count() if form is not None else 0
+    return render(request, "routing/list.html", {"plans": plans, "form": form, "unlocated": unlocated})
 
 
 @login_required

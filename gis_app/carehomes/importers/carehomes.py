@@ -21,7 +21,15 @@ from gis_app.lib.sheets import HEADER_SCAN_ROWS, SheetError, clean_header, fold,
 from gis_app.lib.srid import WGS84
 
 from ..credit_code import credit_code_error, normalise
-from ..models import CareHome, CareHomeStatus, CoordinateSystem, Ownership, SafetyServiceProvider, Subdistrict
+from ..models import (
+    CareHome,
+    CareHomeStatus,
+    CoordinateSystem,
+    LocationStatus,
+    Ownership,
+    SafetyServiceProvider,
+    Subdistrict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +38,10 @@ COLUMNS: dict[str, tuple[str, bool]] = {
     "机构名称": ("name", True),
     "统一社会信用代码": ("credit_code", True),
     "地址": ("address", True),
-    "经度": ("lon", True),
-    "纬度": ("lat", True),
+    "经度": ("lon", False),  # a list with addresses only is imported as 未定位 (placed later on the 待定位 page)
+    "纬度": ("lat", False),
     "坐标系": ("crs", False),
+    "所属街镇": ("subdistrict", False),  # used for homes without coordinates; with coordinates the position decides
     "床位数": ("beds", False),
     "在院老人数": ("residents", False),
     "失能老人数": ("residents_full_care", False),
@@ -57,6 +66,7 @@ ALIASES = {
     "入住老人数": "在院老人数", "在住老人数": "在院老人数", "入住人数": "在院老人数",
     "失能(全护理)老人数": "失能老人数", "全护理老人数": "失能老人数",
     "运营状态": "状态", "机构性质": "性质",
+    "街镇": "所属街镇", "街道": "所属街镇", "乡镇": "所属街镇", "街道(镇)": "所属街镇", "所属街道": "所属街镇",
 }  # fmt: skip
 REQUIRED = {key for key, required in COLUMNS.values() if required}
 
@@ -69,7 +79,7 @@ def header_aliases() -> dict[str, str]:
 
 
 EXAMPLE_ROW = [
-    "滨海新区示例养老院", "52120116MJ0000000X", "天津市滨海新区塘沽街道新港路1号", 117.68, 39.02, "WGS84", 100, 80, 30,
+    "滨海新区示例养老院", "52120116MJ0000000X", "天津市滨海新区塘沽街道新港路1号", 117.68, 39.02, "WGS84", "", 100, 80, 30,
     "民办", "示例运营管理有限公司", "张三", "张三", "13800000000", "李四", "13900000000", "2020-09-01", "", "运营中",
 ]  # fmt: skip
 CRS_ALIASES = {
@@ -115,6 +125,7 @@ class CareHomeImportReport:
     notes: list[str] = field(default_factory=list)  # how the file was read: encoding, sheet, header row, skipped totals
     created: int = 0
     updated: int = 0
+    unlocated: int = 0  # rows without coordinates: imported as 未定位
     unchanged: int = 0
     skipped_rows: list[int] = field(default_factory=list)
     committed: bool = False
@@ -134,6 +145,7 @@ class CareHomeImportReport:
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "unlocated": self.unlocated,
             "skipped_rows": self.skipped_rows,
             "committed": self.committed,
         }
@@ -145,6 +157,8 @@ class CareHomeImportReport:
         lines += [f"  ✗ {e}" for e in self.errors]
         if self.committed:
             lines.append(f"已导入：新增 {self.created}，更新 {self.updated}，无变化 {self.unchanged}")
+            if self.unlocated:
+                lines.append(f"其中 {self.unlocated} 行没有坐标：机构标为“未定位”，请在“待定位”列表中标定位置")
             if self.skipped_rows:
                 lines.append(f"跳过有问题的行：{', '.join(map(str, self.skipped_rows))}")
         elif self.errors:
@@ -173,8 +187,9 @@ def write_template(target) -> None:
         "状态": "运营中 / 停业整顿 / 已关闭",
         "公开承诺日期": "日期，如 2020-09-01",
         "第三方安全服务机构": "签约的第三方安全服务机构名称，不存在时自动新建",
-        "经度": "十进制度，如 117.68",
-        "纬度": "十进制度，如 39.02",
+        "经度": "十进制度如 117.68，或度分秒如 117°40′48″；经纬度都不填时导入为“未定位”，之后在地图上标定",
+        "纬度": "十进制度如 39.02，或度分秒如 39°01′12″",
+        "所属街镇": "街镇名称或区划代码；有坐标时按坐标判定，没有坐标时按此列归属",
     }
     for header, (_key, required) in COLUMNS.items():
         notes.append([header, "是" if required else "否", explanations.get(header, "")])
@@ -234,7 +249,14 @@ def _parse_row(row: _Row, default_crs: str) -> dict | None:
         row.error("坐标系", f"不支持的坐标系“{v.get('crs')}”（可用：WGS84、CGCS2000、GCJ02、BD09）")
     out["location_source"] = crs
     coords = {}
+    out["location"] = None
+    given = [key for key in ("lon", "lat") if _text(v.get(key))]
+    if len(given) == 1:
+        missing = "纬度" if given == ["lon"] else "经度"
+        row.error(missing, "经度和纬度应同时填写（都不填则导入为“未定位”，之后在地图上标定）")
     for key, low, high in (("lon", 73.0, 136.0), ("lat", 3.0, 54.0)):
+        if len(given) < 2:
+            break
         try:
             coords[key] = parse_degrees(v.get(key))
         except ValueError as exc:
@@ -328,6 +350,8 @@ def import_carehomes(
 
     body = table.rows
     report.total = len(body)
+    subdistricts = {s.name: s for s in Subdistrict.objects.all()}
+    subdistricts.update({s.code: s for s in subdistricts.values()})
     parsed: list[tuple[int, dict]] = []
     seen_codes: dict[str, int] = {}
     for i, (number, values) in enumerate(body, start=1):
@@ -339,9 +363,7 @@ def import_carehomes(
                 row.error("统一社会信用代码", f"与第{seen_codes[out['credit_code']]}行重复")
             else:
                 seen_codes[out["credit_code"]] = number
-                out["subdistrict"] = Subdistrict.objects.containing(out["location"]).first()
-                if out["subdistrict"] is None:
-                    row.error("经度", f"坐标（{out['location'].x:.6f}, {out['location'].y:.6f}）不在滨海新区任何街镇内")
+                _place(row, out, subdistricts)
         if row.ok:
             parsed.append((number, out))
         if progress:
@@ -360,6 +382,27 @@ def import_carehomes(
     return report
 
 
+def _place(row: _Row, out: dict, subdistricts: dict) -> None:
+    """The 街镇 of a row: where its coordinates fall; for a row without coordinates, the 所属街镇 column (name or code)."""
+    listed_text = _text(fold(row.values.get("subdistrict")))
+    listed = subdistricts.get(listed_text) if listed_text else None
+    if listed_text and listed is None:
+        row.error("所属街镇", f"没有名为“{listed_text}”的街镇（填写街镇名称或区划代码）")
+        return
+    location = out["location"]
+    if location is None:
+        out["subdistrict"] = listed
+        row.report.unlocated += 1
+        return
+    out["subdistrict"] = Subdistrict.objects.containing(location).first()
+    if out["subdistrict"] is None:
+        row.error("经度", f"坐标（{location.x:.6f}, {location.y:.6f}）不在滨海新区任何街镇内")
+    elif listed is not None and listed != out["subdistrict"]:
+        row.report.warnings.append(
+            f"第{row.number}行：坐标位于{out['subdistrict'].name}，表中填写{listed.name}，以坐标为准"
+        )
+
+
 def _upsert(out: dict, report: CareHomeImportReport, providers: dict, demo: bool) -> None:
     provider_name = out.pop("safety_service")
     provider = None
@@ -367,17 +410,30 @@ def _upsert(out: dict, report: CareHomeImportReport, providers: dict, demo: bool
         if provider_name not in providers:
             providers[provider_name], _ = SafetyServiceProvider.objects.get_or_create(name=provider_name)
         provider = providers[provider_name]
-    out.pop("subdistrict")
+    subdistrict = out.pop("subdistrict")
     home = CareHome.objects.select_for_update().filter(credit_code=out["credit_code"]).order_by("pk").first()
     if home is None:
+        if out["location"] is None:
+            out.update(location_status=LocationStatus.UNLOCATED, subdistrict=subdistrict)
         CareHome.objects.create(**out, safety_service=provider, is_demo=demo)
         report.created += 1
         return
-    changed = [f for f in COMPARED_FIELDS if getattr(home, f) != out[f]]
+    compared = COMPARED_FIELDS
+    if out["location"] is None:
+        # A list without coordinates never takes away a position placed since: the home keeps it. An unplaced home
+        # takes the listed 街镇.
+        compared = tuple(f for f in COMPARED_FIELDS if f != "location_source")
+        out.pop("location")
+        if home.location is None and home.subdistrict != subdistrict:
+            out["subdistrict"] = subdistrict
+            compared = (*compared, "subdistrict")
+    changed = [f for f in compared if getattr(home, f) != out[f]]
     if home.safety_service_id != (provider.pk if provider else None):
         changed.append("safety_service")
-    if not home.location.equals_exact(out["location"], 1e-9):
+    if "location" in out and (home.location is None or not home.location.equals_exact(out["location"], 1e-9)):
         changed.append("location")
+        home.location_status = LocationStatus.CONFIRMED  # coordinates from the office's list
+        home.geocode_level = ""
     if home.is_demo != demo and demo:
         changed.append("is_demo")
     if not changed:

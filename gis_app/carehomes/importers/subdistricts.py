@@ -308,7 +308,7 @@ def reassign_care_homes() -> int:
                     SELECT s.id FROM carehomes_subdistrict s
                     WHERE ST_Covers(s.boundary, h.location) ORDER BY s.code LIMIT 1
                 ) AS subdistrict_id
-                FROM carehomes_carehome h
+                FROM carehomes_carehome h WHERE h.location IS NOT NULL  -- 未定位: keeps the 街镇 it was listed under
             )
             UPDATE carehomes_carehome h SET subdistrict_id = located.subdistrict_id
             FROM located

@@ -9,6 +9,7 @@
     let last = Number(table.dataset.last || 0);
     const layer = L.layerGroup().addTo(map);
     function mark(e) {
+      if (e.lat === null || e.lon === null) return; // a home not yet placed on the map (未定位): the table still lists it
       L.circleMarker([e.lat, e.lon], { radius: e.kind === "fire" ? 10 : 7, color: "#fff", weight: 1.5, fillColor: COLOURS[e.kind] || "#333", fillOpacity: 0.95, className: "alarm-marker kind-" + e.kind })
         .bindTooltip(`${esc(e.kind_label)} · ${esc(e.home)}`).addTo(layer);
     }
@@ -24,7 +25,7 @@
           tr.innerHTML = `<td>${esc(e.occurred_at.slice(5, 19).replace("T", " "))}</td><td><b>${esc(e.kind_label)}</b></td><td>${esc(e.home)}<br><small class="muted">${esc(e.device)}</small></td><td>${esc(e.status)}</td><td><a href="">刷新后处置</a></td>`;
           body.insertBefore(tr, body.firstChild);
           mark(e);
-          if (e.kind === "fire") map.setView([e.lat, e.lon], Math.max(map.getZoom(), 14));
+          if (e.kind === "fire" && e.lat !== null) map.setView([e.lat, e.lon], Math.max(map.getZoom(), 14));
         });
         document.getElementById("live-state").textContent = "实时更新中";
       } catch (err) {
