@@ -183,7 +183,11 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     # Raw schemas registered by the views (gis_app.lib.api.component) join the document's components.
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "gis_app.lib.api.add_components"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "gis_app.lib.api.add_components",
+        "gis_app.carehomes.api.home_geometry_may_be_null",
+    ],
 }
 
 # Basemap: "tianditu" (needs TIANDITU_KEY), "osm", or "none" (blank background; works offline and on an intranet).
@@ -276,8 +280,7 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},  # not a line per login; lock-outs are still logged
 }
 
-# Geocoding homes listed with an address only (carehomes/geocoder.py): 天地图 when a key is set.
-TIANDITU_KEY = env_str("TIANDITU_KEY")
+# Geocoding homes listed with an address only (carehomes/geocoder.py): 天地图 when TIANDITU_KEY (above) is set.
 TIANDITU_GEOCODER_URL = env_str("TIANDITU_GEOCODER_URL", "https://api.tianditu.gov.cn/geocoder")
 GEOCODER_ADDRESS_PREFIX = env_str("GEOCODER_ADDRESS_PREFIX", "天津市滨海新区")
 GEOCODER_TIMEOUT_SECONDS = env_int("GEOCODER_TIMEOUT_SECONDS", 10)

@@ -66,8 +66,16 @@ class CareHomeSerializer(GeoFeatureModelSerializer):
             "id", "name", "credit_code", "address", "subdistrict_code", "subdistrict_name", "beds", "residents",
             "residents_full_care", "ownership", "operator", "legal_representative", "fire_safety_owner",
             "fire_safety_owner_phone", "fire_safety_manager", "fire_safety_manager_phone", "commitment_on",
-            "safety_service", "status", "status_label", "is_demo", "updated_at",
+            "safety_service", "status", "status_label", "is_demo", "updated_at", "location_status",
         )  # fmt: skip
+
+
+def home_geometry_may_be_null(result, generator, request, public):
+    """OpenAPI postprocessing: a home listed without coordinates (未定位) has `"geometry": null`."""
+    home = result.get("components", {}).get("schemas", {}).get("CareHome")
+    if home is not None:
+        home["properties"]["geometry"]["nullable"] = True
+    return result
 
 
 def parse_bbox(raw: str) -> Polygon:
