@@ -410,3 +410,79 @@ def test_everyone_who_sees_a_plan_follows_its_planning_and_a_new_plan_is_for_the
     Profile.objects.create(user=nobody, role=Role.CARE_HOME, care_home=elsewhere)
     client.force_login(nobody)
     assert client.get(f"/jobs/{job.pk}/status.json").status_code == 404
+
+
+def _far_and_near(far_minutes: int) -> list[list[int]]:
+    """Node 0 the depot, node 1 a far home, nodes 2–4 three homes near the depot and each other."""
+    far, near, between = far_minutes * 60, 10 * 60, 5 * 60
+    m = [[0] * 5 for _ in range(5)]
+    for j in (2, 3, 4):
+        m[0][j] = m[j][0] = near
+        m[1][j] = m[j][1] = far
+        for k in (2, 3, 4):
+            if j != k:
+                m[j][k] = between
+    m[0][1] = m[1][0] = far
+    return m
+
+
+@pytest.mark.parametrize("urgent", [False, True])
+def test_an_urgent_home_is_never_traded_for_several_ordinary_ones(urgent):
+    """The case seen in use: priority 42 (an open major hazard) dropped for three homes of priority 26–28 that fit
+    together. Urgent, it outranks any number of ordinary stops; not urgent, the sum of priorities decides."""
+    matrix = _far_and_near(50)
+    team = TeamSpec("A", 0, 0, 8 * H, 8 * H + 150 * 60)  # 150 minutes: the far home alone, or the three near ones
+    stops = [StopSpec("far", 1, 42, 1800, urgent=urgent)] + [
+        StopSpec(f"near{i}", i, p, 1800) for i, p in ((2, 26), (3, 27), (4, 28))
+    ]
+    result = plan_day(matrix, [team], stops, seconds=0.5)
+    visited = {v.key for d in result.days for v in d.visits}
+    if urgent:
+        assert "far" in visited and not result.violations
+        assert all(reason == "班次内时间不足（优先级较低）" for reason in result.skipped.values())
+    else:
+        assert visited == {"near2", "near3", "near4"} and "far" in result.skipped
+
+
+def test_an_urgent_home_that_cannot_fit_is_explained():
+    matrix = _far_and_near(100)  # 100 minutes each way + 30 on site > a 150-minute shift
+    team = TeamSpec("A", 0, 0, 8 * H, 8 * H + 150 * 60)
+    stops = [StopSpec("far", 1, 42, 1800, urgent=True), StopSpec("near2", 2, 26, 1800)]
+    result = plan_day(matrix, [team], stops, seconds=0.3)
+    assert result.skipped["far"].startswith("必查机构：即使只检查这一家（30 分钟）")
+
+
+def test_the_plan_page_warns_of_an_unplaced_urgent_home_and_compares_a_replan(world, make_home, tanggu):
+    """A home with an open major hazard is marked 必查; when the plan cannot place it the page says so in red with the
+    reason, and a re-plan shows what changed against the last plan."""
+    from django.test import Client
+
+    from gis_app.hazards.services import report_hazard
+    from gis_app.inspections.models import Criterion
+    from gis_app.routing import services
+    from gis_app.routing.models import PlanStop
+
+    bureau = world["users"]["bureau"]
+    bureau_client = Client()
+    bureau_client.force_login(bureau)
+    homes = [world["home_a"], make_home(tanggu), make_home(tanggu)]
+    report_hazard(
+        care_home=homes[0],
+        description="疏散通道堵塞",
+        by=bureau,
+        severity="major",
+        criterion=Criterion.objects.get(code="MCA2023-2-5"),
+    )
+    candidates = services.select_candidates(bureau, mode="hand", home_ids=[h.pk for h in homes])
+    team = services.TeamInput("一组", "区民政局", homes[1].location, "区民政局", homes[1].location, 8 * 60, 8 * 60 + 20)
+    plan = services.create_plan(bureau, title="测试", day=date(2026, 12, 3), teams=[team], candidates=candidates)
+    urgent = PlanStop.objects.get(plan=plan, care_home=homes[0])
+    assert urgent.urgent and not PlanStop.objects.filter(plan=plan, urgent=True).exclude(pk=urgent.pk).exists()
+    services.solve_plan(plan)
+    page = bureau_client.get(f"/routes/{plan.pk}/").content.decode()
+    assert PlanStop.objects.get(pk=urgent.pk).team_id is None  # a 20-minute shift holds no 40-minute check
+    assert 'id="urgent-skipped"' in page and "即使只检查这一家（40 分钟）" in page and homes[0].name in page
+    plan.refresh_from_db()
+    services.solve_plan(plan)  # a re-plan: compared with the last one
+    page = bureau_client.get(f"/routes/{plan.pk}/").content.decode()
+    assert 'id="plan-changes"' in page

@@ -47,6 +47,9 @@ class RoutePlan(models.Model):
     priority_visited = models.PositiveIntegerField("已安排优先级合计", null=True, blank=True)
     priority_skipped = models.PositiveIntegerField("未安排优先级合计", null=True, blank=True)
     violations = models.JSONField("校验问题", default=list, blank=True)
+    previous = models.JSONField(
+        "上次规划", default=dict, blank=True, help_text="重新规划前的安排（机构 → 检查组、顺序），用于对比前后变化"
+    )
     message = models.CharField("说明", max_length=300, blank=True)
     job = models.ForeignKey("jobs.Job", verbose_name="规划任务", null=True, blank=True, on_delete=models.SET_NULL)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="创建人", null=True,
@@ -105,6 +108,9 @@ class PlanStop(models.Model):
     window_start = models.PositiveIntegerField("时间窗开始（分钟）", null=True, blank=True)
     window_end = models.PositiveIntegerField("时间窗结束（分钟）", null=True, blank=True)
     reason = models.CharField("入选原因", max_length=100, blank=True)
+    urgent = models.BooleanField(
+        "必查", default=False, help_text="挂牌督办或有未销号的重大隐患：规划优先安排，未能安排时页面警示并说明原因"
+    )
     locked_team = models.ForeignKey(Team, verbose_name="锁定检查组", null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="locked_stops")  # fmt: skip
     locked_position = models.PositiveIntegerField("锁定顺序", null=True, blank=True)

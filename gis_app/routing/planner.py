@@ -46,6 +46,7 @@ class StopSpec:
     window: tuple[int, int] | None = None  # service must start inside it
     locked_team: str | None = None
     locked_position: int | None = None  # 1-based; needs locked_team
+    urgent: bool = False  # a listed or open major hazard: outranks any number of ordinary stops
 
 
 @dataclass
@@ -181,9 +182,9 @@ def plan_day(matrix: list[list[int]], teams: list[TeamSpec], stops: list[StopSpe
             droppable = [s for s in order if s.locked_team is None]
             if not droppable:  # only locked stops left: keep the day and let the checker report it
                 break
-            worst = min(droppable, key=lambda s: (s.priority, -order.index(s)))
+            worst = min(droppable, key=lambda s: (s.urgent, s.priority, -order.index(s)))
             order.remove(worst)
-            skipped[worst.key] = "加入休息后时间不足"
+            skipped[worst.key] = ("必查机构：" if worst.urgent else "") + "加入休息后时间不足"
         days.append(day)
     visited = {v.key for d in days for v in d.visits}
     violations = check_day(matrix, team_of, by_key, days, skipped)
@@ -225,7 +226,7 @@ def _solve(matrix, teams, free, prefixes, seconds, seed):
     for s in free:
         early, late = s.window if s.window else (0, horizon)
         m.add_client(locations[s.node], service_duration=s.service, tw_early=early, tw_late=late,
-                              prize=s.priority * weight, required=s.locked_team is not None, name=s.key)  # fmt: skip
+                              prize=_prize(s, free) * weight, required=s.locked_team is not None, name=s.key)  # fmt: skip
     big = weight * 1000
     for t, profile in zip(teams, profiles, strict=True):
         barred = locked_elsewhere[t.key]
@@ -238,18 +239,33 @@ def _solve(matrix, teams, free, prefixes, seconds, seed):
             break
     # Prizes dwarf travel (that is the hierarchy), so time-window penalties must be allowed to grow past them, or the
     # search settles for plans that collect prizes by arriving late.
-    params = SolveParams(penalty=PenaltyParams(max_penalty=float(weight) * 1000))
+    top = max(_prize(s, free) for s in free)
+    params = SolveParams(penalty=PenaltyParams(max_penalty=float(weight) * 1000 * top))
     result = m.solve(stop=MaxRuntime(seconds), seed=seed, display=False, params=params)
     orders, visited = {}, set()
     for route in result.best.routes():  # activities: start depot, clients (idx = order of add_client), end depot
         order = [free[int(a.idx)] for a in route if _is_client(a)]
         orders[teams[route.vehicle_type()].key] = order
         visited.update(s.key for s in order)
-    skipped = {s.key: _why_skipped(s, teams) for s in free if s.key not in visited}
+    skipped = {s.key: _why_skipped(s, teams, matrix) for s in free if s.key not in visited}
     return orders, skipped
 
 
-def _why_skipped(stop: StopSpec, teams: list[TeamSpec]) -> str:
+def _prize(stop: StopSpec, stops: list[StopSpec]) -> int:
+    """An urgent stop is worth more than all ordinary stops together: the plan never trades one for several others."""
+    if not stop.urgent:
+        return stop.priority
+    return stop.priority + sum(s.priority for s in stops if not s.urgent) + 1
+
+
+def _why_skipped(stop: StopSpec, teams: list[TeamSpec], matrix=None) -> str:
     if stop.window and not any(stop.window[0] < t.shift_end and t.shift_start <= stop.window[1] for t in teams):
         return "时间窗与各检查组班次不重叠"
-    return "班次内时间不足（优先级较低）"
+    if not stop.urgent:
+        return "班次内时间不足（优先级较低）"
+    # An urgent stop is dropped only when it cannot fit: say whether it fits any team's day on its own.
+    alone = [t for t in teams if matrix is not None and not schedule(matrix, t, [stop])[1]]
+    if not alone:
+        minutes = stop.service // 60
+        return f"必查机构：即使只检查这一家（{minutes} 分钟），各检查组也无法在班次内往返完成"
+    return "必查机构：与其他必查或锁定的安排一起超出班次，请增加检查组、延长班次或改期"

@@ -65,6 +65,17 @@ def priority_of(score: float | None) -> int:
     return max(1, round(score or 0))
 
 
+def urgent_homes(home_ids) -> set[int]:
+    """Homes a joint inspection must not leave out: an open major hazard, or one under listed supervision."""
+    from gis_app.hazards.models import SupervisionListing
+
+    majors = Hazard.objects.open().filter(severity=Severity.MAJOR, care_home_id__in=home_ids)
+    listed = SupervisionListing.objects.filter(delisted_on=None, hazard__care_home_id__in=home_ids)
+    return set(majors.values_list("care_home_id", flat=True)) | set(
+        listed.values_list("hazard__care_home_id", flat=True)
+    )
+
+
 @dataclass
 class Candidate:
     home: CareHome
@@ -143,9 +154,10 @@ def create_plan(user, *, title: str, day: date, teams: list[TeamInput], candidat
         for t in teams:
             Team.objects.create(plan=plan, **t.__dict__)
         window = NIGHT_WINDOW if night else (None, None)
+        urgent = urgent_homes([c.home.pk for c in candidates])
         PlanStop.objects.bulk_create([
             PlanStop(plan=plan, care_home=c.home, reason=c.reason, service_minutes=default_service_minutes(c.home),
-                     priority=priority_of(_score(c.home)),
+                     priority=priority_of(_score(c.home)), urgent=c.home.pk in urgent,
                      window_start=window[0], window_end=window[1])
             for c in candidates
         ])  # fmt: skip
@@ -197,7 +209,7 @@ def solve_plan(plan: RoutePlan, progress=None) -> RoutePlan:
     stop_specs = [
         StopSpec(str(s.pk), 2 * k + i, s.priority, s.service_minutes * 60,
                  (s.window_start * 60, s.window_end * 60) if s.window_start is not None else None,
-                 str(s.locked_team_id) if s.locked_team_id else None, s.locked_position)
+                 str(s.locked_team_id) if s.locked_team_id else None, s.locked_position, s.urgent)
         for i, s in enumerate(stops)
     ]  # fmt: skip
     say(2, 4, f"求解中（{plan.solver_seconds:g} 秒）")
@@ -209,6 +221,9 @@ def solve_plan(plan: RoutePlan, progress=None) -> RoutePlan:
     by_pk = {s.pk: s for s in stops}
     with transaction.atomic():
         plan = RoutePlan.objects.select_for_update().get(pk=plan.pk)
+        if plan.planned_at is not None:  # a re-plan: keep what the last plan said, for the before/after comparison
+            teams_by_pk = {t.pk: t.name for t in teams}
+            plan.previous = {str(s.pk): {"team": teams_by_pk.get(s.team_id), "sequence": s.sequence} for s in stops}
         for s in stops:
             s.team = None
             s.sequence = s.arrival = s.start = s.departure = None
@@ -236,6 +251,27 @@ def solve_plan(plan: RoutePlan, progress=None) -> RoutePlan:
     return plan
 
 
+def compare_with_previous(plan: RoutePlan, stops: list[PlanStop]) -> list[dict]:
+    """What a re-plan changed, stop by stop: newly placed, left out (with the reason), moved to another team."""
+    if not plan.previous:
+        return []
+    rows = []
+    for s in stops:
+        before = plan.previous.get(str(s.pk))
+        if before is None:
+            rows.append({"stop": s, "change": "新加入", "detail": s.team.name if s.team else s.skipped_reason})
+            continue
+        after_team = s.team.name if s.team else None
+        if before["team"] and not after_team:
+            rows.append({"stop": s, "change": "移出", "detail": f"原在{before['team']}；{s.skipped_reason}"})
+        elif not before["team"] and after_team:
+            rows.append({"stop": s, "change": "新安排", "detail": f"{after_team} 第 {s.sequence} 站"})
+        elif before["team"] != after_team:
+            rows.append({"stop": s, "change": "换组", "detail": f"{before['team']} → {after_team}"})
+    order = {"移出": 0, "新安排": 1, "换组": 2, "新加入": 3}
+    return sorted(rows, key=lambda r: (order[r["change"]], -r["stop"].priority))
+
+
 def _changed(plan: RoutePlan) -> None:
     RoutePlan.objects.filter(pk=plan.pk).update(status=PlanStatus.DRAFT, message="已修改，待重新规划")
 
@@ -261,7 +297,7 @@ def add_stop(user, plan: RoutePlan, home_id: int) -> PlanStop:
     with transaction.atomic():
         stop = PlanStop.objects.create(
             plan=plan, care_home=home, reason="人工添加", service_minutes=default_service_minutes(home),
-            priority=priority_of(_score(home)),
+            priority=priority_of(_score(home)), urgent=home.pk in urgent_homes([home.pk]),
             window_start=first.window_start if first else None, window_end=first.window_end if first else None)  # fmt: skip
         _changed(plan)
     return stop

@@ -54,6 +54,8 @@ def plan_detail(request, pk: int):
     skipped = [s for s in stops if s.team_id is None]
     teams = output.itineraries(plan, stops)
     context = {"plan": plan, "teams": teams, "skipped": skipped, "editable": can_plan(request.user),
+               "urgent_skipped": [s for s in skipped if s.urgent and plan.planned_at is not None],
+               "changes": services.compare_with_previous(plan, stops) if plan.planned_at is not None else [],
                "all_stops": sorted(stops, key=lambda s: -s.priority), "planned": plan.planned_at is not None,
                "travel_minutes": round(plan.travel_seconds / 60) if plan.travel_seconds is not None else None}  # fmt: skip
     if plan.planned_at is not None:
