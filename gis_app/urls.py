@@ -64,6 +64,7 @@ urlpatterns = [
     path("hazards/export/", hazards.ledger_export, name="ledger-export"),
     path("hazards/supervision/", hazards.supervision_list, name="supervision-list"),
     path("hazards/<int:pk>/", hazards.hazard_detail, name="hazard-detail"),
+    path("hazards/<int:pk>/notice/", hazards.hazard_notice, name="hazard-notice"),
     path("hazards/<int:pk>/do/<str:action>/", hazards.hazard_action, name="hazard-action"),
     path("hazards/<int:pk>/list/", hazards.hazard_list_for_supervision, name="hazard-list-supervision"),
     path("supervision/<int:pk>/entry/", hazards.supervision_entry, name="supervision-entry"),

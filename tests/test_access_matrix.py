@@ -175,6 +175,7 @@ MATRIX: dict[str, tuple[str, str, str | None]] = {
     "ledger-export": ("/hazards/export/", "3MMMMMM", None),
     "supervision-list": ("/hazards/supervision/", "3222222", None),
     "hazard-detail": ("/hazards/{hazard}/", "322222N", "322NNNN"),
+    "hazard-notice": ("/hazards/{hazard}/notice/", "322222N", "322NNNN"),
     "hazard-action": ("/hazards/{hazard}/do/verify/", "3MMMMMM", "3MMMMMM"),
     "hazard-list-supervision": ("/hazards/{hazard}/list/", "3MMMMMM", "3MMMMMM"),
     "supervision-entry": ("/supervision/{listing}/entry/", "3MMMMMM", "3MMMMMM"),

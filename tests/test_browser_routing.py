@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from gis_app.jobs.services import run_pending
@@ -53,3 +55,15 @@ def test_bureau_plans_a_joint_inspection_and_sees_it_on_the_map(page, live_serve
     stop.refresh_from_db()
     assert stop.team.name == "第1组" and stop.sequence == 1
     assert stop.care_home.name in page.locator(".team-itinerary").first.locator("tbody tr").first.inner_text()
+    # A re-plan says what changed against the last plan.
+    assert page.locator("#plan-changes").count() == 1
+
+    # On paper: A4, the site's chrome and the map left out, one page per team, the date with its year.
+    page.emulate_media(media="print")
+    assert not page.locator("nav").is_visible() and not page.locator("#route-map").is_visible()
+    assert page.locator(".print-only").first.is_visible()
+    assert plan.date.strftime("%Y年") in page.locator(".print-only").first.inner_text()
+    pdf = page.pdf(format="A4")
+    teams = page.locator(".team-itinerary").count()
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert teams == 2 and pages >= teams, pages  # each team's itinerary starts a page

@@ -393,3 +393,13 @@ def test_a_home_that_fixed_its_hazard_submits_it_in_one_step_and_verification_st
     page = client.get(f"/hazards/{hazard.pk}/").content.decode()
     first = page.index('id="action-')
     assert page[first:].startswith('id="action-rectified"') and 'capture="environment"' in page
+
+
+def test_the_rectification_notice_prints_the_finding_and_the_deadline_with_its_year(client, world, major):
+    client.force_login(world["users"]["subdistrict"])
+    page = client.get(f"/hazards/{major.pk}/notice/").content.decode()
+    assert "消防安全隐患整改通知书" in page and world["home_a"].name in page and "安全出口上锁" in page
+    assert major.due_on.strftime("%Y年") in page and "重大" in page and "MCA2023-2-5" in page
+    assert "签收人" in page and "data-print" in page
+    client.force_login(world["users"]["other_home"])
+    assert client.get(f"/hazards/{major.pk}/notice/").status_code == 404

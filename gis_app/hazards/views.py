@@ -66,6 +66,16 @@ def hazard_detail(request, pk: int):
 
 
 @login_required
+def hazard_notice(request, pk: int):
+    """消防安全隐患整改通知书: the printable notice the bureau hands to a home (A4, with signature lines)."""
+    hazard = get_object_or_404(
+        visible_hazards(request.user).select_related("care_home", "key_place", "criterion"),
+        pk=pk,
+    )
+    return render(request, "hazards/notice.html", {"hazard": hazard, "issuer": "滨海新区民政局"})
+
+
+@login_required
 @require_POST
 def hazard_action(request, pk: int, action: str):
     hazard = get_object_or_404(visible_hazards(request.user), pk=pk)

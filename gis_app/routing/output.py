@@ -53,7 +53,7 @@ def itineraries(plan: RoutePlan, stops) -> list[TeamItinerary]:
     for h in (Hazard.objects.open().filter(care_home__in=[s.care_home_id for s in stops])
               .order_by("-severity", "due_on").only("care_home_id", "description", "severity", "due_on")):  # fmt: skip
         label = (
-            f"{'【重大】' if h.severity == 'major' else ''}{h.description[:40]}（期限 {h.due_on:%m-%d}）"
+            f"{'【重大】' if h.severity == 'major' else ''}{h.description[:40]}（期限 {h.due_on:%Y-%m-%d}）"
             if h.due_on
             else h.description[:40]
         )
