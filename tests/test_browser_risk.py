@@ -22,6 +22,10 @@ def test_the_bureau_sees_the_choropleth_and_the_heatmap(page, live_server, trans
     page.wait_for_selector("#heat-map [data-heat-ready='1']", state="attached")
     assert int(page.locator("#heat-canvas").get_attribute("data-points")) > 0
     assert "隐患热力图" in page.inner_text("#heat-controls")
+    # context: every 街镇 drawn and named, a scale in metres (no miles)
+    assert page.locator(".subdistrict-label").count() == 21 and "新港街道" in page.inner_text("#heat-map")
+    assert page.locator(".leaflet-control-scale-line").count() == 1
+    assert page.inner_text(".leaflet-control-scale-line").strip().endswith(("km", "m"))
     page.check("text=六边形网格（500米）")
     page.wait_for_selector("path.hex-cell")
     assert page.external_requests == [] and page.errors == []

@@ -43,8 +43,11 @@ def as_row(e: AlarmEvent) -> dict:
 
 @login_required
 def alarm_list(request):
+    from gis_app.carehomes.maps import with_context
+    from gis_app.carehomes.scope import visible_subdistricts
+
     events = visible_events(request.user)[:100]
-    m = base_map()
+    m = with_context(base_map(), visible_subdistricts(request.user), visible_carehomes(request.user))
     return render(
         request,
         "alarms/list.html",

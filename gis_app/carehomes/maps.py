@@ -3,7 +3,7 @@
 import json
 
 import folium
-from django.contrib.gis.db.models.functions import AsGeoJSON, GeomOutputGeoFunc
+from django.contrib.gis.db.models.functions import AsGeoJSON, GeomOutputGeoFunc, PointOnSurface
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -59,10 +59,22 @@ def subdistricts_geojson(subdistricts) -> dict:
     }
 
 
-def add_subdistricts(m: folium.Map, subdistricts) -> None:
+LABEL_LIMIT = 300  # above this many 街镇 (a province) the names show on hover only
+
+
+def add_subdistricts(m: folium.Map, subdistricts, labels: bool = True) -> None:
     data = subdistricts_geojson(subdistricts)
     if not data["features"]:
         return
+    if labels and len(data["features"]) <= LABEL_LIMIT:
+        for name, point in subdistricts.annotate(p=PointOnSurface("boundary")).values_list("name", "p"):
+            folium.Marker(
+                (point.y, point.x),
+                icon=folium.DivIcon(html=format_html('<span class="subdistrict-label">{}</span>', name),
+                                    icon_size=(120, 18), icon_anchor=(60, 9), class_name="subdistrict-label-icon"),
+                interactive=False,
+                keyboard=False,
+            ).add_to(m)  # fmt: skip
     folium.GeoJson(
         data,
         name="街镇边界",
@@ -170,6 +182,21 @@ def locate_map(home, subdistricts) -> folium.Map:
     bounds = _bounds(type(home).objects.none(), frame)
     if bounds:
         m.fit_bounds(bounds, padding=(20, 20))
+    return m
+
+
+def with_context(m: folium.Map, subdistricts, homes=None) -> folium.Map:
+    """Every map's context: the 街镇 boundaries with their names, framed on the homes shown (when given and placed),
+    else on the 街镇."""
+    from django.contrib.gis.db.models import Extent
+
+    add_subdistricts(m, subdistricts)
+    box = homes.exclude(location=None).aggregate(e=Extent("location"))["e"] if homes is not None else None
+    box = box or subdistricts.aggregate(e=Extent("boundary"))["e"]
+    if box:
+        minx, miny, maxx, maxy = box
+        pad = 0.005 if (maxx - minx) < 0.005 and (maxy - miny) < 0.005 else 0  # one home: a street's view around it
+        m.fit_bounds([[miny - pad, minx - pad], [maxy + pad, maxx + pad]], padding=(20, 20))
     return m
 
 

@@ -26,9 +26,22 @@ class LocalMap(folium.Map):
         self.default_css = [("leaflet_css", static("leaflet/leaflet.css")), ("map_css", static("css/map.css"))]
 
 
+class MetricScale(MacroElement):
+    """A scale bar in metres and kilometres only (Leaflet's default adds miles and feet)."""
+
+    _template = jinja2.Template(
+        """
+        {% macro script(this, kwargs) %}
+            L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+
 def base_map(*, location=(39.0, 117.6), zoom_start: int = 10, height: str = "100%") -> LocalMap:
-    m = LocalMap(location=location, zoom_start=zoom_start, tiles=None, height=height, control_scale=True,
+    m = LocalMap(location=location, zoom_start=zoom_start, tiles=None, height=height, control_scale=False,
                  prefer_canvas=False)  # fmt: skip
+    MetricScale().add_to(m)
     if settings.BASEMAP_TILE_URL:
         folium.TileLayer(
             tiles=settings.BASEMAP_TILE_URL, attr=settings.BASEMAP_ATTRIBUTION, name="底图", subdomains="01234567",

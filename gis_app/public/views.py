@@ -51,8 +51,11 @@ def disclosure(request):
          "rating": ratings.get(h.pk, "暂未评定")}
         for h in page
     ]  # fmt: skip
-    m = base_map()
     import folium
+
+    from gis_app.carehomes.maps import with_context
+
+    m = with_context(base_map(), Subdistrict.objects.all(), homes)  # framed on the homes found
 
     for h in homes.exclude(location=None)[:2000]:
         folium.CircleMarker(

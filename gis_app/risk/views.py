@@ -204,7 +204,9 @@ def risk_dashboard(request):
 
 @login_required
 def heatmap(request):
-    m = base_map()
+    from gis_app.carehomes.maps import with_context
+
+    m = with_context(base_map(), visible_subdistricts(request.user))
     months = [f"{x['month']:%Y-%m}" for x in dashboard.monthly_found_closed(visible_carehomes(request.user), months=24)]
     return render(request, "risk/heatmap.html", {**render_parts(m), "months": months, "month_count": len(months),
                                                  "categories": Category.choices})  # fmt: skip
