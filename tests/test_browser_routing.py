@@ -67,3 +67,29 @@ def test_bureau_plans_a_joint_inspection_and_sees_it_on_the_map(page, live_serve
     teams = page.locator(".team-itinerary").count()
     pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
     assert teams == 2 and pages >= teams, pages  # each team's itinerary starts a page
+
+
+def test_homes_are_picked_by_typing_and_ticking_not_ctrl_clicking(page, live_server):
+    from gis_app.carehomes.models import CareHome
+
+    ensure_demo()
+    load_places()
+    login(page, live_server, "bureau")
+    page.goto(f"{live_server.url}/routes/")
+    target = CareHome.objects.order_by("name").last()
+    page.fill("input[name=title]", "人工选点（浏览器）")
+    page.select_option("select[name=mode]", "hand")
+    page.fill("#homes-filter", target.name)
+    visible = page.locator("#id_homes label:visible")
+    assert visible.count() == 1 and target.name in visible.first.inner_text()
+    visible.first.click()  # a large target: the whole row ticks the box
+    assert page.inner_text("[data-checked-count=id_homes]") == "已选 1 家"
+    page.fill("#homes-filter", "")
+    assert page.locator("#id_homes label:visible").count() == CareHome.objects.count()
+    page.select_option("select[name=team1_start]", label="滨海新区民政局")
+    page.select_option("select[name=team1_end]", label="滨海新区民政局")
+    with page.expect_navigation():
+        page.click("#plan-form button.primary")
+    plan = RoutePlan.objects.get(title="人工选点（浏览器）")
+    assert list(PlanStop.objects.filter(plan=plan).values_list("care_home", flat=True)) == [target.pk]
+    assert page.errors == []

@@ -15,7 +15,8 @@ from gis_app.lib.maps import PropertyTooltip, base_map, layer_name, popup, toolt
 from .models import PlanStop, RoutePlan, Team, TravelMode
 from .services import hhmm
 
-COLOURS = ["#d7301f", "#2b8cbe", "#31a354", "#756bb1", "#e6550d", "#636363"]
+# Team colours: none of the reds and oranges the platform uses for overdue, major and problem features.
+COLOURS = ["#1f78b4", "#33a02c", "#6a3d9a", "#00838f", "#8c6d31", "#636363"]
 
 
 @dataclass

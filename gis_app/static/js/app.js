@@ -13,6 +13,31 @@
       for (const radio of allPass.closest("section").querySelectorAll("input[type=radio][value=pass]")) radio.checked = true;
     }
   });
+  // <input data-filter-checks="list-id">: typing hides the checkboxes whose label lacks the text (checked ones stay);
+  // <span data-checked-count="list-id"> says how many are ticked. A tablet-friendly pick list for long lists.
+  function countChecked(listId) {
+    const list = document.getElementById(listId);
+    const out = document.querySelector(`[data-checked-count="${listId}"]`);
+    if (list && out) out.textContent = `已选 ${list.querySelectorAll("input[type=checkbox]:checked").length} 家`;
+  }
+  document.addEventListener("input", (e) => {
+    const box = e.target.closest("[data-filter-checks]");
+    if (!box) return;
+    const list = document.getElementById(box.dataset.filterChecks);
+    if (!list) return;
+    const text = box.value.trim();
+    for (const label of list.querySelectorAll("label")) {
+      const input = label.querySelector("input");
+      const row = label.parentElement === list ? label : label.parentElement;
+      row.hidden = Boolean(text) && !label.textContent.includes(text) && !(input && input.checked);
+    }
+  });
+  function countAll() {
+    document.querySelectorAll("[data-checked-count]").forEach((out) => countChecked(out.dataset.checkedCount));
+  }
+  document.addEventListener("change", (e) => { if (e.target.matches("input[type=checkbox]")) countAll(); });
+  document.addEventListener("DOMContentLoaded", countAll);
+
   // <input data-filter-options="select-id">: typing narrows a long <select> to the options containing the text,
   // and picks the first match, so 100+ homes are found by a few characters (also on a tablet).
   document.addEventListener("input", (e) => {
