@@ -144,6 +144,17 @@ def test_pages_and_excel(client, scored, world):
         assert client.get(url).status_code == 200, url
     page = client.get("/risk/").content.decode()
     assert scored.name in page and "排查整治" in page
+    # the current year by default; the ended 2020–2022 campaign folded away; every key number links to its list
+    from gis_app.lib import clock
+
+    year = clock.today().year
+    assert f"{year} 年每月发现与销号" in page and "往期专项行动" in page
+    assert 'href="/hazards/?overdue=on"' in page and 'href="/hazards/?status=open&amp;severity=major"' in page
+    found_this_year = scored.hazards.filter(found_on__year=year).count()
+    assert f"{year} 年发现<b>{found_this_year}</b>" in page
+    earlier = client.get("/risk/", {"year": year - 1}).content.decode()
+    assert f"{year - 1} 年每月发现与销号" in earlier
+    assert client.get("/risk/", {"year": "1900"}).status_code == 200  # out of range: the current year
     wb = load_workbook(BytesIO(client.get("/risk/map/?format=xlsx").content))
     ws = wb.active
     assert ws["A3"].value == "塘沽街道" and ws.max_row == 2 + 21 + 1

@@ -96,6 +96,23 @@ def by_category(homes) -> list[dict]:
     ]
 
 
+def year_numbers(homes, year: int) -> dict:
+    """Found and closed out in a calendar year."""
+    hazards = Hazard.objects.filter(care_home__in=homes)
+    return {
+        "found": hazards.filter(found_on__year=year).count(),
+        "closed": hazards.filter(status=Status.CLOSED, closed_on__year=year).count(),
+    }
+
+
+def year_months(homes, year: int, today: date | None = None) -> list[dict]:
+    """Found and closed per month of a year (up to this month for the current year)."""
+    today = today or clock.today()
+    last = today if year == today.year else date(year, 12, 31)
+    months = (last.year - year) * 12 + last.month
+    return [m for m in monthly_found_closed(homes, months=months, today=last) if m["month"].year == year]
+
+
 def key_numbers(homes, today: date | None = None) -> dict:
     today = today or clock.today()
     hazards = Hazard.objects.filter(care_home__in=homes)

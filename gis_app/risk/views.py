@@ -177,11 +177,14 @@ def _subdistrict_figures(user, sub):
 @login_required
 def risk_dashboard(request):
     homes = visible_carehomes(request.user)
+    this_year = clock.today().year
+    raw = request.GET.get("year", "")
+    year = int(raw) if raw.isdigit() and 2000 <= int(raw) <= this_year else this_year
     top = RiskScore.objects.filter(care_home__in=homes).select_related("care_home__subdistrict").order_by("-score")[:10]
     overdue_majors = (
         Hazard.objects.filter(care_home__in=homes).overdue().major().select_related("care_home").order_by("due_on")[:20]
     )
-    monthly = dashboard.monthly_found_closed(homes)
+    monthly = dashboard.year_months(homes, year)
     categories = dashboard.by_category(homes)
     if request.GET.get("format") == "xlsx":
         return xlsx_response("风险看板", [
@@ -197,6 +200,8 @@ def risk_dashboard(request):
     cat_peak = max([c["count"] for c in categories] + [1])
     return render(request, "risk/dashboard.html", {
         "numbers": dashboard.key_numbers(homes), "phases": dashboard.campaign_status(homes), "top": top,
+        "year": year, "years": list(range(this_year, max(2019, this_year - 6), -1)),
+        "year_numbers": dashboard.year_numbers(homes, year), "today": clock.today(),
         "overdue_majors": overdue_majors, "monthly": monthly, "peak": peak, "categories": categories, "cat_peak": cat_peak,
         "mean": RiskScore.objects.filter(care_home__in=homes).aggregate(a=Avg("score"))["a"] or 0,
     })  # fmt: skip
