@@ -190,9 +190,15 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Basemap: "tianditu" (needs TIANDITU_KEY), "osm", or "none" (blank background; works offline and on an intranet).
+# Basemap: "tianditu" (needs TIANDITU_KEY), "osm", "mbtiles" (a raster MBTiles file on this server, BASEMAP_MBTILES:
+# an intranet's own basemap, e.g. exported by QGIS), or "none" (blank background; works offline and on an intranet).
 TIANDITU_KEY = env_str("TIANDITU_KEY")
-BASEMAP = env_choice("BASEMAP", "tianditu" if TIANDITU_KEY else "none", {"tianditu", "osm", "none"})
+BASEMAP_MBTILES = env_str("BASEMAP_MBTILES")
+BASEMAP = env_choice(
+    "BASEMAP",
+    "mbtiles" if BASEMAP_MBTILES else "tianditu" if TIANDITU_KEY else "none",
+    {"tianditu", "osm", "mbtiles", "none"},
+)
 if BASEMAP == "tianditu" and not TIANDITU_KEY:
     from django.core.exceptions import ImproperlyConfigured
 
@@ -201,6 +207,7 @@ if BASEMAP == "tianditu" and not TIANDITU_KEY:
 _TILE_URLS = {
     "tianditu": f"https://t{{s}}.tianditu.gov.cn/DataServer?T=vec_w&x={{x}}&y={{y}}&l={{z}}&tk={TIANDITU_KEY}",
     "osm": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    "mbtiles": "/basemap/{z}/{x}/{y}",  # served by gis_app.views.basemap_tile from BASEMAP_MBTILES
     "none": "",
 }
 BASEMAP_TILE_URL = _TILE_URLS[BASEMAP]
@@ -212,14 +219,13 @@ BASEMAP_LABEL_URL = (
 BASEMAP_ATTRIBUTION = {
     "tianditu": "天地图 © 国家地理信息公共服务平台",
     "osm": "© OpenStreetMap contributors",
+    "mbtiles": env_str("BASEMAP_ATTRIBUTION", "本地底图"),
     "none": "",
 }[BASEMAP]
 
 # Scripts run only from /static/ or with the request's nonce: a value that slips through unescaped cannot run.
 CONTENT_SECURITY_POLICY = csp_policy(
-    tile_hosts={"tianditu": ["https://*.tianditu.gov.cn"], "osm": ["https://tile.openstreetmap.org"], "none": []}[
-        BASEMAP
-    ]
+    tile_hosts={"tianditu": ["https://*.tianditu.gov.cn"], "osm": ["https://tile.openstreetmap.org"]}.get(BASEMAP, [])
 )
 
 LEAFLET_CONFIG = {

@@ -27,7 +27,7 @@ from layers import ogc
 from layers import tiles as layers_tiles
 from layers import views as layers_views
 
-from .views import healthz, protected_media
+from .views import basemap_tile, healthz, protected_media
 
 handler404 = "gis_app.views.not_found"
 
@@ -40,6 +40,7 @@ urlpatterns = [
     path("media/<path:path>", protected_media, name="media"),
     path("", carehomes.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("basemap/<int:z>/<int:x>/<int:y>", basemap_tile, name="basemap-tile"),
     path("work/", workbench.my_work, name="my-work"),
     path("public/", public.disclosure, name="public"),
     path("dishonesty/", dishonesty_views.dishonesty_list, name="dishonesty-list"),

@@ -60,3 +60,33 @@ def not_found(request, exception=None):
     if request.path.startswith(API_PREFIXES) or request.path.endswith((".geojson", ".gpkg", ".pbf")):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+MBTILES_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+def basemap_tile(request, z: int, x: int, y: int):
+    """A tile of the local basemap (BASEMAP=mbtiles): a raster MBTiles file, read-only, rows in TMS order. Public like
+    any basemap (the public disclosure page uses it too); cached by browsers for a day."""
+    import sqlite3
+
+    from django.conf import settings
+    from django.http import Http404, HttpResponse
+
+    path = settings.BASEMAP_MBTILES
+    if not path or not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
+        raise Http404("no such tile")
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            row = db.execute(
+                "SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+                (z, x, 2**z - 1 - y),
+            ).fetchone()
+            fmt = db.execute("SELECT value FROM metadata WHERE name = 'format'").fetchone()
+    except sqlite3.Error:
+        raise Http404("basemap unavailable") from None
+    if row is None:
+        raise Http404("outside the basemap")  # Leaflet leaves the cell blank
+    response = HttpResponse(bytes(row[0]), content_type=MBTILES_TYPES.get((fmt or ["png"])[0], "image/png"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -165,6 +165,7 @@ MATRIX: dict[str, tuple[str, str, str | None]] = {
     "carehome-import-template": ("/carehomes/import/template.xlsx", "3222222", None),
     "carehome-unlocated": ("/carehomes/unlocated/", "3242444", None),
     "carehome-locate": ("/carehomes/{home}/locate/", "324244N", "324NNNN"),
+    "basemap-tile": ("/basemap/10/843/387", "NNNNNNN", None),  # no BASEMAP_MBTILES in the tests: nothing to serve
     "carehome-detail": ("/carehomes/{home}/", "322222N", "322NNNN"),
     "hazard-new": ("/carehomes/{home}/hazards/new/", "322222N", "322NNNN"),
     "inspection-new": ("/carehomes/{home}/inspections/new/", "322222N", "322NNNN"),
