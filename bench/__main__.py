@@ -7,9 +7,9 @@ from .common import bench_database, setup_django, table
 
 def main() -> None:
     setup_django()
-    from . import alarms_load, backup_roundtrip, layers_serving, ledger_export, risk_national, routing
+    from . import alarms_load, backup_roundtrip, field_pull, layers_serving, ledger_export, risk_national, routing
 
-    which = set(sys.argv[1:]) or {"layers", "ledger", "risk", "alarms", "routing", "backup"}
+    which = set(sys.argv[1:]) or {"layers", "ledger", "risk", "alarms", "routing", "backup", "pull"}
     if "routing" in which:
         print(table(routing.run(), ["instance", "time", "found", "reference", "gap", "checker", "goal"]))
         which.discard("routing")
@@ -28,6 +28,9 @@ def main() -> None:
     if "backup" in which:
         with bench_database():
             results += backup_roundtrip.run()
+    if "pull" in which:
+        with bench_database():
+            results += field_pull.run()
     if "ledger" in which:
         with bench_database():
             results += ledger_export.run()

@@ -33,7 +33,7 @@ from gis_app.inspections.models import Criterion, Inspection, KeyPlace
 from gis_app.inspections.services import InspectionError, InspectionInput, InspectorEntry, ItemAnswer, record_inspection
 from layers.catalogue import own_layers
 from layers.models import FeaturePhoto
-from layers.services import FeatureError, save_feature
+from layers.services import FeatureError, save_feature, save_new_features
 
 from .canonical import digest
 from .models import Conflict, FieldProject, ImportedFile, Snapshot
@@ -213,6 +213,8 @@ def _apply(project, folder, tables, photos, by, report) -> None:
     for key, layer in FEATURE_LAYERS.items():
         model = layer.get_model()
         existing = {str(f.uuid): f for f in model.objects.filter(uuid__in=[r.values["uuid"] for r in tables[key]])}
+        new: list[tuple] = []
+        queued: set[str] = set()
         for row in tables[key]:
             uid = row.values["uuid"]
             seen.add((key, uid))
@@ -278,20 +280,23 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                     continue
             data = {k: v.isoformat() if isinstance(v, date) else v for k, v in attrs.items()
                     if k not in ("uuid", "care_home_id")}  # fmt: skip
+            if current is None:  # new in the field: created together with the layer's other new features
+                if uid in queued:
+                    report.errors.append(f"{where}：同一要素（uuid）在外业数据中出现两次，请在 QGIS 中删除重复的一条")
+                else:
+                    new.append((row, uid, home, data, where))
+                    queued.add(uid)
+                continue
             try:
                 feature = save_feature(layer, by=by, home=home, geometry=row.geom, attributes=data, instance=current)
             except FeatureError as exc:
                 report.errors.append(f"{where}：" + "；".join(f"{k}: {v}" for k, v in exc.errors.items()))
                 continue
-            if current is None:
-                model.objects.filter(pk=feature.pk).update(uuid=uid)
-                feature.uuid = uid
-                report.created += 1
-            else:
-                report.updated += 1
+            report.updated += 1
             feature.refresh_from_db()
             _snapshot(project, snap, key, uid, feature_digest(layer, feature), row.fid)
             _feature_photo(project, folder, photos.get((key, uid)), layer, feature, by, report)
+        _create_new(project, folder, layer, new, photos, by, report)
     for key, uid in snapshots:  # sent to the field, no longer in the GeoPackage
         if key in FEATURE_LAYERS and (key, uid) not in seen:
             if not Conflict.objects.filter(project=project, layer=key, uuid=uid, kind="deleted_in_field").exists():
@@ -303,6 +308,54 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                     report.conflicts += 1
     _hazards(project, folder, tables["hazards"], photos, homes, by, report)
     _inspections(project, folder, tables, photos, homes, by, report)
+
+
+def _create_new(project, folder, layer, new, photos, by, report) -> None:
+    """The layer's features new in the field, through the bulk service (same checks as one by one), with their
+    snapshots and photos; a refusal is reported per feature and the whole import rolls back."""
+    if not new:
+        return
+    items = [{"home": home, "geometry": row.geom, "attributes": data, "uuid": uid} for row, uid, home, data, _ in new]
+    features, errors = save_new_features(layer, items, by=by)
+    for i, exc in sorted(errors.items()):
+        report.errors.append(f"{new[i][4]}：" + "；".join(f"{k}: {v}" for k, v in exc.errors.items()))
+    if errors:
+        return
+    Snapshot.objects.bulk_create(
+        [Snapshot(project=project, layer=layer.key, uuid=uid, digest=feature_digest(layer, feature), fid=row.fid)
+         for (row, uid, *_), feature in zip(new, features, strict=True)],
+        batch_size=2000,
+    )  # fmt: skip
+    report.created += len(features)
+    pairs = [(photos[(layer.key, uid)], feature) for (_row, uid, *_), feature in zip(new, features, strict=True)
+             if (layer.key, uid) in photos]  # fmt: skip
+    _feature_photos(project, folder, layer, pairs, by, report)
+
+
+def _feature_photos(project, folder, layer, pairs, by, report) -> None:
+    """Photos of new features, many at once: each file stored once (by path and sha256), the rows written in bulk."""
+    if not pairs:
+        return
+    root = folder.resolve()
+    files = []
+    for path, feature in pairs:
+        data = path.read_bytes()
+        files.append((path.relative_to(root).as_posix(), hashlib.sha256(data).hexdigest(), data, path.name, feature))
+    known = set(
+        ImportedFile.objects.filter(project=project, path__in=[f[0] for f in files]).values_list("path", "sha256")
+    )
+    fresh = [f for f in files if (f[0], f[1]) not in known]
+    ImportedFile.objects.bulk_create(
+        [ImportedFile(project=project, path=rel, sha256=sha) for rel, sha, *_ in fresh], ignore_conflicts=True
+    )
+    field = FeaturePhoto._meta.get_field("image")
+    rows = []
+    for _rel, _sha, data, name, feature in fresh:
+        stored = field.storage.save(field.generate_filename(None, name), ContentFile(data))
+        rows.append(FeaturePhoto(layer=layer.key, feature_uuid=feature.uuid, care_home=feature.care_home, image=stored,
+                                 uploaded_by=by))  # fmt: skip
+    FeaturePhoto.objects.bulk_create(rows, batch_size=1000)
+    report.photos += len(rows)
 
 
 def _snapshot(project, snap, layer, uid, value, fid) -> None:

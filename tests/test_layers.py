@@ -255,3 +255,58 @@ def test_paging_follows_next_links_without_repeats(client, world):
         url = data.get("next")
     assert seen == [str(f.uuid) for f in made]
     assert client.get("/api/layers/safety_exit/?after=x").status_code == 400
+
+
+def test_bulk_creation_stores_what_one_by_one_stores_and_refuses_the_same(world):
+    """The field pull's bulk path (save_new_features, COPY) against save_feature: the same stored values, computed
+    fields and history rows; a refused item is named and nothing of the batch is written."""
+    import uuid
+
+    from django.contrib.gis.geos import LineString
+
+    bureau, home = world["users"]["bureau"], world["home_a"]
+    layer = get_layer("evacuation_route")
+    x, y = home.location.x, home.location.y
+    line = LineString((x, y), (x + 0.0005, y + 0.0002), srid=4326)
+    attrs = {"status": "obstructed", "note": " 外业 ", "surveyed_on": "2026-11-30", "surveyed_by": "张三"}
+    one = services.save_feature(layer, by=bureau, home=home, geometry=line, attributes=attrs)
+    uid = uuid.uuid4()
+    [bulk], errors = services.save_new_features(
+        layer, [{"home": home, "geometry": line.clone(), "attributes": attrs, "uuid": uid}], by=bureau
+    )
+    assert errors == {} and bulk.pk and str(bulk.uuid) == str(uid)
+    a, b = EvacuationRoute.objects.get(pk=one.pk), EvacuationRoute.objects.get(uuid=uid)
+    fields = [
+        "status",
+        "length_m",
+        "note",
+        "surveyed_on",
+        "surveyed_by",
+        "care_home_id",
+        "created_by_id",
+        "updated_by_id",
+    ]
+    assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields]
+    assert a.centerline.equals_exact(b.centerline, 1e-12) and b.created_at and b.updated_at
+    history = EvacuationRoute.history.rel.related_model.objects
+    assert history.filter(pgh_obj_id=b.pk).count() == history.filter(pgh_obj_id=a.pk).count() == 1  # audit, as INSERT
+
+    far = LineString((x + 0.05, y), (x + 0.051, y), srid=4326)
+    before = EvacuationRoute.objects.count()
+    created, errors = services.save_new_features(
+        layer,
+        [
+            {"home": home, "geometry": line.clone(), "attributes": {"status": "clear"}},
+            {"home": home, "geometry": far, "attributes": {"status": "clear"}},
+            {"home": home, "geometry": line.clone(), "attributes": {"status": "wide open"}},
+        ],
+        by=bureau,
+    )
+    assert created == [] and EvacuationRoute.objects.count() == before
+    assert set(errors) == {1, 2} and errors[1].code == "too_far" and "status" in errors[2].errors
+    _, errors = services.save_new_features(
+        layer,
+        [{"home": world["home_b"], "geometry": line.clone(), "attributes": {"status": "clear"}}],
+        by=world["users"]["subdistrict"],
+    )
+    assert errors[0].code == "forbidden"
