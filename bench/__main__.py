@@ -7,7 +7,16 @@ from .common import bench_database, setup_django, table
 
 def main() -> None:
     setup_django()
-    from . import alarms_load, backup_roundtrip, field_pull, layers_serving, ledger_export, risk_national, routing
+    from . import (
+        alarms_load,
+        backup_roundtrip,
+        field_pull,
+        layers_serving,
+        ledger_export,
+        risk_national,
+        routing,
+        sync_fuzz,
+    )
 
     which = set(sys.argv[1:]) or {"layers", "ledger", "risk", "alarms", "routing", "backup", "pull"}
     if "routing" in which:
@@ -16,6 +25,8 @@ def main() -> None:
         if not which:
             return
     results = []
+    if "fuzz" in which:  # opt-in: about an hour for 1,000 cases (real QGIS per generation)
+        results += sync_fuzz.run()
     if "layers" in which:
         with bench_database():
             results += layers_serving.run()
