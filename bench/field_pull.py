@@ -34,13 +34,24 @@ def _tablet_edits(folder: Path, homes, gpkg: Path) -> None:
         if i < PHOTOS:
             name = f"DCIM/safety_exit_{i:05d}.jpg"
             (folder / name).write_bytes(photo.getvalue()[:-2] + i.to_bytes(2, "big"))  # each photo its own bytes
-        features.append({
-            "type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "properties": {"uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "care_home_id": home.pk,
-                           "kind": "door", "status": rng.choice(["open", "open", "open", "locked"]),
-                           "exit_sign_ok": 1, "emergency_light_ok": 1, "note": "外业新增",
-                           "surveyed_on": "2026-11-30", "surveyed_by": "外业组", "photo": name},
-        })  # fmt: skip
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": {
+                    "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "care_home_id": home.pk,
+                    "kind": "door",
+                    "status": rng.choice(["open", "open", "open", "locked"]),
+                    "exit_sign_ok": 1,
+                    "emergency_light_ok": 1,
+                    "note": "外业新增",
+                    "surveyed_on": "2026-11-30",
+                    "surveyed_by": "外业组",
+                    "photo": name,
+                },
+            }
+        )
     src = folder.parent / "new_exits.geojson"
     src.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
     subprocess.run(["ogr2ogr", "-append", "-nln", "safety_exit", str(gpkg), str(src)], check=True, capture_output=True)
@@ -82,8 +93,25 @@ def run() -> list[list]:
         env = _libpq_env(db)
         pg = f"PG:dbname={db['NAME']} host={env['PGHOST']} port={env['PGPORT']} user={env['PGUSER']}"
         t = time.perf_counter()
-        subprocess.run(["ogr2ogr", "-f", "PostgreSQL", pg, str(gpkg), "safety_exit", "-nln", "bench_ogr_exits",
-                        "-lco", "OVERWRITE=YES", "-lco", "SPATIAL_INDEX=GIST"], check=True, capture_output=True, env=env)  # fmt: skip
+        subprocess.run(
+            [
+                "ogr2ogr",
+                "-f",
+                "PostgreSQL",
+                pg,
+                str(gpkg),
+                "safety_exit",
+                "-nln",
+                "bench_ogr_exits",
+                "-lco",
+                "OVERWRITE=YES",
+                "-lco",
+                "SPATIAL_INDEX=GIST",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
         baseline = time.perf_counter() - t
         with connection.cursor() as cur:
             cur.execute("SELECT count(*) FROM bench_ogr_exits")

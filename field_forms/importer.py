@@ -322,13 +322,18 @@ def _create_new(project, folder, layer, new, photos, by, report) -> None:
     if errors:
         return
     Snapshot.objects.bulk_create(
-        [Snapshot(project=project, layer=layer.key, uuid=uid, digest=feature_digest(layer, feature), fid=row.fid)
-         for (row, uid, *_), feature in zip(new, features, strict=True)],
+        [
+            Snapshot(project=project, layer=layer.key, uuid=uid, digest=feature_digest(layer, feature), fid=row.fid)
+            for (row, uid, *_), feature in zip(new, features, strict=True)
+        ],
         batch_size=2000,
-    )  # fmt: skip
+    )
     report.created += len(features)
-    pairs = [(photos[(layer.key, uid)], feature) for (_row, uid, *_), feature in zip(new, features, strict=True)
-             if (layer.key, uid) in photos]  # fmt: skip
+    pairs = [
+        (photos[(layer.key, uid)], feature)
+        for (_row, uid, *_), feature in zip(new, features, strict=True)
+        if (layer.key, uid) in photos
+    ]
     _feature_photos(project, folder, layer, pairs, by, report)
 
 
@@ -352,8 +357,11 @@ def _feature_photos(project, folder, layer, pairs, by, report) -> None:
     rows = []
     for _rel, _sha, data, name, feature in fresh:
         stored = field.storage.save(field.generate_filename(None, name), ContentFile(data))
-        rows.append(FeaturePhoto(layer=layer.key, feature_uuid=feature.uuid, care_home=feature.care_home, image=stored,
-                                 uploaded_by=by))  # fmt: skip
+        rows.append(
+            FeaturePhoto(
+                layer=layer.key, feature_uuid=feature.uuid, care_home=feature.care_home, image=stored, uploaded_by=by
+            )
+        )
     FeaturePhoto.objects.bulk_create(rows, batch_size=1000)
     report.photos += len(rows)
 

@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from gis_app.carehomes.importers.carehomes import COLUMNS, ImportFileError, import_carehomes
 from gis_app.carehomes.models import CareHome
 from gis_app.lib import coords
-from gis_app.lib.geojson import GeoJSONError, to_geos
+from gis_app.lib.geojson import DEPTH, GeoJSONError, to_geos
 from gis_app.lib.sheets import parse_degrees
 
 from .conftest import make_credit_code
@@ -72,12 +72,7 @@ geometry = st.fixed_dictionaries(
     {
         "type": st.sampled_from(
             [
-                "Point",
-                "LineString",
-                "Polygon",
-                "MultiPoint",
-                "MultiLineString",
-                "MultiPolygon",
+                *DEPTH,
                 "GeometryCollection",
                 "Feature",
                 "point",
@@ -106,14 +101,7 @@ def test_any_geometry_input_is_a_geometry_or_a_chinese_refusal(value):
     except GeoJSONError as exc:
         assert any("\u4e00" <= ch <= "\u9fff" for ch in str(exc)), repr(exc)
     else:
-        assert geom.srid == 4326 and geom.geom_type in (
-            "Point",
-            "LineString",
-            "Polygon",
-            "MultiPoint",
-            "MultiLineString",
-            "MultiPolygon",
-        )
+        assert geom.srid == 4326 and geom.geom_type in DEPTH  # one of the GeoJSON geometry types
 
 
 # --- the care-home importer ----------------------------------------------------------------------------------------

@@ -1,16 +1,13 @@
 """The bureau's desktop GIS as it is: Debian's QGIS 3.22 (headless PyQGIS) adds every OGC API collection through a
 Basic authentication configuration (user name + GIS token), against the platform served by gunicorn (#19)."""
 
-import json
-import os
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 from django.contrib.gis.geos import LineString, Point
 
 from gis_app.carehomes.tokens import issue
+from gis_app.lib.qgis import run_script
 from layers.catalogue import CATALOGUE, get_layer
 from layers.queries import scoped
 from layers.services import save_feature
@@ -20,23 +17,7 @@ SCRIPT = Path(__file__).parent / "qgis_oapif.py"
 
 
 def qgis(base: str, username: str, token: str, collections: list[str]) -> dict:
-    with tempfile.TemporaryDirectory() as home:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": home,
-            "QT_QPA_PLATFORM": "offscreen",
-            "XDG_RUNTIME_DIR": home,
-            "LANG": "C.UTF-8",
-        }
-        done = subprocess.run(
-            ["/usr/bin/python3", str(SCRIPT), base, username, token, *collections],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_script(SCRIPT, base, username, token, *collections, timeout=300)
 
 
 def test_qgis_reads_every_collection_with_a_basic_token_and_sees_only_its_scope(live_server, world):
@@ -98,18 +79,29 @@ def test_the_downloaded_desktop_project_opens_in_qgis_with_every_layer_and_no_se
     bureau, street = world["users"]["bureau"], world["users"]["subdistrict"]
     home = world["home_a"]
     x, y = home.location.x, home.location.y
-    save_feature(get_layer("safety_exit"), by=bureau, home=home, geometry=Point(x + 0.0002, y, srid=4326),
-                          attributes={"kind": "door", "status": "locked"})  # fmt: skip
+    save_feature(
+        get_layer("safety_exit"),
+        by=bureau,
+        home=home,
+        geometry=Point(x + 0.0002, y, srid=4326),
+        attributes={"kind": "door", "status": "locked"},
+    )
     bx, by = world["home_b"].location.x, world["home_b"].location.y
-    save_feature(get_layer("fire_lane"), by=bureau, home=world["home_b"], attributes={"width_m": "5", "status": "clear"},
-                 geometry=LineString((bx, by), (bx + 0.001, by), srid=4326))  # fmt: skip
+    save_feature(
+        get_layer("fire_lane"),
+        by=bureau,
+        home=world["home_b"],
+        attributes={"width_m": "5", "status": "clear"},
+        geometry=LineString((bx, by), (bx + 0.001, by), srid=4326),
+    )
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(street)
     page = browser.get("/layers/desktop/")
     assert page.status_code == 200 and settings.QGIS_AUTHCFG_ID in page.content.decode()
     csrf = page.cookies["csrftoken"].value
-    issued = browser.post("/layers/desktop/", {"action": "issue", "name": "科室QGIS", "days": "90",
-                                               "csrfmiddlewaretoken": csrf})  # fmt: skip
+    issued = browser.post(
+        "/layers/desktop/", {"action": "issue", "name": "科室QGIS", "days": "90", "csrfmiddlewaretoken": csrf}
+    )
     assert issued.status_code == 200 and issued["Cache-Control"] == "no-store"
     key = re.search(r'id="new-token-key">([^<]+)<', issued.content.decode()).group(1)
     host = live_server.url.split("//", 1)[1]
@@ -120,15 +112,9 @@ def test_the_downloaded_desktop_project_opens_in_qgis_with_every_layer_and_no_se
     assert browser.get("/layers/desktop.qgs", {"subdistrict": world["hangu"].code}).status_code == 404  # not theirs
 
     tx, ty = tile_of(x + 0.0002, y, 14)
-    with tempfile.TemporaryDirectory() as home_dir:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home_dir, "QT_QPA_PLATFORM": "offscreen",
-               "XDG_RUNTIME_DIR": home_dir, "LANG": "C.UTF-8"}  # fmt: skip
-        script = Path(__file__).parent.parent / "layers" / "qgis_desktop.py"
-        done = subprocess.run(["/usr/bin/python3", str(script), "open", str(project), street.username, key,
-                               settings.QGIS_AUTHCFG_ID, "14", str(tx), str(ty)], env=env, capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    script = Path(__file__).parent.parent / "layers" / "qgis_desktop.py"
+    args = ["open", str(project), street.username, key, settings.QGIS_AUTHCFG_ID, "14", str(tx), str(ty)]
+    seen = run_script(script, *args, timeout=300)
     assert seen["secret_in_project"] is False and seen["crs"] == "EPSG:4490"
     layers = seen["layers"]
     for collection in COLLECTIONS:

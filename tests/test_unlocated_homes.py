@@ -93,8 +93,13 @@ def test_unlocated_homes_cannot_be_routed_or_given_site_plan_features(world):
     assert home not in [c.home for c in chosen] and chosen
     here = point_in(world["tanggu"])
     with pytest.raises(FeatureError) as caught:
-        save_feature(get_layer("safety_exit"), by=bureau, home=home, geometry={"type": "Point", "coordinates": [here.x, here.y]},
-                     attributes={"kind": "door", "status": "open"})  # fmt: skip
+        save_feature(
+            get_layer("safety_exit"),
+            by=bureau,
+            home=home,
+            geometry={"type": "Point", "coordinates": [here.x, here.y]},
+            attributes={"kind": "door", "status": "open"},
+        )
     assert "尚未定位" in caught.value.errors["geometry"]
     client = Client()
     client.force_login(bureau)
@@ -105,9 +110,12 @@ def test_unlocated_homes_cannot_be_routed_or_given_site_plan_features(world):
 def tianditu(world, settings):
     inside = point_in(world["tanggu"])
     standin = Standin(
-        "test-key-123", {"天津市滨海新区塘沽街道新港路88号": (inside.x, inside.y, "地名地址"),
-                         "天津市滨海新区北京路1号": (116.40, 39.90, "道路")},
-    )  # fmt: skip
+        "test-key-123",
+        {
+            "天津市滨海新区塘沽街道新港路88号": (inside.x, inside.y, "地名地址"),
+            "天津市滨海新区北京路1号": (116.40, 39.90, "道路"),
+        },
+    )
     settings.TIANDITU_KEY, settings.TIANDITU_GEOCODER_URL = "test-key-123", standin.url
     yield standin, inside
     standin.close()

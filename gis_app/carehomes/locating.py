@@ -85,9 +85,14 @@ class GeocodeReport:
             )
         if self.outside:
             notes.append(f"编码结果不在滨海新区（{len(self.outside)} 家，未采用）：{'、'.join(self.outside[:50])}")
-        return {"homes": self.total, "placed": self.placed, "not_found": self.not_found[:200],
-                "outside": self.outside[:200], "notes": notes,
-                "summary": f"共 {self.total} 家未定位，地理编码定位 {self.placed} 家（待确认）"}  # fmt: skip
+        return {
+            "homes": self.total,
+            "placed": self.placed,
+            "not_found": self.not_found[:200],
+            "outside": self.outside[:200],
+            "notes": notes,
+            "summary": f"共 {self.total} 家未定位，地理编码定位 {self.placed} 家（待确认）",
+        }
 
 
 def geocode_unlocated(homes, progress=None) -> GeocodeReport:

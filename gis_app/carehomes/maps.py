@@ -70,11 +70,15 @@ def add_subdistricts(m: folium.Map, subdistricts, labels: bool = True) -> None:
         for name, point in subdistricts.annotate(p=PointOnSurface("boundary")).values_list("name", "p"):
             folium.Marker(
                 (point.y, point.x),
-                icon=folium.DivIcon(html=format_html('<span class="subdistrict-label">{}</span>', name),
-                                    icon_size=(120, 18), icon_anchor=(60, 9), class_name="subdistrict-label-icon"),
+                icon=folium.DivIcon(
+                    html=format_html('<span class="subdistrict-label">{}</span>', name),
+                    icon_size=(120, 18),
+                    icon_anchor=(60, 9),
+                    class_name="subdistrict-label-icon",
+                ),
                 interactive=False,
                 keyboard=False,
-            ).add_to(m)  # fmt: skip
+            ).add_to(m)
     folium.GeoJson(
         data,
         name="街镇边界",
