@@ -36,9 +36,18 @@ def visible_events(user):
 def as_row(e: AlarmEvent) -> dict:
     loc = e.device.location or e.care_home.location
     lat, lon = (loc.y, loc.x) if loc is not None else (None, None)
-    return {"id": e.pk, "kind": e.kind, "kind_label": e.get_kind_display(), "home": e.care_home.name, "home_id": e.care_home_id,
-            "device": str(e.device), "occurred_at": e.occurred_at.isoformat(), "status": e.get_status_display(),
-            "lat": lat, "lon": lon}  # fmt: skip
+    return {
+        "id": e.pk,
+        "kind": e.kind,
+        "kind_label": e.get_kind_display(),
+        "home": e.care_home.name,
+        "home_id": e.care_home_id,
+        "device": str(e.device),
+        "occurred_at": e.occurred_at.isoformat(),
+        "status": e.get_status_display(),
+        "lat": lat,
+        "lon": lon,
+    }
 
 
 @login_required

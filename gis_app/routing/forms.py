@@ -19,8 +19,9 @@ class PlanForm(forms.Form):
     mode = forms.ChoiceField(label="选取方式", choices=MODES, initial="risk")
     limit = forms.IntegerField(label="最多选取", min_value=1, max_value=150, initial=20)
     subdistrict = forms.ChoiceField(label="街镇", required=False)
-    homes = forms.MultipleChoiceField(label="人工选择机构", required=False,
-                                      widget=forms.CheckboxSelectMultiple(attrs={"class": "pick-list"}))  # fmt: skip
+    homes = forms.MultipleChoiceField(
+        label="人工选择机构", required=False, widget=forms.CheckboxSelectMultiple(attrs={"class": "pick-list"})
+    )
     night = forms.BooleanField(label="夜查（22:00–次日05:00 到达检查）", required=False)
     speed_kmh = forms.FloatField(label="平均车速（公里/小时）", initial=30, min_value=5, max_value=120)
     circuity = forms.FloatField(label="绕行系数（无路网时）", initial=1.35, min_value=1, max_value=3)

@@ -225,8 +225,15 @@ def _solve(matrix, teams, free, prefixes, seconds, seed):
             ready, t.shift_end - (t.break_seconds if t.has_break else 0)), profile=profile, name=t.key)  # fmt: skip
     for s in free:
         early, late = s.window if s.window else (0, horizon)
-        m.add_client(locations[s.node], service_duration=s.service, tw_early=early, tw_late=late,
-                              prize=_prize(s, free) * weight, required=s.locked_team is not None, name=s.key)  # fmt: skip
+        m.add_client(
+            locations[s.node],
+            service_duration=s.service,
+            tw_early=early,
+            tw_late=late,
+            prize=_prize(s, free) * weight,
+            required=s.locked_team is not None,
+            name=s.key,
+        )
     big = weight * 1000
     for t, profile in zip(teams, profiles, strict=True):
         barred = locked_elsewhere[t.key]
