@@ -209,9 +209,22 @@ def surveyed_home(make_home, tanggu, bureau):
         geometry=LineString((x, y - 0.0005), (x + 0.0008, y - 0.0005), srid=4326),
         attributes={"width_m": "4.50", "status": "clear", "turnaround": False},
     )
-    save_feature(get_layer("building"), by=bureau, home=home, geometry=Polygon(
-        ((x - 0.0002, y - 0.0002), (x + 0.0002, y - 0.0002), (x + 0.0002, y + 0.0002), (x - 0.0002, y + 0.0002),
-         (x - 0.0002, y - 0.0002)), srid=4326), attributes={"name": "1号楼", "floors": 3})  # fmt: skip
+    save_feature(
+        get_layer("building"),
+        by=bureau,
+        home=home,
+        geometry=Polygon(
+            (
+                (x - 0.0002, y - 0.0002),
+                (x + 0.0002, y - 0.0002),
+                (x + 0.0002, y + 0.0002),
+                (x - 0.0002, y + 0.0002),
+                (x - 0.0002, y - 0.0002),
+            ),
+            srid=4326,
+        ),
+        attributes={"name": "1号楼", "floors": 3},
+    )
     save_feature(
         get_layer("fire_equipment"),
         by=bureau,
