@@ -26,6 +26,14 @@ def test_the_bureau_sees_the_choropleth_and_the_heatmap(page, live_server, trans
     assert page.locator(".subdistrict-label").count() == 21 and "新港街道" in page.inner_text("#heat-map")
     assert page.locator(".leaflet-control-scale-line").count() == 1
     assert page.inner_text(".leaflet-control-scale-line").strip().endswith(("km", "m"))
+    assert page.inner_text("#heat-max").endswith("条")  # the ramp's end in numbers
+    # filters and view kept in the URL: a refresh (or a shared link) shows the same selection
+    page.select_option("#heat-form select[name=severity]", "major")
+    page.wait_for_function("location.search.includes('severity=major')")
+    assert "z=" in page.url and "lat=" in page.url
+    page.reload()
+    page.wait_for_selector("#heat-map [data-heat-ready='1']", state="attached")
+    assert page.input_value("#heat-form select[name=severity]") == "major"
     page.check("text=六边形网格（500米）")
     page.wait_for_selector("path.hex-cell")
     assert page.external_requests == [] and page.errors == []

@@ -83,12 +83,36 @@
       return p;
     }
 
+    // The filters and the view live in the page's URL: a refresh keeps them, a copied link shows the same map.
+    function restore() {
+      const q = new URLSearchParams(location.search);
+      for (const name of ["severity", "category"]) if (q.get(name) !== null) form.elements[name].value = q.get(name);
+      form.elements.open.checked = q.get("open") === "1";
+      const idx = months.indexOf(q.get("month"));
+      slider.value = String(idx >= 0 ? idx + 1 : 0);
+      const z = Number(q.get("z")), lat = Number(q.get("lat")), lon = Number(q.get("lon"));
+      if (q.get("z") && Number.isFinite(z) && Number.isFinite(lat) && Number.isFinite(lon)) map.setView([lat, lon], z);
+      if (q.get("hex") === "1") map.addLayer(hex);
+    }
+    function remember() {
+      const q = params();
+      for (const [k, v] of [...q.entries()]) if (!v) q.delete(k);
+      const c = map.getCenter();
+      q.set("z", map.getZoom()); q.set("lat", c.lat.toFixed(5)); q.set("lon", c.lng.toFixed(5));
+      if (map.hasLayer(hex)) q.set("hex", "1");
+      history.replaceState(null, "", `${location.pathname}?${q}`);
+    }
+
     async function load() {
+      remember();
       const b = map.getBounds().toBBoxString();
       const z = map.getZoom();
       const data = await fetch(`${opts.heatUrl}?${params({ bbox: b, zoom: z })}`, { credentials: "same-origin" }).then((r) => r.json());
       heat.setPoints(data.points);
       document.getElementById("heat-total").textContent = data.total;
+      // the ramp's ends in numbers: the busiest cell at this zoom holds this many hazards
+      const peak = data.points.reduce((m, p) => Math.max(m, p[2]), 0);
+      document.getElementById("heat-max").textContent = peak ? `${peak} 条` : "—";
       if (map.hasLayer(hex)) {
         const cells = await fetch(`${opts.hexUrl}?${params({ bbox: b })}`, { credentials: "same-origin" }).then((r) => r.json());
         hex.clearLayers(); hex.addData(cells);
@@ -103,7 +127,8 @@
 
     form.addEventListener("change", load);
     slider.addEventListener("input", () => { label.textContent = Number(slider.value) > 0 ? months[Number(slider.value) - 1] : "全部月份"; });
-    map.on("moveend overlayadd", load);
+    restore();
+    map.on("moveend overlayadd overlayremove", load);
     load();
   }
 
