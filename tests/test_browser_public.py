@@ -21,3 +21,14 @@ def test_the_public_page_without_login(page, live_server, transactional_db):
     assert "****" in text and "13800220" not in text
     assert "失信联合惩戒名单" in page.inner_text("#dishonesty-list")
     assert page.external_requests == [] and page.errors == []
+    # framed on the homes found, with 街镇 names; and readable on a phone: nothing scrolls the page sideways
+    assert page.locator(".subdistrict-label").count() >= 1
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    widest = page.evaluate(
+        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth,"
+        " ...[...document.querySelectorAll('body *')].filter((e) => !e.closest('.leaflet-container'))"
+        ".map((e) => e.getBoundingClientRect().right))"
+    )
+    assert widest <= 391, widest
+    assert page.locator("#public-homes").is_visible()
