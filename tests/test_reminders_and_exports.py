@@ -276,3 +276,25 @@ def test_a_lists_title_names_the_scope_the_user_sees(world):
     assert Scope.parse("district", world["users"]["bureau"]).label == "滨海新区"
     assert Scope.parse("district", world["users"]["subdistrict"]).label == world["tanggu"].name
     assert Scope.parse("district", world["users"]["care_home"]).label == world["home_a"].name
+
+
+def test_the_daily_run_makes_the_same_few_queries_for_3_or_60_hazards(world, clock_at, django_assert_max_num_queries):
+    """Set-based reminders (#20): recipients looked up once, hazards streamed, notices written in bulk."""
+    clock_at(date(2026, 11, 1))
+    bureau = world["users"]["bureau"]
+
+    def report(n: int, home) -> None:
+        for i in range(n):
+            services.report_hazard(care_home=home, description=f"逾期隐患{i}", by=bureau, due_on=date(2026, 11, 5))
+
+    report(3, world["home_a"])
+    with django_assert_max_num_queries(12) as few:
+        small = send_reminders(date(2026, 11, 10))
+    report(57, world["home_b"])
+    with django_assert_max_num_queries(12) as many:
+        large = send_reminders(date(2026, 11, 10))
+    assert len(many.captured_queries) <= len(few.captured_queries) + 2
+    supervisors_a = Notification.objects.filter(dedupe_key__contains=":overdue:", user=world["users"]["subdistrict"])
+    assert small["escalated"] >= 3 * 2 and supervisors_a.count() == 3  # bureau + home A's 街镇 office, per hazard
+    assert large["escalated"] >= 57 and Notification.objects.filter(user=world["users"]["other_home"]).count() == 57
+    assert send_reminders(date(2026, 11, 10)) == {"reminded": 0, "escalated": 0}  # each notice once
