@@ -230,8 +230,13 @@ def test_overdue_is_computed_from_the_clock(hazard, clock_at):
 @pytest.fixture
 def major(world):
     criterion = Criterion.objects.get(code="MCA2023-2-5")
-    return services.report_hazard(care_home=world["home_a"], description="安全出口上锁", by=world["users"]["bureau"],
-                                  severity="major", criterion=criterion)  # fmt: skip
+    return services.report_hazard(
+        care_home=world["home_a"],
+        description="安全出口上锁",
+        by=world["users"]["bureau"],
+        severity="major",
+        criterion=criterion,
+    )
 
 
 def test_listing_and_delisting_a_major_hazard(major, hazard, world, photo):
@@ -403,3 +408,20 @@ def test_the_rectification_notice_prints_the_finding_and_the_deadline_with_its_y
     assert "签收人" in page and "data-print" in page
     client.force_login(world["users"]["other_home"])
     assert client.get(f"/hazards/{major.pk}/notice/").status_code == 404
+
+
+def test_the_supervision_lists_are_paged(client, world):
+    criterion = Criterion.objects.get(code="MCA2023-2-5")
+    for i in range(51):
+        services.report_hazard(
+            care_home=world["home_a"],
+            description=f"重大隐患{i}",
+            by=world["users"]["bureau"],
+            severity="major",
+            criterion=criterion,
+        )
+    client.force_login(world["users"]["bureau"])
+    page = client.get("/hazards/supervision/").content.decode()
+    assert "51 条" in page and page.count("重大隐患") >= 50 and 'id="pending-pager"' in page and "第 1 / 2 页" in page
+    second = client.get("/hazards/supervision/", {"pending_page": 2}).content.decode()
+    assert "重大隐患50" in second and "重大隐患0<" not in second

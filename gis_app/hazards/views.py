@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_datetime
@@ -39,11 +39,20 @@ def hazard_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     home = visible_carehomes(request.user).filter(pk=form.cleaned_data.get("home")).first() if form.is_valid() else None
-    return render(request, "hazards/list.html", {
-        "form": form, "page": page, "query": query.urlencode(), "home": home, "total": hazards.count(),
-        "status_counts": [(label, counts.get(value, 0), value) for value, label in Status.choices],
-        "overdue_count": hazards.overdue().count(), "export_scope": form.export_scope(),
-    })  # fmt: skip
+    return render(
+        request,
+        "hazards/list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "home": home,
+            "total": hazards.count(),
+            "status_counts": [(label, counts.get(value, 0), value) for value, label in Status.choices],
+            "overdue_count": hazards.overdue().count(),
+            "export_scope": form.export_scope(),
+        },
+    )
 
 
 @login_required
@@ -55,14 +64,28 @@ def hazard_detail(request, pk: int):
         pk=pk,
     )
     listing = SupervisionListing.objects.filter(hazard=hazard).prefetch_related("entries").first()
-    return render(request, "hazards/detail.html", {
-        "hazard": hazard, "events": hazard.events.all(), "photos": hazard.photos.all(), "listing": listing,
-        "actions": services.allowed_actions(request.user, hazard), "rules": services.RULES, "form": ActionForm(),
-        "can_list": perms.can_list_for_supervision(request.user) and hazard.severity == "major" and hazard.is_open and listing is None,
-        "can_track": listing is not None and listing.is_active and perms.can_track_supervision(request.user, hazard),
-        "can_delist": listing is not None and listing.is_active and perms.can_list_for_supervision(request.user),
-        "listing_form": ListingForm(),
-    })  # fmt: skip
+    return render(
+        request,
+        "hazards/detail.html",
+        {
+            "hazard": hazard,
+            "events": hazard.events.all(),
+            "photos": hazard.photos.all(),
+            "listing": listing,
+            "actions": services.allowed_actions(request.user, hazard),
+            "rules": services.RULES,
+            "form": ActionForm(),
+            "can_list": perms.can_list_for_supervision(request.user)
+            and hazard.severity == "major"
+            and hazard.is_open
+            and listing is None,
+            "can_track": listing is not None
+            and listing.is_active
+            and perms.can_track_supervision(request.user, hazard),
+            "can_delist": listing is not None and listing.is_active and perms.can_list_for_supervision(request.user),
+            "listing_form": ListingForm(),
+        },
+    )
 
 
 @login_required
@@ -170,11 +193,29 @@ def supervision_delist(request, pk: int):
 
 @login_required
 def supervision_list(request):
-    listings = SupervisionListing.objects.filter(hazard__in=visible_hazards(request.user)).select_related(
-        "hazard__care_home"
+    """Both lists paged (50 a page): at a province's scale there are thousands of open major hazards. Under supervision
+    first (by deadline), then delisted; waiting to be listed, the longest waiting first."""
+    listings = (
+        SupervisionListing.objects.filter(hazard__in=visible_hazards(request.user))
+        .select_related("hazard__care_home")
+        .order_by(F("delisted_on").desc(nulls_first=True), "deadline", "pk")
     )
-    pending = visible_hazards(request.user).major().open().filter(listing__isnull=True).select_related("care_home")
-    return render(request, "hazards/supervision.html", {"listings": listings, "pending": pending})
+    pending = (
+        visible_hazards(request.user)
+        .major()
+        .open()
+        .filter(listing__isnull=True)
+        .select_related("care_home")
+        .order_by("found_on", "pk")
+    )
+    return render(
+        request,
+        "hazards/supervision.html",
+        {
+            "listings": Paginator(listings, 50).get_page(request.GET.get("page")),
+            "pending": Paginator(pending, 50).get_page(request.GET.get("pending_page")),
+        },
+    )
 
 
 @login_required
