@@ -7,9 +7,8 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.contrib.gis.db.models import Extent, GeometryField
-from django.contrib.gis.db.models.functions import AsGeoJSON, Transform
-from django.db.models import F, Func
+from django.contrib.gis.db.models import Extent
+from django.db.models import F
 from django.utils.dateparse import parse_date
 
 from gis_app.carehomes.models import CareHome, CareHomeStatus, Ownership, Subdistrict, SubdistrictKind
@@ -73,17 +72,6 @@ def queryable_filters(fields: tuple[Field, ...], qs, params, column=lambda name:
     return qs
 
 
-def _geometry(field: str, srid: int | None):
-    if srid == queries.CGCS2000_SRID:
-        transformed = Transform(field, queries.CGCS2000_SRID)
-        return Func(transformed, function="ST_FlipCoordinates", output_field=GeometryField(srid=srid))
-    return field
-
-
-def _jsonable(value):
-    return queries._jsonable(value)
-
-
 @dataclass(frozen=True)
 class LayerCollection:
     """A catalogue layer, as queries.py reads it."""
@@ -127,14 +115,6 @@ class LayerCollection:
     def feature_json(self, row) -> str:
         return queries.feature_json(self.layer, row)
 
-    def lookup(self, fid: str) -> dict | None:
-        import uuid
-
-        try:
-            return {"uuid": uuid.UUID(fid)} if self.layer.owned_here else {"pk": int(fid)}
-        except ValueError:
-            return None
-
 
 @dataclass(frozen=True)
 class Reference:
@@ -157,15 +137,7 @@ class Reference:
         return visible_carehomes(user) if self.key == "carehome" else visible_subdistricts(user)
 
     def filtered(self, qs, params):
-        if params.get("datetime"):
-            start, end, exclusive = queries.parse_datetime_filter(params["datetime"])
-            if start is not None:
-                qs = qs.filter(updated_at__gte=start)
-            if end is not None:
-                qs = qs.filter(**{"updated_at__lt" if exclusive else "updated_at__lte": end})
-        if params.get("bbox"):
-            box = queries.parse_bbox(params["bbox"], queries.crs_srid(params.get("bbox-crs"), "bbox-crs"))
-            qs = qs.filter(**{f"{self.geometry_field}__intersects": box})
+        qs = queries.when_and_where(qs, params, self.geometry_field)
         if params.get("subdistrict"):
             qs = qs.filter(**{"subdistrict__code" if self.key == "carehome" else "code": params["subdistrict"]})
         if params.get("status") and self.key == "carehome":
@@ -178,7 +150,7 @@ class Reference:
     def rows(self, qs, srid=None):
         names = {name: F(path) for name, path in self.columns.items()}
         return (
-            qs.annotate(geojson=AsGeoJSON(_geometry(self.geometry_field, srid), precision=7))
+            qs.annotate(geojson=queries.output_geojson(self.geometry_field, srid))
             .order_by(self.id_column)
             .values(self.id_column, "geojson", **{f"p_{k}": v for k, v in names.items()})
         )
@@ -187,7 +159,7 @@ class Reference:
         props = {}
         for f in self.fields:
             value = row.get(f"p_{f.name}")
-            props[f.name] = _jsonable(value)
+            props[f.name] = queries.jsonable(value)
             if f.values is not None and value is not None:
                 props[f"{f.name}_label"] = f.values.label(str(value))
         return (

@@ -99,9 +99,9 @@ def parse_datetime_filter(raw: str) -> tuple[datetime | None, datetime | None, b
         ) from None
 
 
-def filtered(layer: Layer, qs, params):
+def when_and_where(qs, params, geometry_field: str):
+    """OGC `datetime` (on the row's version time, updated_at: what changed in a period) and `bbox` (in `bbox-crs`)."""
     if params.get("datetime"):
-        # the feature's version time: what changed in a period (each layer's updated_at)
         start, end, exclusive = parse_datetime_filter(params["datetime"])
         if start is not None:
             qs = qs.filter(updated_at__gte=start)
@@ -109,7 +109,12 @@ def filtered(layer: Layer, qs, params):
             qs = qs.filter(**{"updated_at__lt" if exclusive else "updated_at__lte": end})
     if params.get("bbox"):
         box = parse_bbox(params["bbox"], crs_srid(params.get("bbox-crs"), "bbox-crs"))
-        qs = qs.filter(**{f"{layer.geometry_field}__intersects": box})
+        qs = qs.filter(**{f"{geometry_field}__intersects": box})
+    return qs
+
+
+def filtered(layer: Layer, qs, params):
+    qs = when_and_where(qs, params, layer.geometry_field)
     if params.get("care_home"):
         if not str(params["care_home"]).isdigit():
             raise QueryError("care_home", "expected a care home id")
@@ -138,18 +143,24 @@ def feature_rows(layer: Layer, qs, srid: int | None = None):
     geometry in that CRS, in its axis order (latitude, longitude), as OGC API - Features Part 2 asks."""
     names = property_names(layer)
     uuid = "uuid" if layer.owned_here else "id"
-    geometry = layer.geometry_field
-    if srid == CGCS2000_SRID:
-        transformed = Transform(layer.geometry_field, CGCS2000_SRID)
-        geometry = Func(transformed, function="ST_FlipCoordinates", output_field=GeometryField(srid=CGCS2000_SRID))
     return (
-        qs.annotate(geojson=AsGeoJSON(geometry, precision=7))
+        qs.annotate(geojson=output_geojson(layer.geometry_field, srid))
         .order_by("id")
         .values("id", uuid, "care_home_id", "care_home__name", "geojson", *names)
     )
 
 
-def _jsonable(value):
+def output_geojson(geometry_field: str, srid: int | None = None):
+    """The geometry as GeoJSON text, serialised by PostGIS; with srid 4490 (CGCS2000) in that CRS's axis order
+    (latitude, longitude), as OGC API - Features Part 2 asks."""
+    geometry = geometry_field
+    if srid == CGCS2000_SRID:
+        transformed = Transform(geometry_field, CGCS2000_SRID)
+        geometry = Func(transformed, function="ST_FlipCoordinates", output_field=GeometryField(srid=CGCS2000_SRID))
+    return AsGeoJSON(geometry, precision=7)
+
+
+def jsonable(value):
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if hasattr(value, "isoformat"):
@@ -160,12 +171,12 @@ def _jsonable(value):
 def feature_json(layer: Layer, row: dict) -> str:
     props = {"care_home": row["care_home_id"], "care_home_name": row["care_home__name"]}
     for f in layer.fields:
-        props[f.name] = _jsonable(row.get(f.name))
+        props[f.name] = jsonable(row.get(f.name))
         if f.values is not None and row.get(f.name) is not None:
             props[f"{f.name}_label"] = f.values.label(row[f.name])
     for extra in ("note", "surveyed_on", "surveyed_by", "updated_at"):
         if extra in row:
-            props[extra] = _jsonable(row[extra])
+            props[extra] = jsonable(row[extra])
     ident = str(row["uuid"]) if layer.owned_here else row["id"]
     return (
         f'{{"type":"Feature","id":{json.dumps(ident)},"geometry":{row["geojson"] or "null"},'
