@@ -139,7 +139,11 @@ def test_postgresql_restarted_under_load_loses_nothing_and_everything_comes_back
         t.start()
     time.sleep(1)
     jobs = [enqueue(kind="ops.probe", title="数据库重启", params={"seconds": 3}).pk for _ in range(8)]
-    time.sleep(1)  # two of them are running now
+    # the restart must catch jobs in hand: wait until the workers hold some (a loaded machine can take a while)
+    deadline = time.monotonic() + 30
+    while not Job.objects.filter(pk__in=jobs, status=JobStatus.RUNNING).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert Job.objects.filter(pk__in=jobs, status=JobStatus.RUNNING).exists(), "no worker took a job within 30 s"
     before = len(acked)
     subprocess.run(["bash", "scripts/setup.sh", "restart"], cwd=ROOT, check=True, timeout=120)
     connections.close_all()  # this process's own connections died with the server
