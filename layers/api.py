@@ -21,6 +21,7 @@ from .catalogue import BY_KEY, CATALOGUE, Layer
 from .openapi import (
     CATALOGUE_SCHEMA,
     COLLECTION,
+    DUPLICATE,
     FEATURE,
     FEATURE_BODY,
     FILTERS,
@@ -37,6 +38,11 @@ IDENT = OpenApiParameter(
 )
 IF_MATCH = header("If-Match", "the ETag (updated_at) of the version edited from; a newer version answers 409")
 IDEMPOTENCY_KEY = header("Idempotency-Key", "a UUID per submission: a repeat answers the first one's result")
+CHECK_DUPLICATES = query(
+    "check_duplicates",
+    "true: refuse (409, code duplicate) a feature that probably repeats one of the same layer and home",
+    type=bool,
+)
 ETAG = OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=[200], description="the feature's version")
 
 # Deeper than this, OFFSET paging is slow and pointless: the `next` links page by key.
@@ -66,6 +72,7 @@ def catalogue_json(user=None) -> list[dict]:
             "editable": role in layer.edit_roles,
             "status_field": layer.status_field,
             "problem_values": sorted(layer.problem_values),
+            "problem_flags": list(layer.problem_flags),
             "style": layer.style.__dict__,
             "fields": [
                 {
@@ -111,6 +118,8 @@ def _error(exc: services.FeatureError, spec: Layer | None = None, feature=None) 
         # Both versions named: the editor's (in the message) and the current one, in full, to re-apply onto.
         current = json.loads(_one(spec, feature).content)
         return Response({"code": "stale", "errors": exc.errors, "current": current}, status=409)
+    if exc.code == "duplicate":
+        return Response({"code": "duplicate", "errors": exc.errors, **exc.detail}, status=409)
     status = 403 if exc.code in ("forbidden", "read_only") else 400
     return Response({"code": exc.code, "errors": exc.errors}, status=status)
 
@@ -195,9 +204,15 @@ class FeatureListView(GisAPIView):
     @extend_schema(
         operation_id="layer_features_create",
         description="Adds a feature to a care home in your scope (roles that may edit the layer).",
-        parameters=[LAYER, IDEMPOTENCY_KEY],
+        parameters=[LAYER, IDEMPOTENCY_KEY, CHECK_DUPLICATES],
         request=FEATURE_BODY,
-        responses={(201, GEOJSON): FEATURE, **answers(401), **LAYER_ERRORS, 404: NOT_FOUND},
+        responses={
+            (201, GEOJSON): FEATURE,
+            **answers(401),
+            **LAYER_ERRORS,
+            404: NOT_FOUND,
+            409: OpenApiResponse(DUPLICATE, "probably drawn twice (only with check_duplicates=true)"),
+        },
     )
     def post(self, request, layer: str):
         spec = layer_or_404(layer)
@@ -222,6 +237,7 @@ class FeatureListView(GisAPIView):
                         geometry=geometry,
                         attributes=_strip_labels(spec, props),
                         uuid=key,
+                        check_duplicates=_flag(request, "check_duplicates"),
                     )
                 except IntegrityError:  # the same key arrived twice at once: the other request created it
                     earlier = spec.get_model().objects.filter(uuid=key, care_home=home).first() if key else None
@@ -234,6 +250,13 @@ class FeatureListView(GisAPIView):
             response["Idempotent-Replayed"] = "true"
             return response
         return _one(spec, feature, status=201)
+
+
+def _flag(request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise services.FeatureError({name: f"expected true or false, got {raw[:20]!r}"})
+    return raw in ("true", "1")
 
 
 def _strip_labels(spec: Layer, props: dict) -> dict:

@@ -60,6 +60,7 @@ class Layer:
     edit_roles: frozenset[str] = field(default_factory=frozenset)
     status_field: str | None = None
     problem_values: frozenset[str] = field(default_factory=frozenset)  # drawn in red: locked exits, blocked lanes
+    problem_flags: tuple[str, ...] = ()  # yes/no fields whose 否 is a problem, drawn in red too (不符合要求)
     owned_here: bool = True  # False: the model lives in another app (e.g. hazards)
 
     @property
@@ -77,6 +78,28 @@ class Layer:
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
+
+    def problem_codes(self) -> list[str]:
+        """The status values that are problems, in the value list's order."""
+        status = self.field(self.status_field) if self.status_field else None
+        codes = status.values.codes if status is not None and status.values is not None else []
+        return [c for c in codes if c in self.problem_values] or sorted(self.problem_values)
+
+    def problem_expression(self) -> str | None:
+        """A feature drawn in the problem style, as a QGIS expression (None: the layer has no problem style)."""
+        codes = self.problem_codes()
+        parts = []
+        if self.status_field and codes:
+            quoted = ", ".join("'" + c.replace("'", "''") + "'" for c in codes)
+            parts.append(f'"{self.status_field}" IN ({quoted})')
+        parts += [f'"{name}" = false' for name in self.problem_flags]
+        return " OR ".join(parts) or None
+
+    def problem_labels(self) -> list[str]:
+        """The legend's words for a problem: the status labels, and 不<label> for each problem flag."""
+        status = self.field(self.status_field) if self.status_field else None
+        labels = [status.values.label(c) if status and status.values else c for c in self.problem_codes()]
+        return labels + [f"不{self.field(name).label}" for name in self.problem_flags]
 
     @property
     def editable_fields(self) -> tuple[Field, ...]:
@@ -194,6 +217,7 @@ CATALOGUE: tuple[Layer, ...] = (
         ),
         style=Style(colour="#f57c00", fill="#ffcc80", width=2, symbol="square"),
         edit_roles=FIELD_EDITORS,
+        problem_flags=("compliant",),
     ),  # fmt: skip
     Layer(
         key="micro_fire_station",

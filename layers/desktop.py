@@ -53,18 +53,14 @@ def _fields(collection) -> list[dict]:
 def _collection_spec(collection) -> dict:
     if isinstance(collection, LayerCollection):
         layer = collection.layer
-        status = layer.field(layer.status_field) if layer.status_field else None
-        codes = status.values.codes if status is not None and status.values is not None else []
-        problems = [c for c in codes if c in layer.problem_values] or sorted(layer.problem_values)  # the list's order
         return {
             "key": layer.key,
             "title": layer.title,
             "geometry": layer.geometry[0],
             "fields": _fields(collection),
             "style": asdict(layer.style),
-            "status_field": layer.status_field,
-            "problem_values": problems,
-            "problem_labels": [status.values.label(v) if status and status.values else v for v in problems],
+            "problem_expression": layer.problem_expression(),
+            "problem_labels": layer.problem_labels(),
             "display": '"care_home_name"',
             "tiles": True,
         }

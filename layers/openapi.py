@@ -133,6 +133,30 @@ STALE = component(
     },
 )
 
+DUPLICATE = component(
+    "DuplicateFeature",
+    {
+        "type": "object",
+        "description": "409 (only with check_duplicates=true): the new feature probably repeats `duplicate_of`;"
+        " post again without the parameter to store it anyway.",
+        "required": ["code", "errors", "duplicate_of"],
+        "properties": {
+            "code": {"type": "string", "enum": ["duplicate"]},
+            "errors": {"type": "object"},
+            "duplicate_of": {
+                "type": "object",
+                "required": ["id", "distance_m", "text"],
+                "properties": {
+                    "id": {"type": "integer", "description": "the existing feature's id"},
+                    "distance_m": {"type": "number", "description": "metres apart (points) or differing (lines)"},
+                    "overlap": {"type": "number", "nullable": True, "description": "share of the smaller area"},
+                    "text": STRING,
+                },
+            },
+        },
+    },
+)
+
 FIELD_INFO = {
     "type": "object",
     "required": ["name", "label", "kind", "required"],
@@ -163,6 +187,11 @@ CATALOGUE_SCHEMA = component(
                 "editable": {"type": "boolean", "description": "whether your role may edit this layer"},
                 "status_field": NULLABLE_STRING,
                 "problem_values": {"type": "array", "items": STRING},
+                "problem_flags": {
+                    "type": "array",
+                    "items": STRING,
+                    "description": "yes/no fields whose 否 (false) is a problem (drawn in red like problem values)",
+                },
                 "style": {"type": "object"},
                 "fields": {"type": "array", "items": FIELD_INFO},
             },

@@ -100,21 +100,16 @@ def _symbol(geometry: str, style: dict, problem: bool = False):
     )
 
 
-def _quoted(values: list[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 def _renderer(spec: dict):
     """Rule-based: problem values (locked exits, blocked lanes, faulty equipment, major hazards) in red, the rest in
     the layer's colours — the web map's two styles, with Chinese legend entries."""
     geometry = spec["geometry"]
     root = QgsRuleBasedRenderer.Rule(None)
-    problems = spec.get("problem_values") or []
-    if spec.get("status_field") and problems:
+    if spec.get("problem_expression"):
         labels = "、".join(spec["problem_labels"])
         rule = QgsRuleBasedRenderer.Rule(
             _symbol(geometry, spec["style"], problem=True),
-            filterExp=f'"{spec["status_field"]}" IN ({_quoted(problems)})',
+            filterExp=spec["problem_expression"],
             label=f"问题（{labels}）",
         )
         root.appendChild(rule)
@@ -172,11 +167,9 @@ def _tile_layer(spec: dict, base: str, authcfg: str) -> QgsVectorTileLayer:
     styles = []
     kind = GEOMETRY_TYPES[spec["geometry"]]
     geometry = "Polygon" if spec["geometry"] == "MultiPolygon" else spec["geometry"]
-    problems = spec.get("problem_values") or []
     normal = QgsVectorTileBasicRendererStyle(spec["title"], spec["key"], kind)
     normal.setSymbol(_symbol(geometry, spec["style"]))
-    if spec.get("status_field") and problems:
-        expression = f'"{spec["status_field"]}" IN ({_quoted(problems)})'
+    if expression := spec.get("problem_expression"):
         problem = QgsVectorTileBasicRendererStyle(f"{spec['title']}：问题", spec["key"], kind)
         problem.setSymbol(_symbol(geometry, spec["style"], problem=True))
         problem.setFilterExpression(expression)

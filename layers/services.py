@@ -14,7 +14,7 @@ from django.utils import timezone
 from gis_app.carehomes.models import CareHome
 from gis_app.carehomes.scope import role_of, visible_carehomes
 from gis_app.lib import geojson
-from gis_app.lib.srid import WGS84
+from gis_app.lib.srid import UTM50N, WGS84
 
 from .catalogue import Layer
 
@@ -23,13 +23,23 @@ MAX_VERTICES = 10_000
 MAX_NOTE = 2_000
 
 
-class FeatureError(Exception):
-    """Refused input: `errors` maps a field (or "geometry", "care_home", "permission") to a precise reason."""
+# A new feature this close to one of the same layer and home is probably drawn twice (a warning the editor may
+# override: extinguishers do stand in pairs): points within 1.5 m, lines whose every vertex is within 3 m of the other,
+# areas overlapping by 80 % of the smaller one.
+DUPLICATE_POINT_M = 1.5
+DUPLICATE_LINE_M = 3.0
+DUPLICATE_OVERLAP = 0.8
 
-    def __init__(self, errors: dict[str, str], code: str = "invalid"):
+
+class FeatureError(Exception):
+    """Refused input: `errors` maps a field (or "geometry", "care_home", "permission") to a precise reason;
+    `detail` carries what a client needs beyond the message (the feature a duplicate repeats)."""
+
+    def __init__(self, errors: dict[str, str], code: str = "invalid", detail: dict | None = None):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
         self.code = code
+        self.detail = detail or {}
 
 
 def can_edit(user, layer: Layer, home: CareHome) -> bool:
@@ -124,6 +134,43 @@ def _refuse_placement(inside: bool, distance: float | None, home: CareHome) -> N
         )
     if distance > limit:
         raise FeatureError({"geometry": f"距所属养老机构 {distance:.0f} 米，超过允许的 {limit} 米"}, "too_far")
+
+
+def near_duplicate(layer: Layer, home: CareHome, geom: GEOSGeometry) -> dict | None:
+    """The existing feature of the same layer and home that `geom` probably repeats, with how close it is; None when
+    there is none. One indexed query (the candidates are those within a few metres)."""
+    table = layer.get_model()._meta.db_table
+    column = layer.geometry_field
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            WITH new AS (SELECT ST_GeomFromEWKB(%(g)s) AS g)
+            SELECT f.id, ST_Distance(f.{column}::geography, new.g::geography),
+                   ST_HausdorffDistance(ST_Transform(f.{column}, {UTM50N}), ST_Transform(new.g, {UTM50N})),
+                   CASE WHEN GeometryType(new.g) = 'POLYGON' THEN
+                        ST_Area(ST_Transform(ST_Intersection(f.{column}, new.g), {UTM50N}))
+                        / NULLIF(LEAST(ST_Area(ST_Transform(f.{column}, {UTM50N})),
+                                       ST_Area(ST_Transform(new.g, {UTM50N}))), 0) END
+            FROM {table} f, new
+            WHERE f.care_home_id = %(home)s AND GeometryType(f.{column}) = GeometryType(new.g)
+              AND ST_DWithin(f.{column}::geography, new.g::geography, %(reach)s)
+            """,
+            {"g": bytes(geom.ewkb), "home": home.pk, "reach": DUPLICATE_LINE_M},
+        )
+        rows = cur.fetchall()
+    kind = geom.geom_type
+    found = []
+    for pk, distance, hausdorff, overlap in rows:
+        if kind == "Point" and distance <= DUPLICATE_POINT_M:
+            found.append((distance, 0.0, pk, f"{distance:.1f} 米内已有一个{layer.title}"))
+        elif kind == "LineString" and hausdorff <= DUPLICATE_LINE_M:
+            found.append((hausdorff, 0.0, pk, f"已有一条几乎相同的{layer.title}（相差不超过 {hausdorff:.1f} 米）"))
+        elif kind == "Polygon" and overlap is not None and overlap >= DUPLICATE_OVERLAP:
+            found.append((0.0, -overlap, pk, f"与已有的{layer.title}重叠 {overlap:.0%}"))
+    if not found:
+        return None
+    distance, overlap, pk, text = min(found)
+    return {"id": pk, "distance_m": round(distance, 2), "overlap": round(-overlap, 3) or None, "text": text}
 
 
 def _unambiguous_repair(geom: GEOSGeometry) -> GEOSGeometry | None:
@@ -355,10 +402,13 @@ def save_feature(
     instance=None,
     expected_updated_at=None,
     uuid=None,
+    check_duplicates: bool = False,
 ):
     """Creates (instance=None) or updates a feature; a partial update may give only attributes or only geometry.
     With `expected_updated_at` (the version the editor loaded), a feature changed since by someone else is refused
-    (code "stale"): the check runs under the row lock, so of parallel edits from one version exactly one wins."""
+    (code "stale"): the check runs under the row lock, so of parallel edits from one version exactly one wins.
+    With `check_duplicates`, a new feature that probably repeats one already drawn is refused (code "duplicate", the
+    other one in `detail`) so the editor can look before saving it anyway."""
     if not layer.owned_here:
         raise FeatureError({"permission": f"{layer.title}只能通过其业务流程修改"}, "read_only")
     model = layer.get_model()
@@ -385,6 +435,8 @@ def save_feature(
         errors["geometry"] = "请绘制几何"
     if errors:
         raise FeatureError(errors, code)
+    if check_duplicates and instance is None and (twin := near_duplicate(layer, home, geom)) is not None:
+        raise FeatureError({"geometry": f"可能重复：{twin['text']}"}, "duplicate", {"duplicate_of": twin})
     with transaction.atomic():
         feature = instance if instance is not None else model(created_by=by, **({"uuid": uuid} if uuid else {}))
         if instance is not None:

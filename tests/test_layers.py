@@ -310,3 +310,57 @@ def test_bulk_creation_stores_what_one_by_one_stores_and_refuses_the_same(world)
         by=world["users"]["subdistrict"],
     )
     assert errors[0].code == "forbidden"
+
+
+def test_a_feature_drawn_twice_is_pointed_out_when_asked_and_stored_when_confirmed(client, world):
+    home, other = world["home_a"], world["home_b"]
+    client.force_login(world["users"]["bureau"])
+
+    def post(layer, body, query="?check_duplicates=true"):
+        return client.post(f"/api/layers/{layer}/{query}", body, content_type="application/json")
+
+    assert post("safety_exit", exit_feature(home)).status_code == 201
+    first = SafetyExit.objects.get(care_home=home)
+    twin = exit_feature(home)
+    twin["geometry"]["coordinates"] = near(home, 5.6, 5.5)  # about 0.8 m from the first
+    r = post("safety_exit", twin)
+    assert r.status_code == 409, r.content
+    body = r.json()
+    assert body["code"] == "duplicate" and body["duplicate_of"]["id"] == first.pk
+    assert 0.5 < body["duplicate_of"]["distance_m"] < 1.0
+    assert "可能重复" in body["errors"]["geometry"] and "安全出口" in body["errors"]["geometry"]
+    assert SafetyExit.objects.filter(care_home=home).count() == 1  # nothing stored
+    # 3 m away is another exit; the same spot at another home is not a duplicate; confirmed, the twin is stored
+    far = exit_feature(home)
+    far["geometry"]["coordinates"] = near(home, 8, 5)
+    assert post("safety_exit", far).status_code == 201
+    spot = services.parse_geometry(twin["geometry"])
+    assert services.near_duplicate(get_layer("safety_exit"), other, spot) is None  # another home's exits are not twins
+    assert services.near_duplicate(get_layer("safety_exit"), home, spot)["id"] == first.pk
+    assert post("safety_exit", twin, "").status_code == 201
+    # areas: one overlapping a building by most of its area is pointed out, one beside it is not
+    building = {"type": "Feature", "geometry": square(home, 30, 30, 10), "properties": {"care_home": home.pk}}
+    building["properties"]["name"] = "1号楼"
+    assert post("building", building).status_code == 201
+    redrawn = {**building, "geometry": square(home, 31, 30.5, 10)}  # shifted by about a metre: 85 % overlap
+    r = post("building", redrawn)
+    assert r.status_code == 409 and 0.8 < r.json()["duplicate_of"]["overlap"] < 0.9, r.content
+    assert "重叠" in r.json()["errors"]["geometry"]
+    beside = {**building, "geometry": square(home, 42, 30, 10)}
+    assert post("building", beside).status_code == 201
+    # lines: the same route redrawn within a metre or two
+    line = {"type": "LineString", "coordinates": [near(home, 0, 0), near(home, 20, 0)]}
+    route = {"type": "Feature", "geometry": line, "properties": {"care_home": home.pk, "status": "clear"}}
+    assert post("evacuation_route", route).status_code == 201
+    again = {**route, "geometry": {"type": "LineString", "coordinates": [near(home, 0, 1), near(home, 20, 1.5)]}}
+    assert post("evacuation_route", again).json()["code"] == "duplicate"
+    assert post("evacuation_route", exit_feature(home), "?check_duplicates=perhaps").status_code == 400
+
+
+def test_problem_flags_are_declared_with_the_status_values(client, world):
+    client.force_login(world["users"]["care_home"])
+    spec = {d["key"]: d for d in client.get("/api/layers/").json()}
+    assert spec["ebike_area"]["problem_flags"] == ["compliant"]
+    assert get_layer("ebike_area").problem_expression() == '"compliant" = false'
+    assert get_layer("safety_exit").problem_expression() == "\"status\" IN ('locked', 'blocked')"
+    assert get_layer("ebike_area").problem_labels() == ["不符合要求"]

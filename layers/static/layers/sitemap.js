@@ -23,7 +23,9 @@
     if (!r.ok) {
       const errors = data.errors || data;
       const text = Object.entries(errors).map(([k, v]) => (k === "geometry" || k === "permission" ? v : k + "：" + v)).join("；");
-      throw new Error(text || "保存失败（HTTP " + r.status + "）");
+      const err = new Error(text || "保存失败（HTTP " + r.status + "）");
+      err.duplicate = data.code === "duplicate" ? data.duplicate_of : null;
+      throw err;
     }
     return data;
   }
@@ -32,9 +34,15 @@
     return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   }
 
+  // A problem feature (a locked exit, a blocked lane, a charging area marked 不符合要求) is drawn in red.
+  function isProblem(spec, props) {
+    return Boolean(spec.status_field && spec.problem_values.includes(props[spec.status_field]))
+      || (spec.problem_flags || []).some((name) => props[name] === false);
+  }
+
   function styleFor(spec, feature) {
     const st = spec.style;
-    const bad = spec.status_field && spec.problem_values.includes(feature.properties[spec.status_field]);
+    const bad = isProblem(spec, feature.properties);
     return {
       color: bad ? "#d50000" : st.colour, weight: st.width, dashArray: st.dash || null,
       fillColor: bad ? "#ff8a80" : (st.fill || st.colour), fillOpacity: 0.45, radius: st.radius,
@@ -90,6 +98,30 @@
       return div;
     }
 
+    // The panel opens below the map: brought into view, its first field focused, so the editor sees what to fill.
+    function show(div) {
+      div.hidden = false;
+      div.scrollIntoView({ block: "nearest" });
+      const first = div.querySelector("select, input, textarea, button.primary");
+      if (first) first.focus({ preventScroll: true });
+    }
+
+    // What just happened, said once in a line over the map (a screen reader hears it too).
+    function say(text, kind) {
+      let line = document.getElementById("feature-status");
+      if (!line) {
+        line = L.DomUtil.create("div", "feature-status");
+        line.id = "feature-status";
+        line.setAttribute("role", "status");
+        map.getContainer().appendChild(line);
+      }
+      line.textContent = text;
+      line.className = "feature-status " + (kind || "ok");
+      line.hidden = false;
+      clearTimeout(state.sayTimer);
+      state.sayTimer = setTimeout(() => { line.hidden = true; }, 8000);
+    }
+
     function openForm(spec, props, onSave, onCancel) {
       const div = panel();
       const fields = spec.fields.map((f) => `<label>${esc(f.label)}${f.unit ? "（" + esc(f.unit) + "）" : ""}${f.required ? " *" : ""}
@@ -97,27 +129,45 @@
       div.innerHTML = `<h3>${esc(spec.title)}</h3><form>${fields}
           <label>备注<textarea name="note" rows="2">${esc(props.note || "")}</textarea></label>
           <p class="error" id="feature-error" hidden></p>
+          <div class="duplicate-warning" id="feature-duplicate" hidden><p></p>
+            <button type="button" data-act="anyway">仍然保存</button> <button type="button" data-act="drop">不保存，放弃这个要素</button></div>
           <button type="submit" class="primary">保存</button> <button type="button" data-act="cancel">取消</button></form>`;
-      div.hidden = false;
+      show(div);
       const form = div.querySelector("form");
-      form.querySelector("[data-act=cancel]").onclick = () => { div.hidden = true; if (onCancel) onCancel(); };
-      form.onsubmit = async (e) => {
-        e.preventDefault();
-        const values = {};
+      const cancel = () => { div.hidden = true; if (onCancel) onCancel(); };
+      form.querySelector("[data-act=cancel]").onclick = cancel;
+      form.querySelector("[data-act=drop]").onclick = () => { cancel(); say(`已放弃绘制的${spec.title}`, "info"); };
+      const values = () => {
+        const out = {};
         spec.fields.filter((f) => f.kind !== "computed").forEach((f) => {
           const v = form.elements[f.name].value;
-          values[f.name] = v === "" ? null : f.kind === "bool" ? v === "true" : v;
+          out[f.name] = v === "" ? null : f.kind === "bool" ? v === "true" : v;
         });
-        values.note = form.elements.note.value;
+        out.note = form.elements.note.value;
+        return out;
+      };
+      const save = async (anyway) => {
+        const error = div.querySelector("#feature-error");
+        const duplicate = div.querySelector("#feature-duplicate");
+        error.hidden = true;
+        duplicate.hidden = true;
         try {
-          await onSave(values);
+          await onSave(values(), anyway);
           div.hidden = true;
         } catch (err) {
-          const p = div.querySelector("#feature-error");
-          p.textContent = err.message;
-          p.hidden = false;
+          if (err.duplicate) {  // probably drawn twice: the editor looks, then saves anyway or drops it
+            duplicate.querySelector("p").textContent = err.message + "。请核对地图上已有的要素。";
+            duplicate.hidden = false;
+            duplicate.scrollIntoView({ block: "nearest" });
+            return;
+          }
+          error.textContent = err.message;
+          error.hidden = false;
+          error.scrollIntoView({ block: "nearest" });
         }
       };
+      form.querySelector("[data-act=anyway]").onclick = () => save(true);
+      form.onsubmit = (e) => { e.preventDefault(); save(false); };
     }
 
     function bindFeature(spec, feature, layer) {
@@ -130,6 +180,7 @@
           map.closePopup();
           openForm(spec, feature.properties, async (values) => {
             await api("PATCH", `${opts.apiBase}${spec.key}/${feature.id}/`, { type: "Feature", properties: values }, feature.properties.updated_at);
+            say(`已保存${spec.title}的属性`);
             reload(spec);
           });
         };
@@ -139,13 +190,14 @@
           const div = panel();
           div.innerHTML = `<h3>修改${esc(spec.title)}的位置或形状</h3><p>拖动要素或其顶点，然后保存。</p><p class="error" id="feature-error" hidden></p>
             <button type="button" class="primary" data-act="save">保存位置</button> <button type="button" data-act="cancel">取消</button>`;
-          div.hidden = false;
+          show(div);
           div.querySelector("[data-act=cancel]").onclick = () => { layer.editing.disable(); div.hidden = true; reload(spec); };
           div.querySelector("[data-act=save]").onclick = async () => {
             try {
               await api("PATCH", `${opts.apiBase}${spec.key}/${feature.id}/`, { type: "Feature", geometry: layer.toGeoJSON().geometry, properties: {} }, feature.properties.updated_at);
               layer.editing.disable();
               div.hidden = true;
+              say(`已保存${spec.title}的新位置`);
               reload(spec);
             } catch (err) {
               const p = div.querySelector("#feature-error");
@@ -158,8 +210,9 @@
           if (!window.confirm(`删除这个${spec.title}？`)) return;
           try {
             await api("DELETE", `${opts.apiBase}${spec.key}/${feature.id}/`, null, feature.properties.updated_at);
+            say(`已删除${spec.title}`);
           } catch (err) {
-            window.alert(err.message);
+            say(err.message, "error");
           }
           map.closePopup();
           reload(spec);
@@ -199,42 +252,112 @@
       if (bounds.isValid()) map.fitBounds(bounds.pad(0.25), { maxZoom: 19 });
     }
 
+    // Drawing: pick a layer, then click (or tap) the map: a point is placed at once; a line or an area gets a vertex
+    // per click with 撤销上一点 / 完成 / 取消 beside the picker (a double click also finishes, Esc cancels). Then the
+    // attribute form opens in view. A feature that probably repeats one already drawn is shown to the editor, who
+    // decides (the server checks: check_duplicates=true). Map clicks drive it, so mouse, touch and pen behave alike.
     function setupDrawing() {
       const editableSpecs = Object.values(state.specs).filter((s) => s.editable);
-      if (!opts.editable || !editableSpecs.length || !L.Draw) return;
+      if (!opts.editable || !editableSpecs.length) return;
       const box = L.control({ position: "topleft" });
+      let ui = null;
       box.onAdd = () => {
         const div = L.DomUtil.create("div", "draw-box leaflet-bar");
         div.id = "draw-box";
-        div.innerHTML = `<select id="draw-layer"><option value="">＋ 绘制新要素…</option>${editableSpecs.map((s) => `<option value="${s.key}">${esc(s.title)}</option>`).join("")}</select>`;
+        div.innerHTML = `<select id="draw-layer" aria-label="绘制新要素"><option value="">＋ 绘制新要素…</option>${editableSpecs.map((s) => `<option value="${s.key}">${esc(s.title)}</option>`).join("")}</select>
+          <div class="draw-actions" id="draw-actions" hidden><span id="draw-hint"></span>
+            <button type="button" data-act="undo">撤销上一点</button><button type="button" data-act="finish">完成</button><button type="button" data-act="cancel">取消</button></div>`;
         L.DomEvent.disableClickPropagation(div);
+        ui = {
+          actions: div.querySelector("#draw-actions"),
+          undo: div.querySelector("[data-act=undo]"),
+          finish: div.querySelector("[data-act=finish]"),
+          hint: div.querySelector("#draw-hint"),
+        };
+        ui.undo.onclick = () => { if (state.sketch) state.sketch.undo(); };
+        ui.finish.onclick = () => { if (state.sketch) state.sketch.finish(); };
+        div.querySelector("[data-act=cancel]").onclick = () => { if (state.sketch) state.sketch.stop(); };
         div.querySelector("select").onchange = (e) => {
           const spec = state.specs[e.target.value];
           e.target.value = "";
-          if (!spec) return;
-          const type = spec.geometry[0];
-          const shape = { color: spec.style.colour };
-          const handler = type === "Point" ? new L.Draw.CircleMarker(map, { color: spec.style.colour })
-            : type === "LineString" ? new L.Draw.Polyline(map, { shapeOptions: shape })
-            : new L.Draw.Polygon(map, { shapeOptions: shape, allowIntersection: false });
-          state.drawing = spec;
-          handler.enable();
+          if (spec) startSketch(spec);
         };
         return div;
       };
       box.addTo(map);
-      map.on(L.Draw.Event.CREATED, (e) => {
-        const spec = state.drawing;
-        if (!spec) return;
-        const temp = e.layer.addTo(map);
-        openForm(spec, {}, async (values) => {
-          values.care_home = opts.careHome;
-          await api("POST", `${opts.apiBase}${spec.key}/`, { type: "Feature", geometry: temp.toGeoJSON().geometry, properties: values });
-          map.removeLayer(temp);
-          if (!map.hasLayer(state.groups[spec.key])) map.addLayer(state.groups[spec.key]);
-          reload(spec);
-        }, () => map.removeLayer(temp));
-      });
+      map.on("popupopen", () => { if (state.sketch) map.closePopup(); });  // a click on a feature adds a vertex instead
+
+      function startSketch(spec) {
+        if (state.sketch) state.sketch.stop();
+        const type = spec.geometry[0];
+        const needed = type === "Polygon" ? 3 : type === "LineString" ? 2 : 1;
+        const points = [];
+        const style = { color: spec.style.colour, weight: 3, dashArray: "6 4", fillOpacity: 0.2, interactive: false };
+        const shape = type === "Polygon" ? L.polygon([], style) : type === "LineString" ? L.polyline([], style) : null;
+        const marks = L.layerGroup().addTo(map);
+        if (shape) shape.addTo(map);
+        const container = map.getContainer();
+        const refresh = () => {
+          ui.undo.hidden = ui.finish.hidden = needed === 1;
+          ui.undo.disabled = points.length === 0;
+          ui.finish.disabled = points.length < needed;
+          ui.hint.textContent = needed === 1 ? `在地图上点击放置${spec.title}`
+            : `正在绘制${spec.title}：已点 ${points.length} 个点` + (points.length < needed ? `，至少需要 ${needed} 个` : "，点“完成”结束");
+        };
+        const redraw = () => {
+          marks.clearLayers();
+          points.forEach((p) => L.circleMarker(p, { radius: 4, color: spec.style.colour, fillOpacity: 1, interactive: false }).addTo(marks));
+          if (shape) shape.setLatLngs(points);
+          refresh();
+        };
+        const onClick = (e) => {
+          const last = points[points.length - 1];
+          if (last && map.latLngToContainerPoint(last).distanceTo(e.containerPoint) < 4) return;  // a double click's twin
+          points.push(e.latlng);
+          redraw();
+          if (needed === 1) sketch.finish();
+        };
+        const onDouble = () => { if (points.length >= needed) sketch.finish(); };
+        const onKey = (e) => { if (e.key === "Escape") sketch.stop(); };
+        const sketch = {
+          undo() { points.pop(); redraw(); },
+          stop() {
+            map.off("click", onClick);
+            map.off("dblclick", onDouble);
+            document.removeEventListener("keydown", onKey);
+            map.doubleClickZoom.enable();
+            container.classList.remove("drawing");
+            marks.remove();
+            if (shape) shape.remove();
+            ui.actions.hidden = true;
+            state.sketch = null;
+          },
+          finish() {
+            if (points.length < needed) return;
+            const geometry = type === "Point" ? { type: "Point", coordinates: [points[0].lng, points[0].lat] }
+              : L[type === "Polygon" ? "polygon" : "polyline"](points).toGeoJSON().geometry;
+            sketch.stop();
+            const temp = L.geoJSON(geometry, { style: () => style, pointToLayer: (f, ll) => L.circleMarker(ll, style) }).addTo(map);
+            openForm(spec, {}, async (values, anyway) => {
+              values.care_home = opts.careHome;
+              const check = anyway ? "" : "?check_duplicates=true";
+              const saved = await api("POST", `${opts.apiBase}${spec.key}/${check}`, { type: "Feature", geometry: geometry, properties: values });
+              map.removeLayer(temp);
+              if (!map.hasLayer(state.groups[spec.key])) map.addLayer(state.groups[spec.key]);
+              say(`已保存新的${spec.title}` + (isProblem(spec, saved.properties) ? "（问题要素，红色显示）" : ""));
+              reload(spec);
+            }, () => map.removeLayer(temp));
+          },
+        };
+        state.sketch = sketch;
+        map.on("click", onClick);
+        map.on("dblclick", onDouble);
+        document.addEventListener("keydown", onKey);
+        map.doubleClickZoom.disable();
+        container.classList.add("drawing");
+        ui.actions.hidden = false;
+        refresh();
+      }
     }
 
     fetch(opts.catalogueUrl, { credentials: "same-origin" }).then((r) => r.json()).then((catalogue) => {
@@ -250,7 +373,7 @@
         div.id = "layer-legend";
         div.innerHTML = "<b>图层图例</b>" + catalogue.map((s) => `<div class="legend-row" data-layer="${s.key}"><span class="layer-swatch" style="border-color:${s.style.colour};background:${s.style.fill || s.style.colour}"></span>${esc(s.title)}</div>`).join("")
           + (opts.careHome ? "" : `<div class="muted">放大到 ${opts.minZoom} 级显示要素</div>`)
-          + `<div class="legend-row"><span class="layer-swatch" style="border-color:#d50000;background:#ff8a80"></span>问题要素（堵塞、上锁等）</div>`;
+          + `<div class="legend-row"><span class="layer-swatch" style="border-color:#d50000;background:#ff8a80"></span>问题要素（堵塞、上锁、不符合要求等）</div>`;
         return div;
       };
       legend.addTo(map);
@@ -262,14 +385,6 @@
       });
       setupDrawing();
     });
-  }
-
-  if (window.L && L.drawLocal) {
-    const h = L.drawLocal.draw.handlers;
-    h.circlemarker.tooltip.start = "点击地图放置要素";
-    h.polyline.tooltip = { start: "点击开始画线", cont: "点击继续画线", end: "点击最后一个点结束" };
-    h.polygon.tooltip = { start: "点击开始画面", cont: "点击继续画面", end: "点击第一个点闭合" };
-    h.polyline.error = "<strong>错误：</strong>边不能相交";
   }
 
   window.GisLayers = { attach: attach };
