@@ -11,7 +11,7 @@ from gis_app.inspections.models import (
     next_period_start,
     period_start,
 )
-from gis_app.inspections.schedule import schedule_status
+from gis_app.inspections.schedule import missed_periods, schedule_status
 from gis_app.inspections.services import InspectionError, InspectionInput, ItemAnswer, record_inspection
 
 
@@ -145,6 +145,14 @@ def test_due_done_and_missed_self_checks_on_a_fake_clock(world, clock_at, settin
     assert (weekly.due, weekly.done, weekly.missed) == (2, 1, 0)
     shift = status["shift"]
     assert shift.missed == 6  # no shift checks at all: every finished day is missed
+    # the drill-down names exactly the periods counted: the day 3 days ago, and each finished day's shifts (0 of 3)
+    details = missed_periods(home.pk, today - timedelta(days=6), today)
+    by_frequency = {f: [m for m in details if m.frequency == f] for f in status}
+    assert {f: len(ms) for f, ms in by_frequency.items()} == {f: s.missed for f, s in status.items()}
+    [day] = by_frequency["daily"]
+    assert (day.start, day.end, day.done, day.need) == (today - timedelta(days=3),) * 2 + (0, 1)
+    assert {(m.done, m.need) for m in by_frequency["shift"]} == {(0, settings.SHIFTS_PER_DAY)}
+    assert [m.start for m in details] == sorted((m.start for m in details), reverse=True)
     settings.CHECKS_TRACKED_FROM = "2026-11-29"
     status = {
         s.frequency: s

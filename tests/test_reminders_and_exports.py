@@ -247,6 +247,16 @@ def test_the_missed_checks_page(client, world):
     names = [row[0] for row in homes.iter_rows(values_only=True)]
     assert world["home_a"].name in names and world["home_b"].name not in names
     assert book["按街镇"].max_row >= 3
+    # drill-down: the home's missed count links to its missed days and shifts, exported as 漏检明细
+    home = world["home_a"]
+    link = f"home={home.pk}#missed-detail"
+    assert link in page
+    detail = client.get(f"/inspections/missed/?home={home.pk}").content.decode()
+    assert f"漏检明细 · {home.name}" in detail and "班" in detail
+    book = load_workbook(io.BytesIO(client.get(f"/inspections/missed/?home={home.pk}&format=xlsx").content))
+    sheet = book["漏检明细"]
+    assert home.name in sheet["A1"].value and sheet.max_row > 3
+    assert client.get(f"/inspections/missed/?home={world['home_b'].pk}").status_code == 404  # another 街镇's home
 
 
 def test_the_demo_ledger_is_generated_once(db, clock_at):

@@ -55,12 +55,25 @@ def _periods(frequency: str, start: date, end: date) -> list[date]:
     return out
 
 
-def schedule_status(homes, start: date | None = None, end: date | None = None) -> dict[int, list[FrequencyStatus]]:
-    """{home id: [FrequencyStatus per scheduled frequency]} for the window [start, end] (default: last 30 days)."""
+@dataclass
+class MissedPeriod:
+    """One ended period without enough self-checks: a day (shift checks: fewer shifts than required), a week, …"""
+
+    frequency: str
+    label: str
+    start: date
+    end: date  # its last day
+    done: int
+    need: int
+
+
+def _window(start: date | None, end: date | None) -> tuple[date, date]:
     end = end or clock.today()
-    start = max(start or (end - timedelta(days=29)), tracked_from())
-    frequencies = scheduled_frequencies(end)
-    home_ids = list(homes.values_list("pk", flat=True))
+    return max(start or (end - timedelta(days=29)), tracked_from()), end
+
+
+def _counts(home_ids, frequencies, start: date, end: date):
+    """Self-checks per (home, frequency, period start), and each home's last one per frequency."""
     counts: dict[tuple[int, str, date], int] = defaultdict(int)
     last: dict[tuple[int, str], date] = {}
     earliest = min((period_start(f, start) for f in frequencies), default=start)
@@ -71,6 +84,32 @@ def schedule_status(homes, start: date | None = None, end: date | None = None) -
         counts[(home_id, frequency, period_start(frequency, day))] += 1
         if last.get((home_id, frequency), date.min) < day:
             last[(home_id, frequency)] = day
+    return counts, last
+
+
+def missed_periods(home_id: int, start: date | None = None, end: date | None = None) -> list[MissedPeriod]:
+    """The drill-down of one home's 漏检 count: each ended period of the window that lacks its self-checks, latest
+    first. Counted exactly as schedule_status counts them (the current period is not missed yet)."""
+    start, end = _window(start, end)
+    frequencies = scheduled_frequencies(end)
+    counts, _ = _counts([home_id], frequencies, start, end)
+    out = []
+    for f in frequencies:
+        need = required_per_period(f)
+        for p in _periods(f, start, end)[:-1]:
+            if counts[(home_id, f, p)] < need:
+                last_day = next_period_start(f, p) - timedelta(days=1)
+                out.append(MissedPeriod(f, Frequency(f).label, p, last_day, counts[(home_id, f, p)], need))
+    out.sort(key=lambda m: (m.start, m.frequency), reverse=True)
+    return out
+
+
+def schedule_status(homes, start: date | None = None, end: date | None = None) -> dict[int, list[FrequencyStatus]]:
+    """{home id: [FrequencyStatus per scheduled frequency]} for the window [start, end] (default: last 30 days)."""
+    start, end = _window(start, end)
+    frequencies = scheduled_frequencies(end)
+    home_ids = list(homes.values_list("pk", flat=True))
+    counts, last = _counts(home_ids, frequencies, start, end)
     result: dict[int, list[FrequencyStatus]] = {}
     periods = {f: _periods(f, start, end) for f in frequencies}
     for home_id in home_ids:

@@ -2,11 +2,13 @@ import os
 import re
 from datetime import date, timedelta
 from itertools import groupby
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from gis_app.carehomes.scope import visible_carehomes, visible_subdistricts
@@ -15,7 +17,7 @@ from gis_app.lib.excel import Column, Sheet, xlsx_response
 from gis_app.lib.idempotency import new_form_token, submission_uuid
 
 from .models import ChecklistVersion, CheckResult, Frequency, Inspection, InspectionKind
-from .schedule import schedule_status, scheduled_frequencies
+from .schedule import missed_periods, schedule_status, scheduled_frequencies
 from .services import (
     InspectionError,
     InspectionInput,
@@ -167,11 +169,20 @@ def missed_checks(request):
     scope = next((s.name for s in subdistricts if s.code == code), None) if code else None
     if scope is None:
         scope = subdistricts[0].name if len(subdistricts) == 1 else "全部街镇"
+    # The drill-down: one home's missed days, shifts, weeks … of the window.
+    detail_home, details = None, None
+    if raw := request.GET.get("home", ""):
+        detail_home = homes.filter(pk=int(raw)).first() if raw.isdigit() else None
+        if detail_home is None:
+            raise Http404("没有这家养老机构，或不在您的管辖范围内")
+        details = missed_periods(detail_home.pk, start, end)
     if request.GET.get("format") == "xlsx":
-        return _missed_xlsx(scope, start, end, frequencies, rows, by_subdistrict)
+        return _missed_xlsx(scope, start, end, frequencies, rows, by_subdistrict, detail_home, details)
+    window = {"from": f"{start:%Y-%m-%d}", "to": f"{end:%Y-%m-%d}", **({"subdistrict": code} if code else {})}
     return render(request, "inspections/missed.html", {
         "rows": rows, "frequencies": frequencies, "start": start, "end": end, "subdistricts": subdistricts,
         "code": code, "by_subdistrict": by_subdistrict, "scope": scope, "query": request.GET.urlencode(),
+        "window": urlencode(window), "detail_home": detail_home, "details": details,
     })  # fmt: skip
 
 
@@ -214,7 +225,11 @@ def forget_kept_photos(user, submission: str) -> None:
         default_storage.delete(f"{folder}/{name}")
 
 
-def _missed_xlsx(scope: str, start: date, end: date, frequencies, rows, by_subdistrict):
+def _period_text(m) -> str:
+    return f"{m.start:%Y-%m-%d}" if m.start == m.end else f"{m.start:%Y-%m-%d} 至 {m.end:%Y-%m-%d}"
+
+
+def _missed_xlsx(scope: str, start: date, end: date, frequencies, rows, by_subdistrict, detail_home, details):
     period = f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d}"
     columns = [Column("养老机构", 30), Column("街镇", 14), *[Column(f, 10, "int") for f in frequencies]]
     body = [
@@ -233,4 +248,12 @@ def _missed_xlsx(scope: str, start: date, end: date, frequencies, rows, by_subdi
         [Column("街镇", 16), Column("养老机构", 10, "int"), Column("漏检次数", 10, "int")],
         [[name, agg[0], agg[1]] for name, agg in by_subdistrict],
     )
-    return xlsx_response(f"漏检统计-{scope}-{end:%Y%m%d}", [homes, streets])
+    if detail_home is None:
+        return xlsx_response(f"漏检统计-{scope}-{end:%Y%m%d}", [homes, streets])
+    detail = Sheet(
+        "漏检明细",
+        f"漏检明细（{detail_home.name}，{period}）",
+        [Column("频次", 10), Column("周期", 26), Column("应完成次数", 12, "int"), Column("已完成次数", 12, "int")],
+        [[m.label, _period_text(m), m.need, m.done] for m in details],
+    )
+    return xlsx_response(f"漏检明细-{detail_home.name}-{end:%Y%m%d}", [detail, homes, streets])

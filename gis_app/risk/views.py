@@ -143,6 +143,9 @@ def risk_map(request):
             "街镇风险汇总", [Sheet("街镇风险汇总", f"街镇风险汇总（{clock.today():%Y-%m-%d}）", TABLE_COLUMNS, body)]
         )
     label, value = METRICS[metric]
+    rows = sorted(rows, key=lambda r: (-(value(r) or 0), r.subdistrict.name))  # the riskiest first, ranked
+    for rank, r in enumerate(rows, 1):
+        r.rank = rank
     m, legend = maps.choropleth(rows, label, value)
     return render(request, "risk/map.html", {**render_parts(m), "rows": rows, "district": district, "metric": metric,
                                              "metrics": [(k, v[0]) for k, v in METRICS.items()], "legend": legend,
@@ -160,10 +163,19 @@ def subdistrict_detail(request, code: str):
         body = [[s.care_home.name, s.care_home.address, s.care_home.beds, s.score] for s in scores]
         return xlsx_response(f"{sub.name}养老机构风险", [Sheet(sub.name, f"{sub.name} 养老机构风险（{clock.today():%Y-%m-%d}）",
                     [Column("养老机构", 30), Column("地址", 40), Column("床位", 8, "int"), Column("风险分", 10)], body)])  # fmt: skip
+    from gis_app.carehomes.maps import overview_map
+    from gis_app.hazards.views import home_hazard_summary
+
+    homes = visible_carehomes(request.user).filter(subdistrict=sub)
+    summary = home_hazard_summary(homes)
+    scores = list(scores)
+    for rank, s in enumerate(scores, 1):  # ranked by score; open, major and overdue hazards beside it
+        s.rank, s.hazards = rank, summary.get(s.care_home_id, {"open": 0, "major": 0, "overdue": 0})
+    m = overview_map(homes=homes, subdistricts=visible_subdistricts(request.user).filter(pk=sub.pk), hazards=summary)
     return render(
         request,
         "risk/subdistrict.html",
-        {"sub": sub, "scores": scores, "agg": _subdistrict_figures(request.user, sub)},
+        {"sub": sub, "scores": scores, "agg": _subdistrict_figures(request.user, sub), **render_parts(m)},
     )
 
 

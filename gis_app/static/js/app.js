@@ -38,6 +38,33 @@
   document.addEventListener("change", (e) => { if (e.target.matches("input[type=checkbox]")) countAll(); });
   document.addEventListener("DOMContentLoaded", countAll);
 
+  // <table data-sortable>: a click on a column header sorts the rows by it (numbers as numbers, largest first; a
+  // second click reverses); rows marked data-sort-fixed (a total) stay last.
+  document.addEventListener("click", (e) => {
+    const th = e.target.closest("table[data-sortable] thead th");
+    if (!th) return;
+    const table = th.closest("table");
+    const body = table.tBodies[0];
+    const index = [...th.parentElement.children].indexOf(th);
+    const descending = th.dataset.sorted !== "desc";
+    table.querySelectorAll("thead th").forEach((h) => { delete h.dataset.sorted; h.removeAttribute("aria-sort"); });
+    th.dataset.sorted = descending ? "desc" : "asc";
+    th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+    const key = (row) => {
+      const text = row.children[index] ? row.children[index].textContent.trim() : "";
+      const number = parseFloat(text.replace(/[,%]/g, ""));
+      return Number.isNaN(number) ? text : number;
+    };
+    const rows = [...body.rows].filter((r) => !r.hasAttribute("data-sort-fixed"));
+    const fixed = [...body.rows].filter((r) => r.hasAttribute("data-sort-fixed"));
+    rows.sort((a, b) => {
+      const x = key(a), y = key(b);
+      const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y), "zh-CN");
+      return descending ? -order : order;
+    });
+    body.append(...rows, ...fixed);
+  });
+
   // <input data-filter-options="select-id">: typing narrows a long <select> to the options containing the text,
   // and picks the first match, so 100+ homes are found by a few characters (also on a tablet).
   document.addEventListener("input", (e) => {
