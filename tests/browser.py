@@ -25,10 +25,23 @@ def browser():
 def page(browser, live_server):
     """A fresh page; any request that leaves 127.0.0.1 is blocked and recorded in page.external_requests."""
     context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+    yield guarded_page(context, urlparse(live_server.url).hostname)
+    context.close()
+
+
+def login(page, live_server, username: str, password: str = "demo12345") -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert "/accounts/login/" not in page.url, "login failed"
+
+
+def guarded_page(context, host: str):
+    """A page of `context` whose requests off this machine are blocked and recorded (as `page` does)."""
     pg = context.new_page()
-    pg.external_requests = []
-    pg.errors = []
-    host = urlparse(live_server.url).hostname
+    pg.external_requests, pg.errors = [], []
 
     def guard(route):
         url = route.request.url
@@ -40,14 +53,69 @@ def page(browser, live_server):
 
     pg.route("**/*", guard)
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-    yield pg
+    return pg
+
+
+@pytest.fixture
+def tablet(browser, live_server):
+    """A 1024×768 tablet with a touch screen (taps, not clicks)."""
+    context = browser.new_context(viewport={"width": 1024, "height": 768}, has_touch=True, locale="zh-CN")
+    yield guarded_page(context, urlparse(live_server.url).hostname)
     context.close()
 
 
-def login(page, live_server, username: str, password: str = "demo12345") -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    assert "/accounts/login/" not in page.url, "login failed"
+@pytest.fixture
+def phone(browser, live_server):
+    """A 390×844 phone with a touch screen."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, locale="zh-CN"
+    )
+    yield guarded_page(context, urlparse(live_server.url).hostname)
+    context.close()
+
+
+class Steps:
+    """What a person does, counted: each click or tap, each field typed into, each option chosen, each file picked.
+    Scrolling and waiting are not counted; logging in is not part of a task."""
+
+    def __init__(self, page, *, touch: bool = False):
+        self.page, self.touch, self.count, self.log = page, touch, 0, []
+
+    def _did(self, what: str) -> None:
+        self.count += 1
+        self.log.append(what)
+
+    def _at(self, target):
+        return self.page.locator(target) if isinstance(target, str) else target
+
+    def click(self, target) -> None:
+        locator = self._at(target)
+        locator.tap() if self.touch else locator.click()
+        self._did(f"{'tap' if self.touch else 'click'} {target}")
+
+    def go(self, target) -> None:
+        """A click or tap that opens another page."""
+        with self.page.expect_navigation():
+            self.click(target)
+
+    def fill(self, target, text: str) -> None:
+        self._at(target).fill(text)
+        self._did(f"type {target}")
+
+    def choose(self, target, **option) -> None:
+        self._at(target).select_option(**option)
+        self._did(f"choose {target}")
+
+    def pick_file(self, target, path) -> None:
+        self._at(target).set_input_files(str(path))
+        self._did(f"pick file {target}")
+
+    def point(self, x: float, y: float) -> None:
+        """A click or tap on the map at viewport coordinates."""
+        self.page.touchscreen.tap(x, y) if self.touch else self.page.mouse.click(x, y)
+        self._did(f"point {x:.0f},{y:.0f}")
+
+    def download(self, target):
+        with self.page.expect_download() as info:
+            self.click(target)
+        return info.value

@@ -21,7 +21,15 @@ class ScopedAdmin(OptimisticLockingAdmin, LeafletGeoAdmin):
 
 @admin.register(Subdistrict)
 class SubdistrictAdmin(ScopedAdmin):
-    list_display = ("code", "name", "kind", "boundary_is_approximate", "boundary_source", "updated_at")
+    list_display = (
+        "code",
+        "name",
+        "kind",
+        "public_contact",
+        "boundary_is_approximate",
+        "boundary_source",
+        "updated_at",
+    )
     list_filter = ("kind", "boundary_is_approximate")
     search_fields = ("code", "name")
 

@@ -29,6 +29,12 @@ class Subdistrict(models.Model):
         "演示用近似边界", default=True, help_text="由近似中心点生成，仅供演示；请导入民政局的正式边界"
     )
     boundary_source = models.CharField("边界来源", max_length=200, blank=True)
+    public_contact = models.CharField(
+        "对外联系方式",
+        max_length=100,
+        blank=True,
+        help_text="在公示页面上公开，供群众咨询、举报，如：平安建设办公室 022-25xxxxxx",
+    )
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
     objects = SubdistrictQuerySet.as_manager()

@@ -59,8 +59,8 @@ RULES: dict[str, Rule] = {
         "已整改提交复查", (Status.REPORTED, Status.ASSIGNED, Status.REOPENED), Status.SUBMITTED, perms.RECTIFY
     ),
     "verify": Rule("复查通过", (Status.SUBMITTED,), Status.VERIFIED, perms.VERIFY),
+    "close_out": Rule("销号", (Status.VERIFIED,), Status.CLOSED, perms.VERIFY),  # before 退回: the likelier step
     "send_back": Rule("复查退回", (Status.SUBMITTED, Status.VERIFIED), Status.RECTIFYING, perms.VERIFY),
-    "close_out": Rule("销号", (Status.VERIFIED,), Status.CLOSED, perms.VERIFY),
     "fix_on_spot": Rule("即查即改销号", (Status.REPORTED,), Status.CLOSED, perms.VERIFY),
     "close_unfixed": Rule("未整改关闭", OPEN_STATUSES, Status.CLOSED_UNFIXED, perms.BUREAU_ONLY),
     "reopen": Rule("重新打开", FINAL_STATUSES, Status.REOPENED, perms.VERIFY),

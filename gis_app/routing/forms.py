@@ -32,7 +32,9 @@ class PlanForm(forms.Form):
         self.fields["subdistrict"].choices = [("", "—")] + [(s.pk, s.name) for s in subdistricts]
         self.fields["homes"].choices = [(h.pk, f"{h.name}（{h.subdistrict.name if h.subdistrict else '—'}）")
                                         for h in homes]  # fmt: skip
-        self.fields["date"].initial = next_working_day(clock.today())  # joint checks are planned ahead
+        day = next_working_day(clock.today())  # joint checks are planned ahead
+        self.fields["date"].initial = day
+        self.fields["title"].initial = f"联合检查 {day:%Y-%m-%d}"
         places = [(p.pk, p.name) for p in Place.objects.all()] + [("custom", "其他地点（填写经纬度）")]
         for i in range(1, TEAMS + 1):
             required = i == 1
@@ -44,7 +46,9 @@ class PlanForm(forms.Form):
             self.fields[p + "start_lonlat"] = forms.CharField(
                 label="出发经纬度", required=False, widget=forms.TextInput(attrs={"placeholder": "117.71,39.00"})
             )
-            self.fields[p + "end"] = forms.ChoiceField(label="返回地点", choices=places, required=False)
+            self.fields[p + "end"] = forms.ChoiceField(
+                label="返回地点", choices=[("", "同出发地点")] + places, required=False
+            )
             self.fields[p + "end_lonlat"] = forms.CharField(
                 label="返回经纬度", required=False, widget=forms.TextInput(attrs={"placeholder": "117.71,39.00"})
             )
@@ -86,7 +90,10 @@ class PlanForm(forms.Form):
             if not name:
                 continue
             start_name, start = self._place(p, "start")
-            end_name, end = self._place(p, "end")
+            if self.cleaned_data.get(p + "end") or self.cleaned_data.get(p + "end_lonlat"):
+                end_name, end = self._place(p, "end")
+            else:  # no return place given: the team returns where it set out
+                end_name, end = start_name, start
             shift_start = parse_hhmm(self.cleaned_data.get(p + "shift_start") or "")
             shift_end = parse_hhmm(self.cleaned_data.get(p + "shift_end") or "", after=shift_start)
             minutes = self.cleaned_data.get(p + "break_minutes") or 0

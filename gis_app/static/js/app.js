@@ -8,9 +8,10 @@
   document.addEventListener("click", (e) => {
     if (e.target.closest("[data-print]")) { e.preventDefault(); window.print(); }
     const allPass = e.target.closest("[data-all-pass]");
-    if (allPass) {  // 全部合格: every item of this key place answered "pass" (each can still be changed)
+    if (allPass) {  // 全部合格: every item of this key place (or the whole form) answered "pass"; each can still change
       e.preventDefault();
-      for (const radio of allPass.closest("section").querySelectorAll("input[type=radio][value=pass]")) radio.checked = true;
+      const scope = allPass.dataset.allPass === "form" ? allPass.closest("form") : allPass.closest("section");
+      for (const radio of scope.querySelectorAll("input[type=radio][value=pass]")) radio.checked = true;
     }
   });
   // <input data-filter-checks="list-id">: typing hides the checkboxes whose label lacks the text (checked ones stay);

@@ -93,7 +93,8 @@
       if (state.panel) return state.panel;
       const div = L.DomUtil.create("div", "feature-panel");
       div.id = "feature-panel";
-      map.getContainer().parentNode.appendChild(div);
+      const box = map.getContainer().closest(".site-plan") || map.getContainer().parentNode;
+      box.after(div);  // below the map's fixed-height box, in the page's flow
       state.panel = div;
       return div;
     }
