@@ -1,6 +1,8 @@
 """Retakes the README screenshots from a running `make run` (BASE_URL, default http://127.0.0.1:8000).
 
 .venv/bin/python scripts/screenshots.py
+
+Chinese text needs a CJK font on the machine taking them (Debian: apt-get install fonts-noto-cjk).
 """
 
 import os
@@ -26,6 +28,7 @@ def main() -> None:
         page.fill("input[name=password]", "demo12345")
         with page.expect_navigation():
             page.click("text=登录 >> nth=-1")
+        page.goto(f"{BASE}/map/")
         page.wait_for_selector("path.carehome-marker")
         page.locator("path.carehome-marker").nth(20).click(force=True)
         page.wait_for_selector(".leaflet-popup-content")
@@ -65,6 +68,29 @@ def main() -> None:
             )
         page.goto(f"{BASE}/field/")
         page.screenshot(path=OUT / "field.png")
+        page.goto(f"{BASE}/risk/map/")
+        page.click("#subdistrict-table tbody tr >> nth=0 >> a")
+        page.wait_for_selector("#subdistrict-map .leaflet-container")
+        page.screenshot(path=OUT / "subdistrict.png")
+        page.goto(f"{BASE}/inspections/missed/")
+        page.click("#missed-by-home a[href*='home='] >> nth=0")
+        page.wait_for_selector("#missed-detail")
+        page.screenshot(path=OUT / "missed.png")
+        page.goto(f"{BASE}/public/")
+        page.screenshot(path=OUT / "public.png")
+        # The home director's day on a tablet: the landing page and the checklist.
+        tablet = browser.new_page(viewport={"width": 1024, "height": 768}, has_touch=True)
+        tablet.goto(f"{BASE}/accounts/login/")
+        tablet.fill("input[name=username]", "home")
+        tablet.fill("input[name=password]", "demo12345")
+        with tablet.expect_navigation():
+            tablet.click("text=登录 >> nth=-1")
+        tablet.screenshot(path=OUT / "work.png")
+        tablet.click("#work-checks a.button.primary")
+        tablet.click("[data-all-pass=form]")
+        tablet.locator(".check-item >> nth=0 >> label:has(input[value=fail])").click()
+        tablet.locator(".check-item >> nth=0 >> input[name^=note_]").fill("楼道内有电动自行车充电")
+        tablet.screenshot(path=OUT / "selfcheck.png")
         browser.close()
     print(f"screenshots written to {OUT}")
 
