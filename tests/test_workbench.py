@@ -36,6 +36,7 @@ def test_each_role_lands_on_its_own_work(world, photo):
 
     home_page = _page(Client(), home_user)
     assert "今天的自查" in home_page and "开始自查" in home_page  # nothing done yet today
+    assert f"/carehomes/{a.pk}/inspections/new/?kind=self_check&amp;frequency=daily" in home_page  # each due list
     assert to_fix.description in home_page and submitted.description in home_page  # to fix / waiting
     assert overdue_b.description not in home_page  # another home's
     bureau_page = _page(Client(), bureau)
