@@ -13,6 +13,7 @@ def main() -> None:
         field_pull,
         layers_serving,
         ledger_export,
+        pages_national,
         risk_national,
         routing,
         sync_fuzz,
@@ -22,6 +23,15 @@ def main() -> None:
     if "routing" in which:
         print(table(routing.run(), ["instance", "time", "found", "reference", "gap", "checker", "goal"]))
         which.discard("routing")
+        if not which:
+            return
+    if "pages" in which:  # opt-in: builds the national data (a few minutes), then times each page
+        with bench_database():
+            rows = pages_national.run()
+        print(
+            table(rows, ["page (national scale)", "bureau (sees all)", "one 街镇 office", "≤ 300 ms warm, ≤ 1 s cold"])
+        )
+        which.discard("pages")
         if not which:
             return
     results = []

@@ -103,7 +103,9 @@ def test_task_3_a_street_office_finds_missed_checks_and_exports_them(page, live_
     steps.go("nav a[href='/inspections/missed/']")
     heading = page.inner_text("h1")
     assert street.name in heading and "全部街镇" not in page.inner_text("body")
-    steps.go(page.locator("#missed-by-home a[href*='home=']").first)  # the most missed home's count: its missed days and shifts
+    steps.go(
+        page.locator("#missed-by-home a[href*='home=']").first
+    )  # the most missed home's count: its missed days and shifts
     assert page.locator("#missed-detail tbody tr").count() > 0
     download = steps.download("#missed-xlsx")
     assert download.suggested_filename.endswith(".xlsx")

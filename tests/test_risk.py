@@ -210,3 +210,43 @@ def test_a_home_and_a_provider_see_figures_over_their_own_homes_only(client, wor
     client.force_login(world["users"]["subdistrict"])
     (row,) = client.get("/api/risk/subdistricts/").json()["subdistricts"]
     assert row["homes"] >= 2 and row["open_general"] >= 3  # the 街镇 office sees its whole 街镇
+
+
+def test_hexagon_cells_agree_with_a_grid_joined_point_by_point(world):
+    """The one-pass hexagon count (each point finds its cell) against the direct computation: the grid over the
+    points' extent, each point in the covering cell of lowest (i, j)."""
+    import json
+    import random
+
+    from django.contrib.gis.geos import Point
+    from django.db import connection
+    from django.test import RequestFactory
+
+    from gis_app.hazards.services import report_hazard
+    from gis_app.risk.queries import hex_cells, located_hazards
+
+    rng = random.Random(7)
+    home, bureau = world["home_a"], world["users"]["bureau"]
+    for n in range(120):
+        where = Point(home.location.x + rng.uniform(-0.01, 0.01), home.location.y + rng.uniform(-0.01, 0.01), srid=4326)
+        report_hazard(care_home=home, description=f"隐患{n}", by=bureau, location=where)
+    params = RequestFactory().get("/").GET
+    fast = {
+        tuple(f["geometry"]["coordinates"][0][0]): f["properties"]["count"]
+        for f in json.loads(hex_cells(bureau, params, edge_m=200))["features"]
+    }
+    located, args = located_hazards(bureau, params)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            WITH pts AS (SELECT row_number() OVER () AS k, ST_Transform(g, 3857) AS g FROM ({located}) l),
+            cells AS (SELECT h.* FROM ST_HexagonGrid(200, (SELECT ST_SetSRID(ST_Extent(g)::geometry, 3857) FROM pts)) h),
+            owner AS (SELECT DISTINCT ON (p.k) c.geom FROM pts p JOIN cells c ON ST_Covers(c.geom, p.g)
+                      ORDER BY p.k, c.i, c.j)
+            SELECT ST_AsGeoJSON(ST_Transform(geom, 4326), 6), count(*) FROM owner GROUP BY geom
+            """,
+            args,
+        )
+        direct = {tuple(json.loads(g)["coordinates"][0][0]): n for g, n in cur.fetchall()}
+    assert sum(direct.values()) == 120 and len(direct) > 20
+    assert fast == direct

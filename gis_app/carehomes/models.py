@@ -33,6 +33,8 @@ class Subdistrict(models.Model):
         "对外联系方式",
         max_length=100,
         blank=True,
+        default="",
+        db_default="",  # rows written by SQL (bulk loads, benchmarks) need not name it
         help_text="在公示页面上公开，供群众咨询、举报，如：平安建设办公室 022-25xxxxxx",
     )
     updated_at = models.DateTimeField("更新时间", auto_now=True)

@@ -85,16 +85,21 @@ RAMP = ["#fff3e0", "#ffcc80", "#ffa726", "#f4511e", "#c62828", "#7f0000"]
 
 
 def hex_cells(user, params, edge_m: float = 500) -> dict:
-    """ST_HexagonGrid (edge length in metres, Web Mercator) over the box, counting the hazards in each cell."""
+    """Hazards counted per hexagon of the grid anchored at Web Mercator's origin (edge length in metres): each point
+    finds its own cell (i, j) from ST_HexagonGrid over the point alone, the points are grouped by cell and only the
+    occupied cells are drawn (ST_Hexagon). One pass over the points, no join against a grid of empty cells; a point
+    on a shared edge counts once."""
     located, args = located_hazards(user, params)
     sql = f"""
-        WITH pts AS (SELECT ST_Transform(g, 3857) AS g FROM ({located}) l), box AS (SELECT ST_Extent(g) AS e FROM pts),
-        cells AS (SELECT hex.geom FROM box, ST_HexagonGrid(%s, ST_SetSRID(box.e::geometry, 3857)) hex WHERE box.e IS NOT NULL)
-        SELECT ST_AsGeoJSON(ST_Transform(c.geom, 4326), 6), count(*) FROM cells c JOIN pts ON ST_Intersects(c.geom, pts.g)
-        GROUP BY c.geom
+        SELECT ST_AsGeoJSON(ST_Transform(ST_Hexagon(%s, c.i, c.j, ST_SetSRID(ST_MakePoint(0, 0), 3857)), 4326), 6),
+               count(*)
+        FROM (SELECT ST_Transform(g, 3857) AS g FROM ({located}) l) pts,
+             LATERAL (SELECT h.i, h.j FROM ST_HexagonGrid(%s, pts.g) h WHERE ST_Covers(h.geom, pts.g)
+                      ORDER BY h.i, h.j LIMIT 1) c
+        GROUP BY c.i, c.j
     """
     with connection.cursor() as cur:
-        cur.execute(sql, [*args, edge_m])
+        cur.execute(sql, [edge_m, *args, edge_m])
         rows = cur.fetchall()
     top = max((n for _, n in rows), default=1)
     features = [
