@@ -21,10 +21,11 @@ def generate() -> None:
             """
             INSERT INTO carehomes_carehome (name, credit_code, address, location, location_source, beds, residents,
                 residents_full_care, ownership, operator, legal_representative, fire_safety_owner, fire_safety_owner_phone,
-                fire_safety_manager, fire_safety_manager_phone, status, is_demo, created_at, updated_at)
+                fire_safety_manager, fire_safety_manager_phone, status, is_demo, created_at, updated_at, location_status,
+                geocode_level)
             SELECT 'bench ' || i, lpad(i::text, 18, '0'), 'x',
                    ST_SetSRID(ST_MakePoint(100 + random() * 22, 23 + random() * 18), 4326), 'wgs84', 50, 40, 10,
-                   'private', '', '', '', '', '', '', 'operating', false, now(), now()
+                   'private', '', '', '', '', '', '', 'operating', false, now(), now(), 'confirmed', ''
             FROM generate_series(1, %s) i
             """,
             [HOMES],

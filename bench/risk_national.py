@@ -48,10 +48,12 @@ def generate() -> None:
             """
             INSERT INTO carehomes_carehome (name, credit_code, address, location, location_source, beds, residents,
                 residents_full_care, ownership, operator, legal_representative, fire_safety_owner, fire_safety_owner_phone,
-                fire_safety_manager, fire_safety_manager_phone, status, is_demo, created_at, updated_at)
+                fire_safety_manager, fire_safety_manager_phone, status, is_demo, created_at, updated_at, location_status,
+                geocode_level)
             SELECT 'bench ' || i, lpad(i::text, 18, '0'), 'x',
                    ST_SetSRID(ST_MakePoint(%s + random() * %s, %s + random() * %s), 4326), 'wgs84',
-                   (20 + random() * 280)::int, 40, 10, 'private', '', '', '', '', '', '', 'operating', false, now(), now()
+                   (20 + random() * 280)::int, 40, 10, 'private', '', '', '', '', '', '', 'operating', false, now(), now(),
+                   'confirmed', ''
             FROM generate_series(1, %s) i
             """,
             [BOX[0], BOX[2] - BOX[0], BOX[1], BOX[3] - BOX[1], HOMES],
