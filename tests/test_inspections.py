@@ -254,3 +254,49 @@ def test_photos_of_a_checklist_never_posted_again_are_cleaned_after_two_days(db,
     os.utime(default_storage.path(old), (three_days_ago, three_days_ago))
     assert forget_abandoned_photos(None, None)["removed"] == 1
     assert not default_storage.exists(old) and default_storage.exists(fresh)
+
+
+def test_the_set_based_schedule_agrees_with_counting_period_by_period(world, clock_at, settings):
+    """schedule_status (one SQL aggregate for any number of homes) against missed_periods and a count per period in
+    Python, on random self-checks of every frequency over two homes and 100 days."""
+    import random
+
+    from django.db import connection
+
+    from gis_app.carehomes.models import CareHome
+    from gis_app.inspections.models import Frequency, InspectionKind, next_period_start, period_start
+
+    today = date(2026, 11, 30)
+    clock_at(today)
+    version = ChecklistVersion.in_force(today)
+    rng = random.Random(11)
+    homes = [world["home_a"], world["home_b"]]
+    rows = []
+    for home in homes:
+        for _ in range(220):
+            day = today - timedelta(days=rng.randrange(0, 100))
+            rows.append((home.pk, rng.choice(Frequency.values), day))
+    with connection.cursor() as cur:  # straight in: record_inspection's checks are not what is measured here
+        cur.executemany(
+            "INSERT INTO inspections_inspection (kind, frequency, inspected_on, note, signed_by_name, signed_at,"
+            " created_at, care_home_id, version_id) VALUES (%s, %s, %s, '', 't', now(), now(), %s, %s)",
+            [(InspectionKind.SELF_CHECK, f, d, h, version.pk) for h, f, d in rows],
+        )
+    start, end = today - timedelta(days=75), today
+    status = schedule_status(CareHome.objects.filter(pk__in=[h.pk for h in homes]), start, end)
+    for home in homes:
+        for s in status[home.pk]:
+            f = s.frequency
+            need = settings.SHIFTS_PER_DAY if f == Frequency.SHIFT else 1
+            periods, p = [], period_start(f, max(start, date.fromisoformat(settings.CHECKS_TRACKED_FROM)))
+            while p <= end:
+                periods.append(p)
+                p = next_period_start(f, p)
+            counts = {
+                q: sum(1 for h, ff, d in rows if h == home.pk and ff == f and period_start(f, d) == q) for q in periods
+            }
+            assert s.due == len(periods)
+            assert s.done == sum(1 for q in periods if counts[q] >= need)
+            assert s.missed == sum(1 for q in periods[:-1] if counts[q] < need)
+            assert s.current_done == (counts[periods[-1]] >= need)
+            assert s.missed == len([m for m in missed_periods(home.pk, start, end) if m.frequency == f])

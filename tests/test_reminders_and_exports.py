@@ -259,6 +259,20 @@ def test_the_missed_checks_page(client, world):
     assert client.get(f"/inspections/missed/?home={world['home_b'].pk}").status_code == 404  # another 街镇's home
 
 
+def test_missed_checks_are_paged_with_the_summary_over_all_homes(client, world, monkeypatch):
+    from gis_app.inspections import views
+
+    monkeypatch.setattr(views, "MISSED_PAGE", 1)
+    client.force_login(world["users"]["bureau"])
+    first = client.get("/inspections/missed/")
+    second = client.get("/inspections/missed/?page=2")
+    assert len(first.context["rows"]) == len(second.context["rows"]) == 1
+    assert first.context["rows"][0]["home"] != second.context["rows"][0]["home"]
+    homes = first.context["homes_total"]
+    assert homes >= 2 and f"第 1 / {homes} 页" in first.content.decode()
+    assert sum(n for _, (n, _) in first.context["by_subdistrict"]) == homes  # the summary counts every home
+
+
 def test_the_demo_ledger_is_generated_once(db, clock_at):
     from gis_app.hazards.demo import load_demo_ledger
     from gis_app.hazards.models import Hazard, SupervisionListing

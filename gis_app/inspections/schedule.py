@@ -104,32 +104,80 @@ def missed_periods(home_id: int, start: date | None = None, end: date | None = N
     return out
 
 
+# The first day of an inspection's period, in SQL (as period_start; PostgreSQL's weeks start on Monday too).
+PERIOD_START_SQL = """
+    CASE i.frequency
+        WHEN 'weekly' THEN date_trunc('week', i.inspected_on)::date
+        WHEN 'monthly' THEN date_trunc('month', i.inspected_on)::date
+        WHEN 'quarterly' THEN date_trunc('quarter', i.inspected_on)::date
+        WHEN 'half_yearly' THEN make_date(extract(year FROM i.inspected_on)::int,
+                                          CASE WHEN extract(month FROM i.inspected_on) <= 6 THEN 1 ELSE 7 END, 1)
+        WHEN 'yearly' THEN date_trunc('year', i.inspected_on)::date
+        ELSE i.inspected_on
+    END
+"""
+
+
 def schedule_status(homes, start: date | None = None, end: date | None = None) -> dict[int, list[FrequencyStatus]]:
-    """{home id: [FrequencyStatus per scheduled frequency]} for the window [start, end] (default: last 30 days)."""
+    """{home id: [FrequencyStatus per scheduled frequency]} for the window [start, end] (default: last 30 days).
+
+    Set-based: PostgreSQL counts the self-checks per home, frequency and period and returns one row per home and
+    frequency (done periods, whether the current one is done, the last check), whatever the number of homes; the
+    homes are a subquery, never a list of ids. missed_periods() is the same count, period by period, for one home."""
+    from django.db import connection
+
     start, end = _window(start, end)
     frequencies = scheduled_frequencies(end)
-    home_ids = list(homes.values_list("pk", flat=True))
-    counts, last = _counts(home_ids, frequencies, start, end)
-    result: dict[int, list[FrequencyStatus]] = {}
     periods = {f: _periods(f, start, end) for f in frequencies}
-    for home_id in home_ids:
+    home_sql, home_args = homes.order_by().values("pk").query.sql_with_params()
+    earliest = min((period_start(f, start) for f in frequencies), default=start)
+    sql = f"""
+        WITH spec AS (
+            SELECT * FROM unnest(%s::text[], %s::date[], %s::date[], %s::int[]) AS s(f, first_p, current_p, need)
+        ),
+        per AS (
+            SELECT i.care_home_id AS home, i.frequency AS f, {PERIOD_START_SQL} AS p, count(*) AS n,
+                   max(i.inspected_on) AS last
+            FROM inspections_inspection i
+            WHERE i.care_home_id IN ({home_sql}) AND i.kind = %s AND i.inspected_on BETWEEN %s AND %s
+              AND i.frequency = ANY(%s)
+            GROUP BY 1, 2, 3
+        )
+        SELECT per.home, per.f,
+               count(*) FILTER (WHERE per.n >= spec.need AND per.p >= spec.first_p),
+               bool_or(per.n >= spec.need AND per.p = spec.current_p),
+               max(per.last)
+        FROM per JOIN spec ON spec.f = per.f
+        GROUP BY per.home, per.f
+    """
+    spec = [
+        frequencies,
+        [periods[f][0] if periods[f] else start for f in frequencies],
+        [periods[f][-1] if periods[f] else start for f in frequencies],
+        [required_per_period(f) for f in frequencies],
+    ]
+    found: dict[tuple[int, str], tuple[int, bool, date]] = {}
+    with connection.cursor() as cur:
+        cur.execute(sql, [*spec, *home_args, InspectionKind.SELF_CHECK, earliest, end, frequencies])
+        for home_id, f, done, current_done, last in cur.fetchall():
+            found[(home_id, f)] = (done, current_done, last)
+    result: dict[int, list[FrequencyStatus]] = {}
+    for home_id in homes.order_by().values_list("pk", flat=True):
         statuses = []
         for f in frequencies:
-            need = required_per_period(f)
             ps = periods[f]
-            current = ps[-1] if ps else None
-            done = sum(1 for p in ps if counts[(home_id, f, p)] >= need)
-            missed = sum(1 for p in ps[:-1] if counts[(home_id, f, p)] < need)
+            done, current_done, last = found.get((home_id, f), (0, False, None))
+            ended_done = done - (1 if current_done else 0)
             statuses.append(
                 FrequencyStatus(
                     frequency=f,
                     label=Frequency(f).label,
                     due=len(ps),
                     done=done,
-                    missed=missed,
-                    last_done_on=last.get((home_id, f)),
-                    current_done=current is not None and counts[(home_id, f, current)] >= need,
-                )  # fmt: skip
+                    missed=max(len(ps) - 1, 0) - ended_done,
+                    last_done_on=last,
+                    current_done=bool(current_done),
+                )
             )
         result[home_id] = statuses
     return result

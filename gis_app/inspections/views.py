@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -179,13 +180,17 @@ def missed_checks(request):
     if request.GET.get("format") == "xlsx":
         return _missed_xlsx(scope, start, end, frequencies, rows, by_subdistrict, detail_home, details)
     window = {"from": f"{start:%Y-%m-%d}", "to": f"{end:%Y-%m-%d}", **({"subdistrict": code} if code else {})}
+    page = Paginator(rows, MISSED_PAGE).get_page(request.GET.get("page"))  # a province: 40,000 rows, 100 a page
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(request, "inspections/missed.html", {
-        "rows": rows, "frequencies": frequencies, "start": start, "end": end, "subdistricts": subdistricts,
-        "code": code, "by_subdistrict": by_subdistrict, "scope": scope, "query": request.GET.urlencode(),
-        "window": urlencode(window), "detail_home": detail_home, "details": details,
+        "rows": page.object_list, "page": page, "homes_total": len(rows), "frequencies": frequencies, "start": start,
+        "end": end, "subdistricts": subdistricts, "code": code, "by_subdistrict": by_subdistrict, "scope": scope,
+        "query": query.urlencode(), "window": urlencode(window), "detail_home": detail_home, "details": details,
     })  # fmt: skip
 
 
+MISSED_PAGE = 100
 KEPT_PHOTO = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic")
 
