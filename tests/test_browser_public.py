@@ -27,7 +27,8 @@ def test_the_public_page_without_login(page, live_server, transactional_db):
     page.reload()
     widest = page.evaluate(
         "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth,"
-        " ...[...document.querySelectorAll('body *')].filter((e) => !e.closest('.leaflet-container'))"
+        " ...[...document.querySelectorAll('body *')].filter((e) => !e.closest('.leaflet-container')"
+        " && !e.parentElement.closest('.table-scroll'))"
         ".map((e) => e.getBoundingClientRect().right))"
     )
     assert widest <= 391, widest

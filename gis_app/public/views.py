@@ -7,7 +7,7 @@ from django.shortcuts import render
 from gis_app.carehomes.models import CareHome, Subdistrict
 from gis_app.hazards.models import DishonestyListEntry
 from gis_app.lib import clock
-from gis_app.lib.maps import base_map, render_parts, tooltip
+from gis_app.lib.maps import PropertyTooltip, base_map, render_parts
 from gis_app.rating.models import StarAssessment
 
 
@@ -38,6 +38,9 @@ def _homes(request):
     return homes, code, q
 
 
+MAP_HOMES = 5000
+
+
 def disclosure(request):
     homes, code, q = _homes(request)
     page = Paginator(homes, 50).get_page(request.GET.get("page"))
@@ -56,18 +59,25 @@ def disclosure(request):
     from gis_app.carehomes.maps import with_context
 
     m = with_context(base_map(), Subdistrict.objects.all(), homes)  # framed on the homes found
-
-    for h in homes.exclude(location=None)[:2000]:
-        folium.CircleMarker(
-            (h.location.y, h.location.x),
-            radius=6,
-            color="#fff",
-            weight=1,
-            fill=True,
-            fill_color="#1565c0",
-            fill_opacity=0.9,
-            class_name="public-marker",
-            tooltip=tooltip(h.name),
+    located = homes.exclude(location=None).values_list("name", "location")[:MAP_HOMES]
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [p.x, p.y]}, "properties": {"name": name}}
+        for name, p in located
+    ]
+    if features:  # one GeoJSON layer, not one map object per home (a province's thousands draw at once)
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": features},
+            name="养老机构",
+            marker=folium.CircleMarker(
+                radius=6,
+                color="#fff",
+                weight=1,
+                fill=True,
+                fill_color="#1565c0",
+                fill_opacity=0.9,
+                class_name="public-marker",
+            ),
+            tooltip=PropertyTooltip(["name"]),
         ).add_to(m)
     query = request.GET.copy()
     query.pop("page", None)
