@@ -194,3 +194,16 @@ def test_a_feature_photo_is_served_to_those_who_see_the_home(world, photo):
     other.force_login(world["users"]["other_home"])
     assert mine.get(fp.image.url).status_code == 200
     assert other.get(fp.image.url).status_code == 404
+
+
+def test_the_annual_assessment_is_paged_with_the_summary_over_all_homes(client, world, monkeypatch):
+    from gis_app.rating import views
+
+    monkeypatch.setattr(views, "ANNUAL_PAGE", 1)
+    client.force_login(world["users"]["bureau"])
+    first, second = client.get("/annual/"), client.get("/annual/?page=2")
+    assert len(first.context["rows"]) == len(second.context["rows"]) == 1
+    assert first.context["rows"][0]["home"] != second.context["rows"][0]["home"]
+    total = first.context["homes_total"]
+    assert total >= 2 and sum(s["homes"] for s in first.context["subs"]) == total
+    assert f"第 1 / {total} 页" in first.content.decode()

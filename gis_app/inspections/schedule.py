@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 
 from gis_app.lib import clock
 
@@ -129,7 +130,10 @@ def schedule_status(homes, start: date | None = None, end: date | None = None) -
     start, end = _window(start, end)
     frequencies = scheduled_frequencies(end)
     periods = {f: _periods(f, start, end) for f in frequencies}
-    home_sql, home_args = homes.order_by().values("pk").query.sql_with_params()
+    try:
+        home_sql, home_args = homes.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # none visible (e.g. an account without a role)
+        return {}
     earliest = min((period_start(f, start) for f in frequencies), default=start)
     sql = f"""
         WITH spec AS (

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
 from gis_app.carehomes.models import Role
@@ -106,6 +107,9 @@ def home_drills(request, pk: int):
     )
 
 
+ANNUAL_PAGE = 100
+
+
 @login_required
 def annual(request):
     today = clock.today()
@@ -144,6 +148,10 @@ def annual(request):
             Sheet("按街镇", f"{year}年度各街镇考核汇总", [Column("街镇", 14), Column("养老机构", 10, "int"), *head],
                   [[s["subdistrict"], s["homes"], *[s[k] for k in keys]] for s in subs]),
         ])  # fmt: skip
-    return render(request, "rating/annual.html", {"rows": rows, "subs": subs, "year": year, "code": code,
+    page = Paginator(rows, ANNUAL_PAGE).get_page(request.GET.get("page"))  # a province: 40,000 homes, 100 a page
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "rating/annual.html", {"rows": page.object_list, "page": page, "query": query.urlencode(),
+                                                  "homes_total": len(rows), "subs": subs, "year": year, "code": code,
                                                   "subdistricts": visible_subdistricts(request.user),
                                                   "years": range(today.year, 2019, -1)})  # fmt: skip
