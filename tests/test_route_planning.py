@@ -486,3 +486,26 @@ def test_the_plan_page_warns_of_an_unplaced_urgent_home_and_compares_a_replan(wo
     services.solve_plan(plan)  # a re-plan: compared with the last one
     page = bureau_client.get(f"/routes/{plan.pk}/").content.decode()
     assert 'id="plan-changes"' in page
+
+
+def test_a_provinces_homes_are_found_by_name_not_listed_all(client, bureau, places, monkeypatch):
+    from gis_app.carehomes.models import CareHome
+    from gis_app.routing import views
+
+    monkeypatch.setattr(views, "PICK_LIST_MAX", 3)
+    client.force_login(bureau)
+    page = client.get("/routes/")
+    assert len(page.context["form"].fields["homes"].choices) == 3 and 'id="pick-search"' in page.content.decode()
+    target = CareHome.objects.order_by("-name").first()
+    found = client.get("/routes/", {"homes_q": target.name})
+    assert [c[0] for c in found.context["form"].fields["homes"].choices] == [target.pk]
+    place = services.Place.objects.get(name="滨海新区民政局")
+    form = {"title": "按名称查找", "date": "2026-12-03", "mode": "hand", "limit": "20", "speed_kmh": "30"}
+    form |= {"circuity": "1.35", "solver_seconds": "1", "team1_name": "第1组", "team1_start": place.pk}
+    form |= {"team1_shift_start": "08:30", "team1_shift_end": "17:30", "team1_break_minutes": "0"}
+    form["homes"] = [target.pk]
+    response = client.post(f"/routes/?homes_q={target.name}", form)
+    assert response.status_code == 302, response.context["form"].errors
+    plan = RoutePlan.objects.get(title="按名称查找")
+    assert list(plan.stops.values_list("care_home", flat=True)) == [target.pk]
+    assert plan.teams.get().end_name == "滨海新区民政局"  # no return place given: back where it set out

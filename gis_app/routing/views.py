@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -25,8 +26,9 @@ def plan_list(request):
         raise Http404
     form = None
     if can_plan(request.user):
-        homes = visible_carehomes(request.user).select_related("subdistrict").order_by("subdistrict__name", "name")
+        homes, capped = _pick_list(request)
         form = PlanForm(request.POST or None, subdistricts=visible_subdistricts(request.user), homes=homes)
+        form.pick_capped, form.pick_query = capped, request.GET.get("homes_q", "").strip()[:50]
         if request.method == "POST" and form.is_valid():
             try:
                 d = form.cleaned_data
@@ -45,6 +47,23 @@ def plan_list(request):
                 return redirect("route-detail", pk=plan.pk)
     unlocated = visible_carehomes(request.user).filter(location=None).count() if form is not None else 0
     return render(request, "routing/list.html", {"plans": plans, "form": form, "unlocated": unlocated})
+
+
+# A province's 40,000 homes do not fit a pick list: above this, the list shows the highest-risk homes (or those whose
+# name matches the search), plus whatever was already ticked.
+PICK_LIST_MAX = 500
+
+
+def _pick_list(request):
+    visible = visible_carehomes(request.user).select_related("subdistrict")
+    query = request.GET.get("homes_q", "").strip()[:50]
+    if not query and visible.count() <= PICK_LIST_MAX:
+        return visible.order_by("subdistrict__name", "name"), False
+    shown = visible.filter(name__icontains=query) if query else visible
+    shown = list(shown.order_by(F("risk__score").desc(nulls_last=True), "name")[:PICK_LIST_MAX])
+    ticked = [int(x) for x in request.POST.getlist("homes") if x.isdigit()]
+    extra = [h for h in visible.filter(pk__in=ticked) if h not in shown]
+    return extra + shown, True
 
 
 @login_required
