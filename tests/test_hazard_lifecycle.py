@@ -425,3 +425,33 @@ def test_the_supervision_lists_are_paged(client, world):
     assert "51 条" in page and page.count("重大隐患") >= 50 and 'id="pending-pager"' in page and "第 1 / 2 页" in page
     second = client.get("/hazards/supervision/", {"pending_page": 2}).content.decode()
     assert "重大隐患50" in second and "重大隐患0<" not in second
+
+
+def test_the_ledgers_figures_come_from_one_pass_and_agree_with_direct_counts(client, world, photo):
+    """The ledger's total, per-status and overdue figures (one aggregate) against counting each directly, for the
+    bureau (every hazard, no join) and a 街镇 office (its own)."""
+    from datetime import timedelta
+
+    from gis_app.lib import clock
+
+    hz = services
+
+    bureau = world["users"]["bureau"]
+    long_ago = clock.today() - timedelta(days=60)
+    for home in (world["home_a"], world["home_b"]):
+        hz.report_hazard(care_home=home, description="堆放杂物", by=bureau, found_on=long_ago, due_on=long_ago)
+        hz.report_hazard(care_home=home, description="灭火器过期", by=bureau)
+    closed = hz.report_hazard(care_home=world["home_a"], description="出口上锁", by=bureau, found_on=long_ago)
+    hz.fix_on_spot(closed, by=bureau, note="当场打开", evidence=[photo()])
+    for user, homes in ((bureau, None), (world["users"]["subdistrict"], [world["home_a"]])):
+        client.force_login(user)
+        page = client.get("/hazards/")
+        mine = Hazard.objects.all() if homes is None else Hazard.objects.filter(care_home__in=homes)
+        assert page.context["total"] == mine.count() == page.context["page"].paginator.count
+        assert page.context["overdue_count"] == mine.overdue().count() >= 1
+        assert {v: n for _, n, v in page.context["status_counts"]} == {
+            v: mine.filter(status=v).count() for v in Status.values
+        }
+        assert [h.pk for h in page.context["page"]] == list(
+            mine.order_by("-found_on", "-id").values_list("pk", flat=True)
+        )

@@ -12,7 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from gis_app.carehomes.scope import visible_carehomes, visible_subdistricts
+from gis_app.carehomes.models import Role
+from gis_app.carehomes.scope import role_of, visible_carehomes, visible_subdistricts
 from gis_app.jobs.models import JobStatus
 from gis_app.jobs.services import enqueue
 from gis_app.jobs.views import _visible_job
@@ -22,10 +23,12 @@ from gis_app.lib.idempotency import new_form_token, submission_uuid
 from . import permissions as perms
 from . import services
 from .forms import ActionForm, HazardFilterForm, HazardReportForm, ListingForm
-from .models import Hazard, Status, SupervisionListing
+from .models import OPEN_STATUSES, Hazard, Status, SupervisionListing
 
 
 def visible_hazards(user):
+    if role_of(user) in (Role.BUREAU, Role.FIRE_RESCUE):  # the whole district: no join against every home
+        return Hazard.objects.all()
     return Hazard.objects.filter(care_home__in=visible_carehomes(user))
 
 
@@ -34,8 +37,15 @@ def hazard_list(request):
     form = HazardFilterForm(request.GET or None, subdistricts=visible_subdistricts(request.user))
     base = visible_hazards(request.user)
     hazards = form.filter(base).select_related("care_home__subdistrict", "key_place")
-    counts = dict(hazards.order_by().values_list("status").annotate(n=Count("id")))
-    page = Paginator(hazards, 50).get_page(request.GET.get("page"))
+    # One pass for every figure of the page: the count per status and the overdue ones among them.
+    today = clock.today()
+    overdue = Q(status__in=OPEN_STATUSES, due_on__lt=today)
+    rows = hazards.order_by().values_list("status").annotate(n=Count("id"), late=Count("id", filter=overdue))
+    counts = {status: n for status, n, _ in rows}
+    overdue_count = sum(late for _, _, late in rows)
+    paginator = Paginator(hazards, 50)
+    paginator.count = sum(counts.values())  # known already: the paginator need not count again
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     home = visible_carehomes(request.user).filter(pk=form.cleaned_data.get("home")).first() if form.is_valid() else None
@@ -47,9 +57,9 @@ def hazard_list(request):
             "page": page,
             "query": query.urlencode(),
             "home": home,
-            "total": hazards.count(),
+            "total": paginator.count,
             "status_counts": [(label, counts.get(value, 0), value) for value, label in Status.choices],
-            "overdue_count": hazards.overdue().count(),
+            "overdue_count": overdue_count,
             "export_scope": form.export_scope(),
         },
     )
