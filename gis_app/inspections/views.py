@@ -29,6 +29,8 @@ from .services import (
     record_inspection,
 )
 
+MISSED_PAGE = 100  # homes per page of 漏检统计 (a province has 40,000)
+
 
 def _date(text: str | None, default: date) -> date:
     try:
@@ -190,7 +192,6 @@ def missed_checks(request):
     })  # fmt: skip
 
 
-MISSED_PAGE = 100
 KEPT_PHOTO = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic")
 
