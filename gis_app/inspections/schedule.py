@@ -125,7 +125,7 @@ def schedule_status(homes, start: date | None = None, end: date | None = None) -
     Set-based: PostgreSQL counts the self-checks per home, frequency and period and returns one row per home and
     frequency (done periods, whether the current one is done, the last check), whatever the number of homes; the
     homes are a subquery, never a list of ids. missed_periods() is the same count, period by period, for one home."""
-    from django.db import connection, transaction
+    from django.db import connection
 
     start, end = _window(start, end)
     frequencies = scheduled_frequencies(end)
@@ -161,9 +161,7 @@ def schedule_status(homes, start: date | None = None, end: date | None = None) -
         [required_per_period(f) for f in frequencies],
     ]
     found: dict[tuple[int, str], tuple[int, bool, date]] = {}
-    with transaction.atomic(), connection.cursor() as cur:
-        # A province's month is a million (home, day) groups: hashed in memory rather than spilled to disk.
-        cur.execute("SET LOCAL work_mem = '128MB'")
+    with connection.cursor() as cur:
         cur.execute(sql, [*spec, *home_args, InspectionKind.SELF_CHECK, earliest, end, frequencies])
         for home_id, f, done, current_done, last in cur.fetchall():
             found[(home_id, f)] = (done, current_done, last)
