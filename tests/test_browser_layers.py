@@ -72,11 +72,17 @@ def test_drawing_an_area_undoes_a_vertex_finishes_warns_of_a_twin_and_draws_non_
     home = CareHome.objects.filter(is_demo=True, subdistrict__code="120116001").order_by("credit_code").first()
     page.goto(f"{live_server.url}/carehomes/{home.pk}/")
     page.wait_for_selector("#site-map [data-layers-ready='1']", state="attached")
-    page.locator("#site-map").scroll_into_view_if_needed()
-    box = page.locator("#site-map .folium-map").bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    def centre():  # where the map is now (opening and closing the form scrolls the page)
+        page.locator("#site-map").scroll_into_view_if_needed()
+        box = page.locator("#site-map .folium-map").bounding_box()
+        return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    cx, cy = centre()
 
     def draw(points):
+        nonlocal cx, cy
+        cx, cy = centre()
         page.select_option("#draw-layer", "ebike_area")
         assert "在地图上" not in page.inner_text("#draw-hint") and "至少需要 3 个" in page.inner_text("#draw-hint")
         for dx, dy in points:
@@ -103,6 +109,7 @@ def test_drawing_an_area_undoes_a_vertex_finishes_warns_of_a_twin_and_draws_non_
     page.click("#feature-panel button.primary")
     page.wait_for_selector("path.layer-ebike_area")
     assert "已保存新的电动自行车停放充电区（问题要素，红色显示）" in page.inner_text("#feature-status")
+    page.locator("#feature-panel").wait_for(state="hidden")  # the page settles before the next drawing
     area = EbikeChargingArea.objects.get(care_home=home)
     assert area.compliant is False and area.capacity == 12 and len(area.area.coords[0]) == 5  # 4 corners, closed
     assert page.locator("path.layer-ebike_area").get_attribute("stroke") == "#d50000"  # non-compliant: problem style
