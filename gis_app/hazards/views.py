@@ -19,6 +19,7 @@ from gis_app.jobs.services import enqueue
 from gis_app.jobs.views import _visible_job
 from gis_app.lib import clock
 from gis_app.lib.idempotency import new_form_token, submission_uuid
+from gis_app.lib.keyset import keyset_page
 
 from . import permissions as perms
 from . import services
@@ -32,6 +33,9 @@ def visible_hazards(user):
     return Hazard.objects.filter(care_home__in=visible_carehomes(user))
 
 
+LEDGER_PAGE = 50
+
+
 @login_required
 def hazard_list(request):
     form = HazardFilterForm(request.GET or None, subdistricts=visible_subdistricts(request.user))
@@ -43,11 +47,10 @@ def hazard_list(request):
     rows = hazards.order_by().values_list("status").annotate(n=Count("id"), late=Count("id", filter=overdue))
     counts = {status: n for status, n, _ in rows}
     overdue_count = sum(late for _, _, late in rows)
-    paginator = Paginator(hazards, 50)
-    paginator.count = sum(counts.values())  # known already: the paginator need not count again
-    page = paginator.get_page(request.GET.get("page"))
+    page = keyset_page(hazards, request.GET, field="found_on", size=LEDGER_PAGE)  # no OFFSET over a million rows
     query = request.GET.copy()
-    query.pop("page", None)
+    for key in ("page", "after", "before"):
+        query.pop(key, None)
     home = visible_carehomes(request.user).filter(pk=form.cleaned_data.get("home")).first() if form.is_valid() else None
     return render(
         request,
@@ -57,7 +60,7 @@ def hazard_list(request):
             "page": page,
             "query": query.urlencode(),
             "home": home,
-            "total": paginator.count,
+            "total": sum(counts.values()),
             "status_counts": [(label, counts.get(value, 0), value) for value, label in Status.choices],
             "overdue_count": overdue_count,
             "export_scope": form.export_scope(),
