@@ -39,7 +39,10 @@ def keyset_page(qs, params, *, field: str, size: int = 50) -> KeysetPage:
     before = _parse(params.get("before"))
     if before is not None:
         value, pk = before
-        newer = qs.filter(Q(**{f"{field}__gt": value}) | Q(**{field: value, "pk__gt": pk}))
+        # The plain bound lets the index scan start at the key; the OR only settles the rows of that same day.
+        newer = qs.filter(**{f"{field}__gte": value}).filter(
+            Q(**{f"{field}__gt": value}) | Q(**{field: value, "pk__gt": pk})
+        )
         rows = list(newer.order_by(field, "pk")[: size + 1])
         more = len(rows) > size
         rows = rows[:size][::-1]
@@ -47,7 +50,9 @@ def keyset_page(qs, params, *, field: str, size: int = 50) -> KeysetPage:
     after = _parse(params.get("after"))
     if after is not None:
         value, pk = after
-        qs = qs.filter(Q(**{f"{field}__lt": value}) | Q(**{field: value, "pk__lt": pk}))
+        qs = qs.filter(**{f"{field}__lte": value}).filter(
+            Q(**{f"{field}__lt": value}) | Q(**{field: value, "pk__lt": pk})
+        )
     rows = list(qs.order_by(f"-{field}", "-pk")[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
