@@ -138,7 +138,7 @@ def _refuse_placement(inside: bool, distance: float | None, home: CareHome) -> N
 
 def near_duplicate(layer: Layer, home: CareHome, geom: GEOSGeometry) -> dict | None:
     """The existing feature of the same layer and home that `geom` probably repeats, with how close it is; None when
-    there is none. One indexed query (the candidates are those within a few metres)."""
+    there is none. One query over that home's features of the layer (a site plan holds a few dozen)."""
     table = layer.get_model()._meta.db_table
     column = layer.geometry_field
     with connection.cursor() as cur:
@@ -159,18 +159,19 @@ def near_duplicate(layer: Layer, home: CareHome, geom: GEOSGeometry) -> dict | N
         )
         rows = cur.fetchall()
     kind = geom.geom_type
-    found = []
+    found = []  # (closeness, id, metres apart, share overlapping, text): the closest twin is named
     for pk, distance, hausdorff, overlap in rows:
         if kind == "Point" and distance <= DUPLICATE_POINT_M:
-            found.append((distance, 0.0, pk, f"{distance:.1f} 米内已有一个{layer.title}"))
+            found.append((distance, pk, distance, None, f"{distance:.1f} 米内已有一个{layer.title}"))
         elif kind == "LineString" and hausdorff <= DUPLICATE_LINE_M:
-            found.append((hausdorff, 0.0, pk, f"已有一条几乎相同的{layer.title}（相差不超过 {hausdorff:.1f} 米）"))
+            text = f"已有一条几乎相同的{layer.title}（相差不超过 {hausdorff:.1f} 米）"
+            found.append((hausdorff, pk, hausdorff, None, text))
         elif kind == "Polygon" and overlap is not None and overlap >= DUPLICATE_OVERLAP:
-            found.append((0.0, -overlap, pk, f"与已有的{layer.title}重叠 {overlap:.0%}"))
+            found.append((-overlap, pk, 0.0, overlap, f"与已有的{layer.title}重叠 {overlap:.0%}"))
     if not found:
         return None
-    distance, overlap, pk, text = min(found)
-    return {"id": pk, "distance_m": round(distance, 2), "overlap": round(-overlap, 3) or None, "text": text}
+    _, pk, metres, overlap, text = min(found)
+    return {"id": pk, "distance_m": round(metres, 2), "overlap": round(overlap, 3) if overlap else None, "text": text}
 
 
 def _unambiguous_repair(geom: GEOSGeometry) -> GEOSGeometry | None:

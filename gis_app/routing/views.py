@@ -26,9 +26,9 @@ def plan_list(request):
         raise Http404
     form = None
     if can_plan(request.user):
-        homes, capped = _pick_list(request)
+        homes, capped, query = _pick_list(request)
         form = PlanForm(request.POST or None, subdistricts=visible_subdistricts(request.user), homes=homes)
-        form.pick_capped, form.pick_query = capped, request.GET.get("homes_q", "").strip()[:50]
+        form.pick_capped, form.pick_query = capped, query
         if request.method == "POST" and form.is_valid():
             try:
                 d = form.cleaned_data
@@ -55,15 +55,17 @@ PICK_LIST_MAX = 500
 
 
 def _pick_list(request):
-    visible = visible_carehomes(request.user).select_related("subdistrict")
+    """(the homes to list, whether the list is capped, the name searched for)."""
+    # Names only: the 街镇 boundary would otherwise be parsed once per listed home.
+    visible = visible_carehomes(request.user).select_related("subdistrict").only("name", "subdistrict__name")
     query = request.GET.get("homes_q", "").strip()[:50]
     if not query and visible.count() <= PICK_LIST_MAX:
-        return visible.order_by("subdistrict__name", "name"), False
+        return visible.order_by("subdistrict__name", "name"), False, query
     shown = visible.filter(name__icontains=query) if query else visible
     shown = list(shown.order_by(F("risk__score").desc(nulls_last=True), "name")[:PICK_LIST_MAX])
     ticked = [int(x) for x in request.POST.getlist("homes") if x.isdigit()]
     extra = [h for h in visible.filter(pk__in=ticked) if h not in shown]
-    return extra + shown, True
+    return extra + shown, True, query
 
 
 @login_required

@@ -286,7 +286,6 @@
         return div;
       };
       box.addTo(map);
-      map.on("popupopen", () => { if (state.sketch) map.closePopup(); });  // a click on a feature adds a vertex instead
 
       function startSketch(spec) {
         if (state.sketch) state.sketch.stop();
