@@ -7,6 +7,7 @@ from django.contrib.gis.db import models
 from django.db.models import Q
 
 from gis_app.lib.history import tracked
+from gis_app.lib.snapshots import BuiltWindow, HomeWindowFigures
 from gis_app.lib.srid import WGS84
 
 
@@ -238,3 +239,22 @@ class CheckResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item.code}: {self.get_result_display()}"
+
+
+class ScheduleFigures(HomeWindowFigures):
+    """A home's stored schedule status (due, done, missed per frequency) for a window: what 漏检统计 and 年度考核 read at
+    a province's scale (gis_app/lib/snapshots.py). Kept exact by triggers on inspections (migration 0003)."""
+
+    care_home = models.ForeignKey("carehomes.CareHome", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["start", "end", "care_home"], name="schedulefigures_one")]
+        indexes = [
+            models.Index(fields=["start", "end", "-sort_value"], name="schedulefigures_rank"),
+            models.Index(fields=["start", "end"], condition=Q(stale=True), name="schedulefigures_stale"),
+        ]
+
+
+class ScheduleWindow(BuiltWindow):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["start", "end"], name="schedulewindow_one")]

@@ -12,13 +12,17 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 
+from gis_app.carehomes.models import CareHome
 from gis_app.lib import clock
+from gis_app.lib.snapshots import Snapshot, StoredRows
 
 from .models import (
     ChecklistVersion,
     Frequency,
     Inspection,
     InspectionKind,
+    ScheduleFigures,
+    ScheduleWindow,
     next_period_start,
     period_start,
     required_per_period,
@@ -185,3 +189,132 @@ def schedule_status(homes, start: date | None = None, end: date | None = None) -
             )
         result[home_id] = statuses
     return result
+
+
+# Stored figures (gis_app/lib/snapshots.py): a province's 漏检统计 reads 100 stored rows instead of counting millions of
+# self-checks. Below LIVE_MAX homes a window that was never built is counted directly (a 街镇 or a district: fast).
+LIVE_MAX = 2000
+
+
+def schedule_signature(start: date, end: date) -> str:
+    """What the stored figures depend on besides the inspections (their triggers): the frequencies in force, the shifts
+    a day, the first tracked day."""
+    return f"{','.join(scheduled_frequencies(end))};{settings.SHIFTS_PER_DAY};{tracked_from()}"
+
+
+def _figures(homes, start: date, end: date) -> dict[int, tuple[dict, int]]:
+    out = {}
+    for home_id, statuses in schedule_status(homes, start, end).items():
+        out[home_id] = (
+            {
+                "s": [
+                    [
+                        s.frequency,
+                        s.due,
+                        s.done,
+                        s.missed,
+                        s.last_done_on and s.last_done_on.isoformat(),
+                        s.current_done,
+                    ]
+                    for s in statuses
+                ]
+            },
+            sum(s.missed for s in statuses),
+        )
+    return out
+
+
+def statuses_of(figures: dict) -> list[FrequencyStatus]:
+    return [
+        FrequencyStatus(f, Frequency(f).label, due, done, missed, last and date.fromisoformat(last), current)
+        for f, due, done, missed, last, current in figures.get("s", [])
+    ]
+
+
+def enqueue_build(snapshot: Snapshot, kind: str, title: str, start: date, end: date):
+    """Starts (once a day per window) the background job storing a window's figures; returns that job."""
+    from gis_app.jobs.models import Job
+    from gis_app.jobs.services import enqueue_once
+
+    key = snapshot.build_key(kind, start, end, clock.today())
+    enqueue_once(kind=kind, title=title, key=key, params={"start": str(start), "end": str(end)})
+    return Job.objects.filter(unique_key=key).first()
+
+
+SCHEDULE = Snapshot(ScheduleFigures, ScheduleWindow, _figures, schedule_signature, CareHome)
+
+
+def default_window(today: date | None = None) -> tuple[date, date]:
+    """漏检统计's window when none is asked for: the last 30 days (what the daily job builds)."""
+    return _window(None, today)
+
+
+def clamp_window(start: date, end: date) -> tuple[date, date]:
+    """The window as counted (nothing before CHECKS_TRACKED_FROM), so equal windows share their stored figures."""
+    return _window(start, end)
+
+
+def _stored_row(f: ScheduleFigures) -> dict:
+    return {"home": f.care_home, "statuses": statuses_of(f.figures), "missed": f.sort_value}
+
+
+@dataclass
+class MissedTable:
+    start: date
+    end: date
+    rows: object  # a sequence of {"home", "statuses", "missed"}, most missed first (sliceable, len())
+    by_subdistrict: list[tuple[str, list[int]]]  # (街镇, [homes, missed]), most missed first
+    stored: bool  # read from stored figures (else counted now)
+    building: object = None  # the job building the asked window when it is not stored yet (a province's scale)
+    asked: tuple[date, date] | None = None  # the window asked for, when another (the last built) is shown meanwhile
+
+
+def missed_table(homes, start: date, end: date) -> MissedTable:
+    """漏检统计 for `homes` (a queryset) over [start, end]: stored figures when the window is built (stale homes
+    recomputed first), counted directly for up to LIVE_MAX homes, else the window's build is started and the last
+    built window of the same length is shown meanwhile (or nothing yet)."""
+    from django.db.models import Count, Sum
+
+    start, end = clamp_window(start, end)
+    building, asked = None, None
+    if not SCHEDULE.is_built(start, end):
+        if homes.count() <= LIVE_MAX:
+            return _missed_live(homes, start, end)
+        building = enqueue_build(
+            SCHEDULE, "inspections.build_schedule", f"统计漏检 {start:%Y-%m-%d} 至 {end:%Y-%m-%d}", start, end
+        )
+        asked = (start, end)
+        shown = SCHEDULE.latest_built((end - start).days, end)
+        if shown is None:
+            return MissedTable(start, end, [], [], stored=True, building=building, asked=asked)
+        start, end = shown.start, shown.end
+    SCHEDULE.refresh(homes, start, end)
+    stored = SCHEDULE.rows(homes, start, end).select_related("care_home__subdistrict")
+    stored = stored.only("figures", "sort_value", "care_home__name", "care_home__subdistrict__name")
+    by_subdistrict = [
+        (r["care_home__subdistrict__name"] or "—", [r["n"], r["missed"]])
+        for r in SCHEDULE.rows(homes, start, end)
+        .values("care_home__subdistrict__name")
+        .annotate(n=Count("id"), missed=Sum("sort_value"))
+        .order_by("-missed", "care_home__subdistrict__name")
+    ]
+    ordered = stored.order_by("-sort_value", "care_home__name", "care_home_id")
+    rows = StoredRows(ordered, _stored_row, total=sum(agg[0] for _, agg in by_subdistrict))
+    return MissedTable(start, end, rows, by_subdistrict, stored=True, building=building, asked=asked)
+
+
+def _missed_live(homes, start: date, end: date) -> MissedTable:
+    status = schedule_status(homes, start, end)
+    rows = []
+    for home in homes:
+        statuses = status.get(home.pk, [])
+        rows.append({"home": home, "statuses": statuses, "missed": sum(s.missed for s in statuses)})
+    rows.sort(key=lambda r: (-r["missed"], r["home"].name, r["home"].pk))
+    by_subdistrict: dict[str, list[int]] = {}
+    for r in rows:
+        name = r["home"].subdistrict.name if r["home"].subdistrict else "—"
+        agg = by_subdistrict.setdefault(name, [0, 0])
+        agg[0] += 1
+        agg[1] += r["missed"]
+    ranked = sorted(by_subdistrict.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    return MissedTable(start, end, rows, ranked, stored=False)

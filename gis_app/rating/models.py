@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from gis_app.lib.history import tracked
+from gis_app.lib.snapshots import BuiltWindow, HomeWindowFigures
 
 
 class RatingRubric(models.Model):
@@ -86,3 +87,19 @@ class DrillRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.care_home} {self.get_kind_display()} {self.held_on}"
+
+
+class AnnualFigures(HomeWindowFigures):
+    """A home's stored 年度考核 figures for a year (checks due/done, hazards, drills, stars): what the page reads at a
+    province's scale (gis_app/lib/snapshots.py). Kept exact by triggers on the tables it counts (migration 0003)."""
+
+    care_home = models.ForeignKey("carehomes.CareHome", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["start", "end", "care_home"], name="annualfigures_one")]
+        indexes = [models.Index(fields=["start", "end"], condition=models.Q(stale=True), name="annualfigures_stale")]
+
+
+class AnnualWindow(BuiltWindow):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["start", "end"], name="annualwindow_one")]

@@ -15,7 +15,7 @@ from gis_app.lib.excel import Column, Sheet, xlsx_response
 from gis_app.lib.files import validate_evidence
 
 from . import services
-from .annual import annual_rows, by_subdistrict
+from .annual import annual_table
 from .models import DrillRecord, StarAssessment
 from .scoring import compute, items, platform_facts, rubric_in_force, suggested_deductions
 
@@ -108,6 +108,7 @@ def home_drills(request, pk: int):
 
 
 ANNUAL_PAGE = 100
+SUBS_SHOWN = 200  # 街镇 rows on the page (a country has 3,000; the Excel has them all)
 
 
 @login_required
@@ -125,8 +126,8 @@ def annual(request):
     code = request.GET.get("subdistrict", "")
     if code:
         homes = homes.filter(subdistrict__code=code)
-    rows = annual_rows(homes, year)
-    subs = by_subdistrict(rows)
+    table = annual_table(homes, year)
+    rows, subs = table.rows, table.subs
     if request.GET.get("format") == "xlsx":
         head = [Column("应检", 8, "int"), Column("已检", 8, "int"), Column("发现隐患", 10, "int"), Column("销号", 8, "int"),
                 Column("逾期", 8, "int"), Column("重大隐患", 10, "int"), Column("重大已销号", 10, "int"), Column("演练", 8, "int"),
@@ -152,6 +153,8 @@ def annual(request):
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "rating/annual.html", {"rows": page.object_list, "page": page, "query": query.urlencode(),
-                                                  "homes_total": len(rows), "subs": subs, "year": year, "code": code,
-                                                  "subdistricts": visible_subdistricts(request.user),
+                                                  "homes_total": page.paginator.count, "subs": subs[:SUBS_SHOWN],
+                                                  "subs_total": len(subs), "year": year, "code": code,
+                                                  "building": table.building, "as_of": table.as_of,
+                                                  "subdistricts": visible_subdistricts(request.user).only("code", "name"),
                                                   "years": range(today.year, 2019, -1)})  # fmt: skip
