@@ -250,3 +250,37 @@ def test_hexagon_cells_agree_with_a_grid_joined_point_by_point(world):
         direct = {tuple(json.loads(g)["coordinates"][0][0]): n for g, n in cur.fetchall()}
     assert sum(direct.values()) == 120 and len(direct) > 20
     assert fast == direct
+
+
+@pytest.mark.parametrize("year", [2026, 2025])
+def test_a_provinces_dashboard_reads_the_stored_district_figures_which_equal_the_direct_count(
+    client, scored, world, monkeypatch, year
+):
+    """Above STORED_ABOVE homes the bureau's 风险看板 comes from the district row risk.recompute stores; on the same data
+    it shows exactly what the direct count shows, and says when it was counted."""
+    from gis_app.risk import dashboard
+
+    bureau = world["users"]["bureau"]
+    home_b = world["home_b"]
+    services.report_hazard(
+        care_home=home_b, description="电动自行车室内充电", by=bureau, category="ebike", found_on=date(2025, 3, 4)
+    )
+    recompute_all(date(2026, 11, 30))
+    client.force_login(bureau)
+    keys = ("numbers", "year_numbers", "monthly", "categories", "mean")
+    direct = client.get(f"/risk/?year={year}")
+    assert direct.context["stored_at"] is None
+    monkeypatch.setattr(dashboard, "STORED_ABOVE", 0)
+    stored = client.get(f"/risk/?year={year}")
+    assert stored.context["stored_at"] is not None and "统计于" in stored.content.decode()
+    for key in keys:
+        if key == "mean":  # stored rounded to hundredths
+            assert stored.context[key] == pytest.approx(direct.context[key], abs=0.01)
+        else:
+            assert stored.context[key] == direct.context[key], key
+    strip = lambda phases: [(p["phase"].pk, p["percent"], p["text"], p["state"]) for p in phases]  # noqa: E731
+    assert strip(stored.context["phases"]) == strip(direct.context["phases"])
+    assert sum(m["found"] for m in stored.context["monthly"]) >= 1
+    # A 街镇 office never reads the district row: its own homes, counted directly.
+    client.force_login(world["users"]["subdistrict"])
+    assert client.get("/risk/").context["stored_at"] is None

@@ -124,3 +124,48 @@ def key_numbers(homes, today: date | None = None) -> dict:
         "closed": hazards.filter(status=Status.CLOSED).count(),
         "found": hazards.count(),
     }
+
+
+# Above this many homes a whole-district user's 风险看板 reads the stored district figures (risk.recompute keeps them,
+# at most a minute behind the ledger); below it everything is counted directly (fast, and exact to the second).
+STORED_ABOVE = 2000
+DETAIL_YEARS = 7  # the year selector's reach
+
+
+def district_details(today: date | None = None) -> dict:
+    """What 风险看板 shows for the whole district besides the stored key numbers, by the functions the page itself uses
+    for a smaller scope (so both paths answer the same): categories, found/closed per month, campaign phases."""
+    from gis_app.carehomes.models import CareHome
+
+    today = today or clock.today()
+    homes = CareHome.objects.all()
+    months = monthly_found_closed(homes, months=12 * DETAIL_YEARS, today=today)
+    return {
+        "categories": {c["code"]: c["count"] for c in by_category(homes)},
+        "months": {f"{m['month']:%Y-%m}": [m["found"], m["closed"]] for m in months},
+        "phases": {metric: list(phase_progress(metric, homes)) for metric in CampaignPhase.Metric.values},
+    }
+
+
+def stored_view(details: dict, year: int, today: date | None = None) -> dict:
+    """The dashboard's figures from the stored district details (as the live functions shape them)."""
+    today = today or clock.today()
+    last = today if year == today.year else date(year, 12, 31)
+    monthly, m = [], date(year, 1, 1)
+    while m <= last:
+        found, closed = details["months"].get(f"{m:%Y-%m}", [0, 0])
+        monthly.append({"month": m, "found": found, "closed": closed})
+        m = (m.replace(day=28) + timedelta(days=4)).replace(day=1)
+    categories = [
+        {"category": label, "code": code, "count": details["categories"][code]}
+        for code, label in Category.choices
+        if details["categories"].get(code)
+    ]
+    year_numbers = {"found": sum(x["found"] for x in monthly), "closed": sum(x["closed"] for x in monthly)}
+    phases = []
+    campaign = Campaign.objects.prefetch_related("phases").first()
+    for phase in campaign.phases.all() if campaign else []:
+        percent, text = details["phases"][phase.metric]
+        state = "已结束" if phase.end_on < today else "进行中" if phase.start_on <= today else "未开始"
+        phases.append({"phase": phase, "percent": percent, "text": text, "state": state, "campaign": campaign})
+    return {"monthly": monthly, "categories": categories, "year_numbers": year_numbers, "phases": phases}

@@ -64,6 +64,9 @@ class SubdistrictRisk(models.Model):
     zero_out_rate = models.FloatField("清零率", help_text="累计销号 ÷ 累计发现")
     mean_risk = models.FloatField("平均风险分")
     max_risk = models.FloatField("最高风险分")
+    # The district row only: the rest of 风险看板 for a whole province (categories, months, campaign phases), computed
+    # with the same functions the page uses for a smaller scope (risk/dashboard.py: district_details).
+    details = models.JSONField("看板数据", default=dict, blank=True)
     computed_at = models.DateTimeField("计算时间")
 
     class Meta:

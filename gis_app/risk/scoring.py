@@ -204,12 +204,16 @@ def recompute_aggregates(today: date | None = None, hz_table: str | None = None)
     with connection.cursor() as cur:
         cur.execute(sql, hz_params)
         rows = cur.fetchall()
+    from .dashboard import district_details
+
+    details = district_details(today)
     # ROLLUP's grand total (GROUPING = 1) is the district row; homes outside every 街镇 count only there.
     objects = [
         SubdistrictRisk(
             subdistrict_id=sub, homes=homes, open_general=og, open_major=om, overdue=od, found_total=found,
             closed_total=closed, closed_in_period=recent, zero_out_rate=round(closed / found, 4) if found else 1.0,
             mean_risk=round(float(mean), 2), max_risk=round(float(mx), 2), computed_at=now,
+            details=details if _total else {},
         )
         for sub, homes, og, om, od, found, closed, recent, mean, mx, _total in rows
     ]  # fmt: skip
@@ -266,6 +270,7 @@ def recompute_all(today: date | None = None) -> dict[str, int]:
     sql, params = home_hazards_sql(today)
     with transaction.atomic():
         with connection.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS risk_home_hazards")  # a second run in one (outer) transaction
             cur.execute(f"CREATE TEMP TABLE risk_home_hazards ON COMMIT DROP AS {sql}", params)
             cur.execute("CREATE INDEX ON risk_home_hazards (care_home_id)")
         homes = recompute_scores(today, hz_table="risk_home_hazards")

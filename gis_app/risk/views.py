@@ -34,7 +34,7 @@ TABLE_COLUMNS = [Column("街镇", 14), Column("养老机构", 10, "int"), Column
                  Column("清零率（%）", 12), Column("平均风险分", 12), Column("最高风险分", 12)]  # fmt: skip
 
 
-ROW_FIELDS = [f.name for f in SubdistrictRisk._meta.concrete_fields if f.name not in ("id", "subdistrict")]
+ROW_FIELDS = [f.name for f in SubdistrictRisk._meta.concrete_fields if f.name not in ("id", "subdistrict", "details")]
 
 
 def _row(values: dict) -> SimpleNamespace:
@@ -45,6 +45,7 @@ def _row(values: dict) -> SimpleNamespace:
 
 # Roles whose scope is whole 街镇s read the stored aggregates; the others see figures over their own homes only.
 WHOLE_SUBDISTRICT_ROLES = (Role.BUREAU, Role.FIRE_RESCUE, Role.SUBDISTRICT)
+WHOLE_DISTRICT_ROLES = (Role.BUREAU, Role.FIRE_RESCUE)
 
 
 def scoped_values(user) -> tuple[list[dict], dict | None]:
@@ -186,6 +187,16 @@ def _subdistrict_figures(user, sub):
     return _row(rows[0]) if rows else None
 
 
+def _stored_district(user):
+    """The stored district figures, for a whole-district user of a province (more than STORED_ABOVE homes)."""
+    if role_of(user) not in WHOLE_DISTRICT_ROLES:
+        return None
+    district = SubdistrictRisk.objects.filter(subdistrict=None).first()
+    if district is None or not district.details or district.homes <= dashboard.STORED_ABOVE:
+        return None
+    return district
+
+
 @login_required
 def risk_dashboard(request):
     homes = visible_carehomes(request.user)
@@ -196,8 +207,24 @@ def risk_dashboard(request):
     overdue_majors = (
         Hazard.objects.filter(care_home__in=homes).overdue().major().select_related("care_home").order_by("due_on")[:20]
     )
-    monthly = dashboard.year_months(homes, year)
-    categories = dashboard.by_category(homes)
+    district = _stored_district(request.user)
+    if district is not None:  # a province: the stored district figures (risk.recompute, at most a minute behind)
+        stored = dashboard.stored_view(district.details, year)
+        monthly, categories, phases = stored["monthly"], stored["categories"], stored["phases"]
+        year_numbers, mean = stored["year_numbers"], district.mean_risk
+        numbers = {
+            "homes": district.homes,
+            "open": district.open_general + district.open_major,
+            "overdue": district.overdue,
+            "open_major": district.open_major,
+            "closed": district.closed_total,
+            "found": district.found_total,
+        }
+    else:
+        monthly, categories = dashboard.year_months(homes, year), dashboard.by_category(homes)
+        phases, year_numbers = dashboard.campaign_status(homes), dashboard.year_numbers(homes, year)
+        numbers = dashboard.key_numbers(homes)
+        mean = RiskScore.objects.filter(care_home__in=homes).aggregate(a=Avg("score"))["a"] or 0
     if request.GET.get("format") == "xlsx":
         return xlsx_response("风险看板", [
             Sheet("风险前十", "风险最高的养老机构", [Column("养老机构", 30), Column("街镇", 12), Column("风险分", 10)],
@@ -211,11 +238,10 @@ def risk_dashboard(request):
     peak = max([max(m["found"], m["closed"]) for m in monthly] + [1])
     cat_peak = max([c["count"] for c in categories] + [1])
     return render(request, "risk/dashboard.html", {
-        "numbers": dashboard.key_numbers(homes), "phases": dashboard.campaign_status(homes), "top": top,
-        "year": year, "years": list(range(this_year, max(2019, this_year - 6), -1)),
-        "year_numbers": dashboard.year_numbers(homes, year), "today": clock.today(),
-        "overdue_majors": overdue_majors, "monthly": monthly, "peak": peak, "categories": categories, "cat_peak": cat_peak,
-        "mean": RiskScore.objects.filter(care_home__in=homes).aggregate(a=Avg("score"))["a"] or 0,
+        "numbers": numbers, "phases": phases, "top": top, "year": year,
+        "years": list(range(this_year, max(2019, this_year - 6), -1)), "year_numbers": year_numbers,
+        "today": clock.today(), "overdue_majors": overdue_majors, "monthly": monthly, "peak": peak,
+        "categories": categories, "cat_peak": cat_peak, "mean": mean, "stored_at": district and district.computed_at,
     })  # fmt: skip
 
 
