@@ -128,6 +128,12 @@ class Hazard(models.Model):
             models.Index(fields=["status", "due_on"], name="hazard_status_due_idx"),
             # the ledger's order: page 1 of a million hazards reads 50 index entries instead of sorting them all
             models.Index(fields=["-found_on", "-id"], name="hazard_ledger_order_idx"),
+            # 风险看板's overdue major hazards, oldest deadline first: 20 index entries instead of ~580k open rows
+            models.Index(
+                fields=["due_on"],
+                condition=Q(severity="major", status__in=OPEN_STATUSES),
+                name="hazard_open_major_due_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
