@@ -138,3 +138,12 @@ def test_the_public_page_shows_what_it_must_and_nothing_else(client, overdue_maj
     assert suspended.name not in client.get("/public/").content.decode()
     page = client.get("/public/?subdistrict=120116031").content.decode()
     assert home.name not in page.split('id="public-homes"')[1]
+
+
+def test_the_public_page_costs_the_same_few_queries_whatever_the_number_of_homes(
+    client, world, django_assert_max_num_queries
+):
+    """Each listed home's 街镇 contact came with its own query (50 a page); now the page's queries do not grow with it."""
+    with django_assert_max_num_queries(12):
+        page = client.get("/public/")
+    assert page.status_code == 200 and len(page.context["rows"]) >= 50

@@ -18,7 +18,8 @@ def mask_phone(phone: str) -> str:
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
-PUBLIC_FIELDS = ("id", "name", "address", "subdistrict__name", "subdistrict__code", "fire_safety_owner", "fire_safety_owner_phone",
+PUBLIC_FIELDS = ("id", "name", "address", "subdistrict__name", "subdistrict__code", "subdistrict__public_contact",
+                 "fire_safety_owner", "fire_safety_owner_phone",
                  "fire_safety_manager", "fire_safety_manager_phone", "commitment_on", "location")  # fmt: skip
 
 
