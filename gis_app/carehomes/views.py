@@ -44,7 +44,8 @@ def map_view(request):
 
 @login_required
 def carehome_list(request):
-    subdistricts = visible_subdistricts(request.user)
+    # The filter's choices: names only (a province's 3,000 boundaries parsed for a <select> cost ~0.1 s a page).
+    subdistricts = visible_subdistricts(request.user).only("code", "name")
     form = CareHomeFilterForm(request.GET or None, subdistricts=subdistricts)
     homes = form.filter(visible_carehomes(request.user).select_related("subdistrict"))
     page = Paginator(homes, 30).get_page(request.GET.get("page"))

@@ -38,7 +38,7 @@ LEDGER_PAGE = 50
 
 @login_required
 def hazard_list(request):
-    form = HazardFilterForm(request.GET or None, subdistricts=visible_subdistricts(request.user))
+    form = HazardFilterForm(request.GET or None, subdistricts=visible_subdistricts(request.user).only("code", "name"))
     base = visible_hazards(request.user)
     hazards = form.filter(base).select_related("care_home__subdistrict", "key_place")
     # One pass for every figure of the page: the count per status and the overdue ones among them.

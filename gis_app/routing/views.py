@@ -27,7 +27,9 @@ def plan_list(request):
     form = None
     if can_plan(request.user):
         homes, capped, query = _pick_list(request)
-        form = PlanForm(request.POST or None, subdistricts=visible_subdistricts(request.user), homes=homes)
+        form = PlanForm(
+            request.POST or None, subdistricts=visible_subdistricts(request.user).only("code", "name"), homes=homes
+        )
         form.pick_capped, form.pick_query = capped, query
         if request.method == "POST" and form.is_valid():
             try:
