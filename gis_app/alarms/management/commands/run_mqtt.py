@@ -37,6 +37,9 @@ class Command(BaseCommand):
 
         def on_connect(c, userdata, flags, reason, properties):
             c.subscribe("alarms/+/events", qos=1)
+
+        def on_subscribe(c, userdata, mid, reason_codes, properties):
+            # Said once the broker confirmed (SUBACK), not when asked: a message published in between was lost.
             self.stdout.write(f"subscribed to alarms/+/events on {parsed.hostname}:{parsed.port or 1883}")
             self.stdout.flush()
 
@@ -79,6 +82,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         client.on_connect = on_connect
+        client.on_subscribe = on_subscribe
         client.on_message = on_message
         client.connect(parsed.hostname or "127.0.0.1", parsed.port or 1883)
         try:
