@@ -212,3 +212,45 @@ def test_the_daily_jobs_build_today_and_forget_windows_nobody_asked_for(checks):
     assert schedule.SCHEDULE.is_built(*schedule.default_window(TODAY))
     daily_annual(None, lambda *a, **k: None)
     assert annual.ANNUAL.is_built(*annual.year_window(TODAY.year))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_during_a_refresh_is_never_lost(world, clock_at):
+    """A refresh has claimed a home's row (flag cleared, not committed) and counted; a self-check for that home is
+    written meanwhile. The write's trigger waits for the refresh to commit and marks the row stale after it, so the next
+    read counts the new check (a trigger that skipped rows no longer flagged stale lost it)."""
+    import threading
+
+    import psycopg
+
+    clock_at(TODAY)
+    version = ChecklistVersion.in_force(TODAY)
+    home = world["home_a"]
+    start, end = schedule.default_window(TODAY)
+    schedule.SCHEDULE.build(start, end)
+    add_check(home.pk, Frequency.MONTHLY, TODAY - timedelta(days=2), version)  # the row is stale now
+    db = connection.settings_dict
+    refresh = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"])
+    try:
+        claimed = refresh.execute(
+            "UPDATE inspections_schedulefigures SET stale = false WHERE id IN (SELECT id FROM"
+            " inspections_schedulefigures WHERE care_home_id = %s AND stale ORDER BY id FOR UPDATE) RETURNING id",
+            [home.pk],
+        ).fetchall()
+        assert len(claimed) == 1  # claimed, counted (without the check below), not committed yet
+        writer = threading.Thread(
+            target=add_check, args=(home.pk, Frequency.WEEKLY, TODAY - timedelta(days=1), version)
+        )
+        writer.start()
+        writer.join(1.0)
+        assert writer.is_alive()  # the write's trigger waits for the refresh
+        refresh.commit()
+        writer.join(10)
+        assert not writer.is_alive()
+    finally:
+        refresh.close()
+    assert ScheduleFigures.objects.get(care_home=home, start=start, end=end).stale
+    homes = CareHome.objects.filter(pk=home.pk)
+    assert missed_by_home(schedule.missed_table(homes, start, end)) == missed_by_home(
+        schedule._missed_live(homes, start, end)
+    )

@@ -13,7 +13,7 @@ So the figures of a window are stored, one row per home, and kept exact without 
 Race-free without long locks: missing rows are first inserted stale (committed), then a refresh claims stale rows by
 clearing the flag and computes them in the same transaction; a trigger that fires meanwhile waits for that row lock and
 marks the row stale again after the commit, so the next reader computes it once more. Nothing is ever lost, at worst
-computed twice.
+computed twice. Both lock rows in id order (no deadlock); tests/test_stored_figures.py races them.
 """
 
 import hashlib
@@ -57,17 +57,23 @@ def stale_triggers_sql(snapshot_table: str, source_table: str, home_column: str 
     homes are marked stale. Statement-level with transition tables, so a bulk import costs one UPDATE, not one per row.
     """
     name = f"{snapshot_table}_from_{source_table}"
+    # Not "WHERE NOT stale": a row a refresh has just claimed (stale cleared, not committed) would look stale to this
+    # statement and be skipped, and the refresh might have counted without this write. Matching the row whatever its
+    # flag makes this statement wait for that refresh to commit and mark the row stale after it. Rows are locked in id
+    # order, as refreshes lock them, so the two never deadlock.
+    mark = (
+        f"UPDATE {snapshot_table} SET stale = true WHERE id IN (SELECT id FROM {snapshot_table} "
+        f"WHERE care_home_id IN (SELECT {home_column} FROM %s) ORDER BY id FOR UPDATE)"
+    )
     parts = [
         f"""
         CREATE FUNCTION {name}_stale() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP IN ('INSERT', 'UPDATE') THEN
-                UPDATE {snapshot_table} SET stale = true
-                WHERE NOT stale AND care_home_id IN (SELECT {home_column} FROM changed_new);
+                {mark % "changed_new"};
             END IF;
             IF TG_OP IN ('DELETE', 'UPDATE') THEN
-                UPDATE {snapshot_table} SET stale = true
-                WHERE NOT stale AND care_home_id IN (SELECT {home_column} FROM changed_old);
+                {mark % "changed_old"};
             END IF;
             RETURN NULL;
         END $$;
@@ -131,8 +137,10 @@ class Snapshot:
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(
                 f"""
-                UPDATE {table} SET stale = false
-                WHERE start = %s AND "end" = %s AND stale AND care_home_id IN ({home_sql})
+                UPDATE {table} SET stale = false WHERE id IN (
+                    SELECT id FROM {table} WHERE start = %s AND "end" = %s AND stale AND care_home_id IN ({home_sql})
+                    ORDER BY id FOR UPDATE
+                )
                 RETURNING care_home_id
                 """,
                 [start, end, *home_args],
