@@ -272,11 +272,14 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                     report.unchanged += 1
                     _feature_photo(project, folder, photos.get((key, uid)), layer, current, by, report)
                     continue
-                if snap is None or snap.digest != web_digest:  # changed on both sides since the last exchange
+                open_conflict = Conflict.objects.filter(
+                    project=project, layer=key, uuid=uid, kind="both_changed", status="open"
+                ).exists()  # a person has this divergence in hand: a later import never settles it for them
+                if snap is None or snap.digest != web_digest or open_conflict:  # changed on both sides, or in hand
                     web = {**feature_attributes(layer, current), "geometry": getattr(current, layer.geometry_field).wkt}
                     _conflict(project, key, uid, "both_changed", web, attrs, row.wkt,
                               f"{where}：平台与外业均有修改，未自动合并")  # fmt: skip
-                    report.conflicts += 1
+                    report.conflicts += 0 if open_conflict else 1  # counted once, when raised
                     continue
             data = {k: v.isoformat() if isinstance(v, date) else v for k, v in attrs.items()
                     if k not in ("uuid", "care_home_id")}  # fmt: skip

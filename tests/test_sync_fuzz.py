@@ -31,6 +31,9 @@ pytestmark = [
     pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="needs Debian's python3 with QGIS"),
 ]
 CASES = int(os.environ.get("SYNC_FUZZ_CASES", "4"))
+# Seeds the 1,000-case benchmark found failing, kept in every run. 535: a feature with an open both_changed conflict,
+# set back on the web to the value last exchanged, was overwritten by the next import of the unchanged tablet copy.
+REGRESSIONS = [535]
 STEPS = 14
 STATUSES = ["open", "locked", "blocked"]
 OPERATIONS = ["web_edit", "web_delete", "field_edit", "field_delete", "import", "regenerate"]
@@ -50,7 +53,7 @@ def _state(home) -> dict:
     return {"exits": exits, "conflicts": open_conflicts}
 
 
-@pytest.mark.parametrize("seed", range(CASES))
+@pytest.mark.parametrize("seed", sorted({*range(CASES), *REGRESSIONS}))
 def test_random_interleavings_never_lose_or_misplace_a_field_edit(seed, make_home, tanggu, tmp_path):
     rng = random.Random(seed)
     bureau = get_user_model().objects.get(username="bureau")
