@@ -54,14 +54,17 @@ def phase_progress(metric: str, homes) -> tuple[float, str]:
     raise ValueError(metric)
 
 
-def campaign_status(homes, today: date | None = None) -> list[dict]:
+def campaign_status(homes, today: date | None = None, progress=None) -> list[dict]:
+    """Each phase of the campaign with its progress: counted over `homes`, or given by `progress(metric)` (the
+    stored district figures)."""
     today = today or clock.today()
+    progress = progress or (lambda metric: phase_progress(metric, homes))
     out = []
     campaign = Campaign.objects.prefetch_related("phases").first()
     if campaign is None:
         return out
     for phase in campaign.phases.all():
-        percent, text = phase_progress(phase.metric, homes)
+        percent, text = progress(phase.metric)
         state = "已结束" if phase.end_on < today else "进行中" if phase.start_on <= today else "未开始"
         out.append({"phase": phase, "percent": percent, "text": text, "state": state, "campaign": campaign})
     return out
@@ -162,10 +165,5 @@ def stored_view(details: dict, year: int, today: date | None = None) -> dict:
         if details["categories"].get(code)
     ]
     year_numbers = {"found": sum(x["found"] for x in monthly), "closed": sum(x["closed"] for x in monthly)}
-    phases = []
-    campaign = Campaign.objects.prefetch_related("phases").first()
-    for phase in campaign.phases.all() if campaign else []:
-        percent, text = details["phases"][phase.metric]
-        state = "已结束" if phase.end_on < today else "进行中" if phase.start_on <= today else "未开始"
-        phases.append({"phase": phase, "percent": percent, "text": text, "state": state, "campaign": campaign})
+    phases = campaign_status(None, today, progress=lambda metric: tuple(details["phases"][metric]))
     return {"monthly": monthly, "categories": categories, "year_numbers": year_numbers, "phases": phases}
