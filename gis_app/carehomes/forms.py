@@ -1,6 +1,7 @@
 from django import forms
 
 from gis_app.lib.coords import SYSTEMS
+from gis_app.lib.widgets import QuickSelect
 
 from .models import CareHomeStatus, CoordinateSystem
 
@@ -46,7 +47,7 @@ class CareHomeFilterForm(forms.Form):
     q = forms.CharField(
         label="搜索", required=False, widget=forms.TextInput(attrs={"placeholder": "名称、地址或信用代码"})
     )
-    subdistrict = forms.ChoiceField(label="街镇", required=False)
+    subdistrict = forms.ChoiceField(label="街镇", required=False, widget=QuickSelect)
     status = forms.ChoiceField(label="状态", required=False, choices=[("", "全部状态"), *CareHomeStatus.choices])
 
     def __init__(self, *args, subdistricts, **kwargs):

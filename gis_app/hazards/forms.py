@@ -1,12 +1,13 @@
 from django import forms
 
 from gis_app.inspections.models import Criterion, KeyPlace
+from gis_app.lib.widgets import QuickSelect
 
 from .models import Category, Severity, Status
 
 
 class HazardFilterForm(forms.Form):
-    subdistrict = forms.ChoiceField(label="街镇", required=False)
+    subdistrict = forms.ChoiceField(label="街镇", required=False, widget=QuickSelect)
     home = forms.IntegerField(label="养老机构", required=False, widget=forms.HiddenInput)
     status = forms.ChoiceField(
         label="状态", required=False,

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.gis.geos import Point
 
 from gis_app.lib import clock
+from gis_app.lib.widgets import QuickCheckboxSelectMultiple, QuickSelect
 
 from .models import Place
 from .services import RoutingError, TeamInput, parse_hhmm
@@ -18,9 +19,9 @@ class PlanForm(forms.Form):
     date = forms.DateField(label="检查日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     mode = forms.ChoiceField(label="选取方式", choices=MODES, initial="risk")
     limit = forms.IntegerField(label="最多选取", min_value=1, max_value=150, initial=20)
-    subdistrict = forms.ChoiceField(label="街镇", required=False)
+    subdistrict = forms.ChoiceField(label="街镇", required=False, widget=QuickSelect)
     homes = forms.MultipleChoiceField(
-        label="人工选择机构", required=False, widget=forms.CheckboxSelectMultiple(attrs={"class": "pick-list"})
+        label="人工选择机构", required=False, widget=QuickCheckboxSelectMultiple(attrs={"class": "pick-list"})
     )
     night = forms.BooleanField(label="夜查（22:00–次日05:00 到达检查）", required=False)
     speed_kmh = forms.FloatField(label="平均车速（公里/小时）", initial=30, min_value=5, max_value=120)
