@@ -153,6 +153,8 @@ MATRIX: dict[str, tuple[str, str, str | None]] = {
     "healthz": ("/healthz", "2222222", None),
     "my-work": ("/work/", "3222222", None),
     "public": ("/public/", "2222222", None),
+    "public-homes": ("/public/homes.geojson", "2222222", None),  # what /public/ lists, to anyone
+    "subdistrict-boundaries": ("/subdistricts/boundaries.geojson", "2222222", None),  # public, as /public/ draws them
     "dishonesty-list": ("/dishonesty/", "3244444", None),
     "dishonesty-notice": ("/dishonesty/{entry}/notice/", "3244444", "3244444"),
     "dishonesty-notice-xlsx": ("/dishonesty/{entry}/notice.xlsx", "3244444", "3244444"),

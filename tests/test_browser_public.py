@@ -11,6 +11,7 @@ def test_the_public_page_without_login(page, live_server, transactional_db):
     page.goto(f"{live_server.url}/public/")
     assert "养老机构消防安全公示" in page.inner_text("h1")
     operating = CareHome.objects.operating().count()
+    page.wait_for_selector("path.public-marker")  # fetched after the page: one layer, added at once
     assert page.locator("path.public-marker").count() == operating
     page.select_option("#public-search select[name=subdistrict]", "120116001")
     with page.expect_navigation():

@@ -21,7 +21,8 @@ def test_bureau_logs_in_and_sees_every_home_and_the_21_subdistricts(page, live_s
     page.click("nav a:has-text('地图')")
     page.wait_for_selector("path.carehome-marker")
     assert page.locator("path.carehome-marker").count() == CareHome.objects.count() == 100
-    # 街镇 polygons are drawn with the boundary colour; one SVG path per 街镇.
+    # 街镇 polygons are drawn with the boundary colour; one SVG path per 街镇 (fetched after the page, added at once).
+    page.wait_for_selector('path[stroke="#6a1b9a"]')
     assert page.locator('path[stroke="#6a1b9a"]').count() == 21
     assert "演示用近似边界" in page.locator("#legend").inner_text()
     page.locator("path.carehome-marker").first.click(force=True)
@@ -36,6 +37,7 @@ def test_a_street_office_sees_only_its_own_subdistrict(page, live_server, demo):
     page.wait_for_selector("path.carehome-marker")
     tanggu = Subdistrict.objects.get(code="120116001")
     assert page.locator("path.carehome-marker").count() == CareHome.objects.filter(subdistrict=tanggu).count()
+    page.wait_for_selector('path[stroke="#6a1b9a"]')
     assert page.locator('path[stroke="#6a1b9a"]').count() == 1
     page.goto(f"{live_server.url}/carehomes/")
     assert page.locator("table tbody tr").count() == CareHome.objects.filter(subdistrict=tanggu).count()

@@ -1,23 +1,17 @@
 """Maps of the registry. The numbers and shapes come from querysets; folium only draws them."""
 
+import hashlib
 import json
 
 import folium
-from django.contrib.gis.db.models.functions import AsGeoJSON, GeomOutputGeoFunc, PointOnSurface
+from django.contrib.gis.db.models.functions import PointOnSurface
+from django.db import connection
 from django.urls import reverse
 from django.utils.html import format_html
 
-from gis_app.lib.maps import PropertyTooltip, base_map, popup, tooltip
+from gis_app.lib.maps import PropertyTooltip, RemoteGeoJson, base_map, popup, tooltip
 
 from .models import CareHomeStatus
-
-
-class Simplify(GeomOutputGeoFunc):
-    """ST_SimplifyPreserveTopology: display geometry only, neighbours keep a shared edge."""
-
-    function = "ST_SimplifyPreserveTopology"
-    arity = 2
-
 
 # Marker colour tells the hazard state of a home at a glance: overdue is red everywhere in the platform.
 OVERDUE, OPEN, CLEAR, INACTIVE = "#c62828", "#f9a825", "#1565c0", "#9e9e9e"
@@ -38,35 +32,60 @@ SUBDISTRICT_STYLE = {"color": "#6a1b9a", "weight": 1.5, "fillColor": "#ce93d8", 
                      "className": "subdistrict"}  # fmt: skip
 
 
-def subdistricts_geojson(subdistricts) -> dict:
-    rows = subdistricts.annotate(geojson=AsGeoJSON(Simplify("boundary", 0.0003), precision=5)).values(
-        "code", "name", "kind", "boundary_is_approximate", "geojson"
-    )
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "geometry": json.loads(r["geojson"]),
-                "properties": {
-                    "code": r["code"],
-                    "name": r["name"],
-                    "note": "演示用近似边界" if r["boundary_is_approximate"] else "",
-                },
-            }
-            for r in rows
-        ],
-    }
+# Every map draws the 街镇 from one file of all their simplified boundaries (public: /public/ shows them to anyone),
+# fetched by the browser and kept under an address that names its version. A country's 3,000 polygons are ~1 MB:
+# embedded, each page spent ~0.25 s parsing and re-serialising them; now a page names the version (one small query).
+SIMPLIFY = 0.0003  # degrees, ~30 m: display only
+APPROXIMATE_NOTE = "演示用近似边界"
+
+
+def boundaries_version() -> str:
+    """Changes when a 街镇 is added, removed or saved (the importer and the admin save; updated_at moves)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*), max(updated_at), sum(id) FROM carehomes_subdistrict")
+        return hashlib.sha256(repr(cur.fetchone()).encode()).hexdigest()[:16]
+
+
+def boundaries_file() -> bytes:
+    """The FeatureCollection of every 街镇, written by PostgreSQL in one statement."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
+                'type', 'Feature',
+                'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(boundary, %s), 5)::json,
+                'properties', json_build_object('code', code, 'name', name,
+                                                'note', CASE WHEN boundary_is_approximate THEN %s ELSE '' END)
+            ) ORDER BY code), '[]'::json))::text
+            FROM carehomes_subdistrict
+            """,
+            [SIMPLIFY, APPROXIMATE_NOTE],
+        )
+        return cur.fetchone()[0].encode()
+
+
+def boundaries_url(version: str | None = None) -> str:
+    return f"{reverse('subdistrict-boundaries')}?v={version or boundaries_version()}"
+
+
+def _shown(subdistricts) -> tuple[int, list[str] | None]:
+    """How many 街镇 the queryset holds, and their codes (None when it holds all of them: nothing to filter)."""
+    from .models import Subdistrict
+
+    shown = subdistricts.count()
+    if shown == Subdistrict.objects.count():
+        return shown, None
+    return shown, list(subdistricts.values_list("code", flat=True))
 
 
 LABEL_LIMIT = 300  # above this many 街镇 (a province) the names show on hover only
 
 
 def add_subdistricts(m: folium.Map, subdistricts, labels: bool = True) -> None:
-    data = subdistricts_geojson(subdistricts)
-    if not data["features"]:
+    shown, codes = _shown(subdistricts)
+    if not shown:
         return
-    if labels and len(data["features"]) <= LABEL_LIMIT:
+    if labels and shown <= LABEL_LIMIT:
         for name, point in subdistricts.annotate(p=PointOnSurface("boundary")).values_list("name", "p"):
             folium.Marker(
                 (point.y, point.x),
@@ -79,13 +98,16 @@ def add_subdistricts(m: folium.Map, subdistricts, labels: bool = True) -> None:
                 interactive=False,
                 keyboard=False,
             ).add_to(m)
-    folium.GeoJson(
-        data,
+    layer = RemoteGeoJson(
+        boundaries_url(),
         name="街镇边界",
-        style_function=lambda _f: SUBDISTRICT_STYLE,
-        highlight_function=lambda _f: {"weight": 3, "fillOpacity": 0.25},
-        tooltip=PropertyTooltip(["name", "note"], ["街镇", ""]),
-    ).add_to(m)
+        style=SUBDISTRICT_STYLE,
+        highlight={"weight": 3, "fillOpacity": 0.25},
+        codes=codes,
+        back=True,
+    )
+    PropertyTooltip(["name", "note"], ["街镇", ""]).add_to(layer)
+    layer.add_to(m)
 
 
 def popup_html(home, summary: dict | None = None) -> str:

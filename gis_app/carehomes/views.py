@@ -3,7 +3,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.gzip import gzip_page
+from django.views.decorators.http import etag
 
 from gis_app.jobs.services import enqueue
 from gis_app.lib.excel import xlsx_response
@@ -195,3 +198,15 @@ def carehome_locate(request, pk: int):
         {"home": home, "error": error, **render_parts(m)},
         status=400 if error else 200,
     )
+
+
+@gzip_page
+@etag(lambda request: maps.boundaries_version())
+def subdistrict_boundaries(request):
+    """Every 街镇's simplified boundary as GeoJSON (public: /public/ shows them to anyone). The maps ask for it under
+    `?v=<version>`: a current version is kept by the browser for a year (a new version is a new address); a stale one
+    gets today's file, not to be kept. The ETag answers a revalidation with 304 without reading a polygon."""
+    response = HttpResponse(maps.boundaries_file(), content_type="application/geo+json")
+    current = request.GET.get("v") == maps.boundaries_version()
+    response["Cache-Control"] = "public, max-age=31536000, immutable" if current else "no-cache"
+    return response

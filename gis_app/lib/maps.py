@@ -195,3 +195,83 @@ def popup(html, *, max_width: int = 320) -> SafePopup:
 def layer_name(text) -> str:
     """Leaflet's layer control writes names as HTML."""
     return str(escape(text))
+
+
+_REMOTE_GEOJSON = Template(
+    """
+    {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJson(null, {
+            style: function (feature) {
+                var style = Object.assign({}, {{ this.style|tojson }});
+                var fill = feature.properties[{{ this.fill_field|tojson }}];
+                if (typeof fill === "string" && /^#[0-9a-fA-F]{6}$/.test(fill)) style.fillColor = fill;
+                return style;
+            }{% if this.point %},
+            pointToLayer: function (feature, latlng) { return L.circleMarker(latlng, {{ this.point|tojson }}); }
+            {%- endif %}
+        });
+        {%- if this.highlight %}
+        {{ this.get_name() }}.on("mouseover", function (e) { e.layer.setStyle({{ this.highlight|tojson }}); });
+        {{ this.get_name() }}.on("mouseout", function (e) { {{ this.get_name() }}.resetStyle(e.layer); });
+        {%- endif %}
+        (function (layer) {
+            var values = {{ this.values|tojson }}, keep = {{ this.codes|tojson }}, link = {{ this.link|tojson }};
+            var own = function (o, k) { return Object.prototype.hasOwnProperty.call(o, k); };
+            var only = keep === null ? null : new Set(keep);
+            fetch({{ this.url|tojson }}, {credentials: "same-origin"})
+                .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+                .then(function (data) {
+                    data.features = data.features.filter(function (f) {
+                        var code = f.properties.code;
+                        if (only !== null && !only.has(code)) return false;
+                        if (values === null) return true;
+                        if (!own(values, code)) return false;
+                        Object.assign(f.properties, values[code]);
+                        if (link) f.properties.link = link.replace("{code}", encodeURIComponent(code));
+                        return true;
+                    });
+                    layer.addData(data);
+                    {%- if this.back %}
+                    layer.bringToBack();  // drawn under what the page drew before it arrived (homes stay clickable)
+                    {%- endif %}
+                })
+                .catch(function (e) { console.error("边界数据加载失败", e); });
+        })({{ this.get_name() }});
+    {% endmacro %}
+    """
+)
+
+
+class RemoteGeoJson(folium.map.Layer):
+    """A GeoJSON layer the browser fetches from `url`, so that a page drawing the 3,000 街镇 of a country embeds none
+    of their polygons (the file is served once and kept by the browser under a versioned address).
+
+    `codes` keeps only the features whose `code` property is listed (None: all). `values` (code → properties) keeps
+    only the features it names and adds their properties (a choropleth's value and colour); `fill_field` names the
+    property that holds a feature's fill colour; `link` is a path with `{code}` for a popup's link; `point` draws
+    points as circle markers with those options. Every text reaches
+    the page through JSON and the tooltips and popups write it with textContent."""
+
+    def __init__(
+        self,
+        url,
+        *,
+        name,
+        style,
+        highlight=None,
+        codes=None,
+        values=None,
+        fill_field="fill",
+        link="",
+        control=True,
+        point=None,
+        back=False,
+    ):
+        super().__init__(name=layer_name(name), overlay=True, control=control, show=True)
+        self._name = "RemoteGeoJson"
+        self._template = _REMOTE_GEOJSON
+        self.url, self.style, self.highlight = url, style, highlight
+        self.codes = None if codes is None else list(codes)
+        self.values, self.fill_field, self.link = values, fill_field, link
+        self.point = point  # Leaflet circleMarker options: points drawn as circles
+        self.back = back  # a context layer (街镇 boundaries): below every other overlay once it arrives

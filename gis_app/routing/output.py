@@ -6,11 +6,10 @@ import folium
 from django.urls import reverse
 from django.utils.html import format_html
 
-from gis_app.carehomes.maps import subdistricts_geojson
-from gis_app.carehomes.models import Subdistrict
+from gis_app.carehomes.maps import boundaries_url
 from gis_app.hazards.models import Hazard
 from gis_app.lib.excel import Column, Sheet
-from gis_app.lib.maps import PropertyTooltip, base_map, layer_name, popup, tooltip
+from gis_app.lib.maps import PropertyTooltip, RemoteGeoJson, base_map, layer_name, popup, tooltip
 
 from .models import PlanStop, RoutePlan, Team, TravelMode
 from .services import hhmm
@@ -76,13 +75,15 @@ def itineraries(plan: RoutePlan, stops) -> list[TeamItinerary]:
 
 def route_map(plan: RoutePlan, teams: list[TeamItinerary], skipped) -> folium.Map:
     m = base_map(height="560px")
-    folium.GeoJson(
-        subdistricts_geojson(Subdistrict.objects.all()),
+    boundaries = RemoteGeoJson(
+        boundaries_url(),
         name="街镇边界",
         control=False,
-        style_function=lambda _: {"color": "#90a4ae", "weight": 1, "fill": False},
-        tooltip=PropertyTooltip(["name"]),
-    ).add_to(m)
+        style={"color": "#90a4ae", "weight": 1, "fill": False},
+        back=True,
+    )
+    PropertyTooltip(["name"]).add_to(boundaries)
+    boundaries.add_to(m)
     bounds = []
     for it in teams:
         t = it.team
