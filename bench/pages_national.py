@@ -29,6 +29,8 @@ PAGES = [
     ("隐患台账 deep page (300 days back, by key)", "/hazards/?after={deep}~999999999"),
     ("/public/", "/public/"),
     ("map", "/map/"),
+    ("街镇 boundaries file (fetched by maps, kept by the browser)", "/subdistricts/boundaries.geojson"),
+    ("/public/ homes file (fetched by the public map)", "/public/homes.geojson"),
     ("home list", "/carehomes/"),
 ]
 

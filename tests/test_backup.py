@@ -8,6 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -101,6 +102,14 @@ def test_a_backup_restores_into_an_empty_database_whole_and_serves(world, photo,
             timeout=120,
         )
         assert verify.returncode == 0 and "链条完整" in verify.stdout  # the hash chains survive the round trip
+        d = connection.settings_dict
+        restored = psycopg.connect(host=d["HOST"], port=d["PORT"], user=d["USER"], dbname=name, autocommit=True)
+        try:  # the ledger's stored counts came back with their hazards, not counted twice by the triggers
+            stored = restored.execute("SELECT status, sum(n) FROM hazards_ledgercount GROUP BY 1 HAVING sum(n) <> 0")
+            counted = restored.execute("SELECT status, count(*) FROM hazards_hazard GROUP BY 1")
+            assert dict(stored.fetchall()) == dict(counted.fetchall()) != {}
+        finally:
+            restored.close()
         server = GunicornServer(workers=1, media_root=media, database=target).start()
         try:
             with urllib.request.urlopen(f"{server.url}/accounts/login/", timeout=30) as r:

@@ -48,6 +48,10 @@ class HazardFilterForm(forms.Form):
             hazards = hazards.filter(found_on__lte=d["found_to"])
         return hazards
 
+    def narrows(self) -> bool:
+        """Whether filter() leaves out any hazard (an invalid form filters nothing)."""
+        return self.is_valid() and any(self.cleaned_data.values())
+
     def export_scope(self) -> str:
         d = self.cleaned_data if self.is_valid() else {}
         if d.get("home"):

@@ -14,6 +14,15 @@ def run_daily_reminders(job, progress) -> dict:
     return counts
 
 
+@daily("hazards.daily_ledger_counts", "隐患台账计数整理")
+def run_daily_ledger_counts(job, progress) -> dict:
+    from .ledger_counts import compact
+
+    rows = compact()
+    progress(1, 1, f"计数整理为 {rows} 行", force=True)
+    return {"rows": rows}
+
+
 @handler("hazards.export_ledger")
 def run_export_ledger(job, progress) -> dict:
     try:

@@ -345,3 +345,15 @@ class DishonestyListEntry(models.Model):
     @property
     def subject_name(self) -> str:
         return self.person_name if self.subject == self.Subject.PERSON else self.care_home.name
+
+
+class LedgerCount(models.Model):
+    """Signed counts of hazards per (status, due_on), appended by triggers (gis_app/hazards/ledger_counts.py)."""
+
+    status = models.CharField(max_length=16)
+    due_on = models.DateField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "隐患台账计数"
+        default_permissions = ()
