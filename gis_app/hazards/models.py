@@ -357,3 +357,6 @@ class LedgerCount(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "隐患台账计数"
         default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.due_on} {self.n:+d}"

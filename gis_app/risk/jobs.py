@@ -14,3 +14,12 @@ def run_recompute(job, progress) -> dict:
 @daily("risk.daily_recompute", "每日风险评分")
 def run_daily(job, progress) -> dict:
     return run_recompute(job, progress)
+
+
+@daily("risk.daily_heat_cells", "隐患热力格计数整理")
+def run_daily_heat_cells(job, progress) -> dict:
+    from .heat_cells import compact
+
+    rows = compact()
+    progress(1, 1, f"计数整理为 {rows} 行", force=True)
+    return {"rows": rows}

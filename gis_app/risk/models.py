@@ -113,3 +113,21 @@ class CampaignPhase(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class HazardCell(models.Model):
+    """Signed hazard counts per heat cell, appended by triggers (gis_app/risk/heat_cells.py)."""
+
+    cx = models.IntegerField()
+    cy = models.IntegerField()
+    severity = models.CharField(max_length=10)
+    category = models.CharField(max_length=30)
+    open = models.BooleanField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "隐患热力格计数"
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"({self.cx}, {self.cy}) {self.severity}/{self.category} {self.n:+d}"

@@ -1,6 +1,7 @@
 """Density of hazards for the heatmap and the hexagon grid, computed in PostGIS and scoped to the caller's homes.
 A hazard without its own point counts at its care home."""
 
+import math
 from datetime import date
 
 from django.db import connection
@@ -8,6 +9,8 @@ from django.db import connection
 from gis_app.carehomes.models import Role
 from gis_app.carehomes.scope import role_of, visible_carehomes
 from gis_app.hazards.models import Category, Severity
+
+from . import heat_cells
 
 
 class FilterError(ValueError):
@@ -67,18 +70,71 @@ def located_hazards(user, params) -> tuple[str, list]:
     return sql, [*env, *args, *env, *args]
 
 
+def _bbox(params) -> tuple[float, float, float, float] | None:
+    if not params.get("bbox"):
+        return None
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in params["bbox"].split(","))
+    except ValueError:
+        raise FilterError("bbox: expected minLon,minLat,maxLon,maxLat") from None
+    return minx, miny, maxx, maxy
+
+
 def heat_bins(user, params, zoom: int) -> tuple[list[list[float]], int]:
-    """[lat, lon, count] per bin; bins are ~1/8 of a 256-px tile at this zoom, so a page gets a few thousand at most."""
+    """[lat, lon, count] per bin; bins are ~1/8 of a 256-px tile at this zoom (45 / 2**zoom degrees, anchored at 0,0),
+    so a page gets a few thousand at most. With a bbox, every bin it touches is counted whole (no bin is cut at the
+    edge of the view). A whole-district user at heat_cells.STORED_ZOOM or below, without a month, reads the stored
+    cell counts (the same numbers, see heat_cells); anyone else's hazards are counted from their points."""
+    zoom = max(0, min(zoom, 20))
+    size = 45 / 2**zoom
+    box = _bbox(params)
+    bins = tuple(math.floor(v / size) for v in box) if box else None  # the bins the box touches
+    if zoom <= heat_cells.STORED_ZOOM and role_of(user) in (Role.BUREAU, Role.FIRE_RESCUE) and not params.get("month"):
+        rows = _stored_bins(user, params, zoom, size, bins)
+    else:
+        rows = _counted_bins(user, params, size, bins)
+    return [[round(a, 6), round(b, 6), int(n)] for a, b, n in rows], int(sum(r[2] for r in rows))
+
+
+def _counted_bins(user, params, size: float, bins) -> list[tuple]:
+    if bins:  # the box widened to the edges of the bins it touches (for the spatial index), then the bins kept
+        bx0, by0, bx1, by1 = bins
+        params = {**params, "bbox": f"{bx0 * size},{by0 * size},{(bx1 + 1) * size},{(by1 + 1) * size}"}
     located, args = located_hazards(user, params)
-    size = 360 / (2 ** max(0, min(zoom, 20))) / 8
+    keep = ""
+    if bins:
+        keep = "WHERE floor(ST_X(g) / %s) BETWEEN %s AND %s AND floor(ST_Y(g) / %s) BETWEEN %s AND %s"
+        args = [*args, size, bins[0], bins[2], size, bins[1], bins[3]]
     sql = f"""
         SELECT (floor(ST_Y(g) / %s) + 0.5) * %s, (floor(ST_X(g) / %s) + 0.5) * %s, count(*)
-        FROM ({located}) t GROUP BY 1, 2
+        FROM ({located}) t {keep} GROUP BY 1, 2
     """
     with connection.cursor() as cur:
         cur.execute(sql, [size, size, size, size, *args])
-        rows = cur.fetchall()
-    return [[round(a, 6), round(b, 6), n] for a, b, n in rows], sum(r[2] for r in rows)
+        return cur.fetchall()
+
+
+def _stored_bins(user, params, zoom: int, size: float, bins) -> list[tuple]:
+    shift = int(heat_cells.STORED_ZOOM - zoom)  # a bin at this zoom = the cells whose index >> shift agree
+    hazard_filter(user, params)  # the same validation and messages as the direct count
+    where, args = ["true"], []
+    for name in ("severity", "category"):
+        if params.get(name):
+            where.append(f"{name} = %s")
+            args.append(params[name])
+    if params.get("open") == "1":
+        where.append("open")
+    if bins:
+        where.append(f"cx >> {shift} BETWEEN %s AND %s AND cy >> {shift} BETWEEN %s AND %s")
+        args += [bins[0], bins[2], bins[1], bins[3]]
+    sql = f"""
+        SELECT ((cy >> {shift})::float8 + 0.5) * %s::float8, ((cx >> {shift})::float8 + 0.5) * %s::float8, sum(n)
+        FROM risk_hazardcell
+        WHERE {" AND ".join(where)} GROUP BY cy >> {shift}, cx >> {shift} HAVING sum(n) <> 0
+    """
+    with connection.cursor() as cur:
+        cur.execute(sql, [size, size, *args])
+        return cur.fetchall()
 
 
 RAMP = ["#fff3e0", "#ffcc80", "#ffa726", "#f4511e", "#c62828", "#7f0000"]

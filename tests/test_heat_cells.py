@@ -1,0 +1,183 @@
+"""The heat layer's stored cells (gis_app/risk/heat_cells.py) give exactly the bins that counting the points gives, at
+every stored zoom, with every filter and box, after every kind of write, a home's move and compaction; a home moved
+while a hazard is being placed at it takes the hazard along."""
+
+import math
+import random
+import threading
+from collections import Counter
+from datetime import date, timedelta
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.db import connection, connections, transaction
+
+from gis_app.carehomes.models import CareHome
+from gis_app.hazards.models import Category, Hazard, Severity, Status
+from gis_app.risk import heat_cells, queries
+
+TODAY = date(2026, 6, 1)
+CLOSED = {"closed", "closed_unfixed"}
+FILTERS = [{}, {"severity": "major"}, {"category": "fire_lane"}, {"open": "1"}, {"open": "1", "severity": "general"}]
+BOXES = [None, "100,20,125,45", "117.1,38.7,118.2,39.4", "-10,-10,10,10"]
+
+
+def reference(params, zoom: int) -> Counter:
+    """Bins counted in Python from each hazard's point (its own, or its home's)."""
+    size = 45 / 2**zoom
+    box = [float(v) for v in params["bbox"].split(",")] if params.get("bbox") else None
+    bins = [math.floor(v / size) for v in box] if box else None
+    counts = Counter()
+    for h in Hazard.objects.select_related("care_home"):
+        p = h.location or h.care_home.location
+        if p is None or (params.get("severity") and h.severity != params["severity"]):
+            continue
+        if (params.get("category") and h.category != params["category"]) or (
+            params.get("open") == "1" and h.status in CLOSED
+        ):
+            continue
+        bx, by = math.floor(p.x / size), math.floor(p.y / size)
+        if bins and not (bins[0] <= bx <= bins[2] and bins[1] <= by <= bins[3]):
+            continue
+        counts[(round((by + 0.5) * size, 6), round((bx + 0.5) * size, 6))] += 1
+    return counts
+
+
+def as_counter(points) -> Counter:
+    return Counter({(round(lat, 6), round(lon, 6)): int(n) for lat, lon, n in points})
+
+
+def assert_exact(bureau):
+    for zoom in range(heat_cells.STORED_ZOOM + 1):
+        for params in FILTERS:
+            for box in BOXES:
+                p = {**params, "bbox": box} if box else params
+                size = 45 / 2**zoom
+                bins = tuple(math.floor(float(v) / size) for v in box.split(",")) if box else None
+                stored = as_counter(queries._stored_bins(bureau, p, zoom, size, bins))
+                counted = as_counter(queries._counted_bins(bureau, p, size, bins))
+                want = reference(p, zoom)
+                assert stored == counted == want, (zoom, p)
+
+
+def spread_homes(world, make_home, rng, n=6) -> list[CareHome]:
+    homes = [world["home_a"], world["home_b"]]
+    for _ in range(n):  # across the country, some on cell edges
+        x = rng.choice([rng.uniform(75, 135), 45 / 128 * rng.randrange(220, 380)])
+        y = rng.choice([rng.uniform(18, 52), 45 / 128 * rng.randrange(55, 145)])
+        homes.append(make_home(world["tanggu"], location=Point(x, y, srid=4326)))
+    return homes
+
+
+def random_hazards(homes, n, rng) -> list[Hazard]:
+    made = []
+    for _ in range(n):
+        home = rng.choice(homes)
+        own = None
+        if rng.random() < 0.5:  # half with their own point near (or far from) the home
+            own = Point(home.location.x + rng.uniform(-2, 2), home.location.y + rng.uniform(-2, 2), srid=4326)
+        made.append(
+            Hazard(
+                care_home=home,
+                description="热力测试",
+                found_on=TODAY,
+                due_on=TODAY + timedelta(days=30),
+                location=own,
+                severity=rng.choice(Severity.values),
+                category=rng.choice(Category.values),
+                status=rng.choice(Status.values),
+                criterion_id=None,
+            )
+        )
+    for h in made:
+        if h.severity == Severity.MAJOR:
+            h.severity = Severity.GENERAL  # a major hazard needs its criterion; the severity filter is tested below
+    made = Hazard.objects.bulk_create(made)
+    major = made[: n // 4]
+    from gis_app.inspections.models import Criterion
+
+    criterion = Criterion.objects.first()
+    Hazard.objects.filter(pk__in=[h.pk for h in major]).update(severity=Severity.MAJOR, criterion=criterion)
+    return made
+
+
+def test_stored_cells_equal_counting_the_points_after_every_kind_of_write(world, make_home):
+    rng = random.Random(7)
+    bureau = world["users"]["bureau"]
+    homes = spread_homes(world, make_home, rng)
+    hazards = random_hazards(homes, 120, rng)
+    assert_exact(bureau)
+    for h in rng.sample(hazards, 25):  # status, category, own point set or cleared, one by one
+        h.status = rng.choice(Status.values)
+        h.category = rng.choice(Category.values)
+        h.location = None if h.location else Point(rng.uniform(80, 130), rng.uniform(20, 50), srid=4326)
+        h.save(update_fields=["status", "category", "location"])
+    Hazard.objects.filter(status=Status.CLOSED).update(status=Status.REOPENED)
+    assert_exact(bureau)
+    moved = homes[2]
+    CareHome.objects.filter(pk=moved.pk).update(location=Point(101.5, 25.5, srid=4326))  # its placed hazards move
+    CareHome.objects.filter(pk=homes[3].pk).update(name="只改了名称")
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM hazards_hazard WHERE id IN (SELECT id FROM hazards_hazard ORDER BY id LIMIT 10)")
+        cur.execute("UPDATE hazards_hazard SET care_home_id = %s WHERE id %% 7 = 0", [homes[4].pk])
+    assert_exact(bureau)
+    rows = heat_cells.compact()
+    assert rows == heat_cells.compact()
+    assert_exact(bureau)
+    heat_cells.rebuild()
+    assert_exact(bureau)
+
+
+def test_the_bureau_reads_stored_cells_and_others_count_points(world, make_home, client):
+    from django.test.utils import CaptureQueriesContext
+
+    spread = spread_homes(world, make_home, random.Random(2), n=2)
+    random_hazards(spread, 30, random.Random(2))
+    client.force_login(world["users"]["bureau"])
+    with CaptureQueriesContext(connection) as low:
+        country = client.get("/risk/heatmap/data.json?zoom=4&bbox=70,15,140,55").json()
+    assert "risk_hazardcell" in " ".join(q["sql"] for q in low.captured_queries)
+    assert country["total"] == sum(reference({"bbox": "70,15,140,55"}, 4).values())
+    with CaptureQueriesContext(connection) as street_zoom:
+        client.get("/risk/heatmap/data.json?zoom=12&bbox=117.6,38.9,117.8,39.1")
+    assert "risk_hazardcell" not in " ".join(q["sql"] for q in street_zoom.captured_queries)
+    assert client.get("/risk/heatmap/data.json?zoom=3&category=nope").status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_home_moved_while_a_hazard_is_placed_at_it_takes_the_hazard_along(world):
+    """The hazard's trigger share-locks its home: the move waits for the hazard's commit, and then moves it too
+    (without the lock the move missed the uncommitted hazard and the cell counts kept it at the old place)."""
+    home = world["home_a"]
+    placed, release, moved = threading.Event(), threading.Event(), threading.Event()
+
+    def place():
+        try:
+            with transaction.atomic():
+                Hazard.objects.create(
+                    care_home=home, description="并发", found_on=TODAY, due_on=TODAY + timedelta(days=5)
+                )
+                placed.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def move():
+        try:
+            CareHome.objects.filter(pk=home.pk).update(location=Point(121.47, 31.23, srid=4326))
+            moved.set()
+        finally:
+            connections.close_all()
+
+    placing = threading.Thread(target=place)
+    placing.start()
+    assert placed.wait(10)
+    moving = threading.Thread(target=move)
+    moving.start()
+    moving.join(1.0)
+    assert not moved.is_set()  # the move waits for the hazard being placed at its home
+    release.set()
+    placing.join(10)
+    moving.join(10)
+    assert moved.is_set()
+    assert_exact(world["users"]["bureau"])
