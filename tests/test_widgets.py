@@ -39,3 +39,16 @@ def test_grouped_choices_fall_back_to_django():
     grouped = [("城区", [("1", "新港街道")]), ("乡镇", [("2", "杨家泊镇")])]
     quick = forms.ChoiceField(choices=grouped, widget=QuickSelect).widget
     assert "<optgroup" in quick.render("s", "2") and 'value="2" selected' in quick.render("s", "2")
+
+
+def test_subdistrict_options_escape_like_django(tanggu):
+    from django.utils.html import format_html
+
+    from gis_app.carehomes.models import Subdistrict
+    from gis_app.carehomes.templatetags.subdistricts import subdistrict_options
+
+    tanggu.name = "<b>\"塘沽\"&'</b>"
+    tanggu.save()
+    html = subdistrict_options(Subdistrict.objects.filter(pk=tanggu.pk), tanggu.code)
+    expected = format_html('<option value="{}" selected>{}</option>', tanggu.code, tanggu.name)
+    assert str(html) == str(expected) and "<b>" not in html

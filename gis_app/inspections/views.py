@@ -161,9 +161,10 @@ def missed_checks(request):
     start, end = table.start, table.end
     rows, by_subdistrict = table.rows, table.by_subdistrict
     frequencies = [Frequency(f).label for f in scheduled_frequencies(end)]
-    scope = next((s.name for s in subdistricts if s.code == code), None) if code else None
+    first_two = list(subdistricts.values_list("name", flat=True)[:2])  # names only: a country has 3,000 街镇
+    scope = subdistricts.filter(code=code).values_list("name", flat=True).first() if code else None
     if scope is None:
-        scope = subdistricts[0].name if len(subdistricts) == 1 else "全部街镇"
+        scope = first_two[0] if len(first_two) == 1 else "全部街镇"
     # The drill-down: one home's missed days, shifts, weeks … of the window.
     detail_home, details = None, None
     if raw := request.GET.get("home", ""):
@@ -180,6 +181,7 @@ def missed_checks(request):
     return render(request, "inspections/missed.html", {
         "rows": page.object_list, "page": page, "homes_total": page.paginator.count, "frequencies": frequencies,
         "start": start, "end": end, "building": table.building, "asked": table.asked, "subdistricts": subdistricts,
+        "choose_subdistrict": len(first_two) > 1,
         "code": code, "scope": scope, "by_subdistrict": by_subdistrict[:SUBS_SHOWN], "subs_total": len(by_subdistrict),
         "query": query.urlencode(), "window": urlencode(window), "detail_home": detail_home, "details": details,
     })  # fmt: skip
