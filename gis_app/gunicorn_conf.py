@@ -13,3 +13,13 @@ max_requests_jitter = 200
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Once the worker has loaded Django, its objects (code, settings, URL patterns, templates) live as long as the
+    worker: frozen, the collector no longer walks them on every full collection. On the national benchmark the full
+    collections were the slow tail of a page (漏检统计 p95 339 → 210 ms, p50 unchanged)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -47,7 +47,7 @@ def test_subdistrict_options_escape_like_django(tanggu):
     from gis_app.carehomes.models import Subdistrict
     from gis_app.carehomes.templatetags.subdistricts import subdistrict_options
 
-    tanggu.name = "<b>\"塘沽\"&'</b>"
+    tanggu.name = '<b>"塘沽"&\'</b>'
     tanggu.save()
     html = subdistrict_options(Subdistrict.objects.filter(pk=tanggu.pk), tanggu.code)
     expected = format_html('<option value="{}" selected>{}</option>', tanggu.code, tanggu.name)
