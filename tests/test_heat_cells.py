@@ -142,6 +142,10 @@ def test_the_bureau_reads_stored_cells_and_others_count_points(world, make_home,
         client.get("/risk/heatmap/data.json?zoom=12&bbox=117.6,38.9,117.8,39.1")
     assert "risk_hazardcell" not in " ".join(q["sql"] for q in street_zoom.captured_queries)
     assert client.get("/risk/heatmap/data.json?zoom=3&category=nope").status_code == 400
+    # as the page asks: every form field sent, empty ones included, at a zoom that counts the points
+    asked = client.get("/risk/heatmap/data.json?severity=&category=&open=1&bbox=70,15,140,55&zoom=9")
+    assert asked.status_code == 200
+    assert asked.json()["total"] == sum(reference({"open": "1", "bbox": "70,15,140,55"}, 9).values())
 
 
 @pytest.mark.django_db(transaction=True)
@@ -181,3 +185,16 @@ def test_a_home_moved_while_a_hazard_is_placed_at_it_takes_the_hazard_along(worl
     moving.join(10)
     assert moved.is_set()
     assert_exact(world["users"]["bureau"])
+
+
+def test_the_hexagon_grid_is_refused_for_a_view_with_too_many_hazards(world, make_home, client, monkeypatch):
+    spread = spread_homes(world, make_home, random.Random(5), n=3)
+    random_hazards(spread, 40, random.Random(5))
+    client.force_login(world["users"]["bureau"])
+    monkeypatch.setattr(queries, "HEX_MAX_HAZARDS", 10)
+    country = client.get("/risk/heatmap/hex.geojson?bbox=70,15,140,55")
+    assert country.status_code == 400 and "hazards in view" in country.json()["detail"]
+    home = world["home_a"].location
+    near = f"{home.x - 0.01},{home.y - 0.01},{home.x + 0.01},{home.y + 0.01}"
+    assert client.get(f"/risk/heatmap/hex.geojson?bbox={near}").status_code == 200
+    assert "required" in client.get("/risk/heatmap/hex.geojson").json()["detail"]

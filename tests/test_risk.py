@@ -165,8 +165,9 @@ def test_pages_and_excel(client, scored, world):
     assert client.get("/risk/heatmap/data.json?severity=major").json()["total"] == 1
     assert client.get("/risk/heatmap/data.json?month=2026-10").json()["total"] == 1
     assert client.get("/risk/heatmap/data.json?severity=bad").status_code == 400
-    hexes = client.get("/risk/heatmap/hex.geojson").json()
+    hexes = client.get("/risk/heatmap/hex.geojson?bbox=117.3,38.6,118.1,39.4").json()
     assert sum(f["properties"]["count"] for f in hexes["features"]) == 3
+    assert "required" in client.get("/risk/heatmap/hex.geojson").json()["detail"]
     client.force_login(world["users"]["other_home"])
     assert client.get("/risk/heatmap/data.json").json()["total"] == 0
     assert client.get("/risk/subdistricts/120116001/").status_code == 404
@@ -230,7 +231,8 @@ def test_hexagon_cells_agree_with_a_grid_joined_point_by_point(world):
     for n in range(120):
         where = Point(home.location.x + rng.uniform(-0.01, 0.01), home.location.y + rng.uniform(-0.01, 0.01), srid=4326)
         report_hazard(care_home=home, description=f"隐患{n}", by=bureau, location=where)
-    params = RequestFactory().get("/").GET
+    x, y = home.location.x, home.location.y
+    params = RequestFactory().get("/", {"bbox": f"{x - 0.1},{y - 0.1},{x + 0.1},{y + 0.1}"}).GET  # holds every point
     fast = {
         tuple(f["geometry"]["coordinates"][0][0]): f["properties"]["count"]
         for f in json.loads(hex_cells(bureau, params, edge_m=200))["features"]

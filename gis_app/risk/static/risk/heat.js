@@ -113,9 +113,14 @@
       // the ramp's ends in numbers: the busiest cell at this zoom holds this many hazards
       const peak = data.points.reduce((m, p) => Math.max(m, p[2]), 0);
       document.getElementById("heat-max").textContent = peak ? `${peak} 条` : "—";
+      // the server draws 500 m hexagons for a view of a city's hazards at most, and says so for a wider one
+      const hint = document.getElementById("hex-hint");
+      hint.hidden = true;
+      hex.clearLayers();
       if (map.hasLayer(hex)) {
-        const cells = await fetch(`${opts.hexUrl}?${params({ bbox: b })}`, { credentials: "same-origin" }).then((r) => r.json());
-        hex.clearLayers(); hex.addData(cells);
+        const answer = await fetch(`${opts.hexUrl}?${params({ bbox: b })}`, { credentials: "same-origin" });
+        if (answer.ok) hex.addData(await answer.json());
+        else hint.hidden = false;
       }
       points.clearLayers();
       if (z >= 15 && map.hasLayer(points)) {
