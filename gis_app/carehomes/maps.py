@@ -64,8 +64,8 @@ def boundaries_file() -> bytes:
         return cur.fetchone()[0].encode()
 
 
-def boundaries_url(version: str | None = None) -> str:
-    return f"{reverse('subdistrict-boundaries')}?v={version or boundaries_version()}"
+def boundaries_url() -> str:
+    return f"{reverse('subdistrict-boundaries')}?v={boundaries_version()}"
 
 
 def _shown(subdistricts) -> tuple[int, list[str] | None]:

@@ -11,7 +11,9 @@ A bulk load that bypasses triggers (session_replication_role = replica) is follo
 
 from datetime import date
 
-from django.db import connection, transaction
+from django.db import connection
+
+from gis_app.lib import counts
 
 from .models import OPEN_STATUSES
 
@@ -86,20 +88,9 @@ def figures(today: date) -> tuple[dict[str, int], int]:
 
 
 def compact() -> int:
-    """Fold the appended rows into one per (status, due_on); returns the rows left. Safe beside writers: it removes
-    and re-adds only the rows its statement sees (a write committed meanwhile stays as its own row)."""
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            WITH gone AS (DELETE FROM hazards_ledgercount RETURNING status, due_on, n)
-            INSERT INTO hazards_ledgercount (status, due_on, n)
-            SELECT status, due_on, sum(n) FROM gone GROUP BY status, due_on HAVING sum(n) <> 0
-            """
-        )
-        return cur.rowcount
+    return counts.compact("hazards_ledgercount", ("status", "due_on"))
 
 
 def rebuild() -> None:
     """Count again from the hazards (after a load that bypassed triggers); writers wait for it."""
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(REBUILD_SQL)
+    counts.rebuild(REBUILD_SQL)

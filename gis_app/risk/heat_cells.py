@@ -11,7 +11,7 @@ it (and then moves the hazard too) or happens first (and the hazard lands at the
 rows (`compact`).
 """
 
-from django.db import connection, transaction
+from gis_app.lib import counts
 
 STORED_ZOOM = 7
 CELL = 45 / 2**STORED_ZOOM  # degrees; exact in binary, as every bin size 45 / 2**z is
@@ -114,19 +114,8 @@ GROUP BY cx, cy, severity, category, open;
 
 
 def compact() -> int:
-    """Fold the appended rows into one per key; returns the rows left (safe beside writers, as the ledger's)."""
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            WITH gone AS (DELETE FROM risk_hazardcell RETURNING cx, cy, severity, category, open, n)
-            INSERT INTO risk_hazardcell (cx, cy, severity, category, open, n)
-            SELECT cx, cy, severity, category, open, sum(n) FROM gone
-            GROUP BY cx, cy, severity, category, open HAVING sum(n) <> 0
-            """
-        )
-        return cur.rowcount
+    return counts.compact("risk_hazardcell", ("cx", "cy", "severity", "category", "open"))
 
 
 def rebuild() -> None:
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(REBUILD_SQL)
+    counts.rebuild(REBUILD_SQL)
