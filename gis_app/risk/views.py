@@ -257,8 +257,17 @@ def heatmap(request):
 
     m = with_context(base_map(), visible_subdistricts(request.user))
     months = [f"{x['month']:%Y-%m}" for x in dashboard.monthly_found_closed(visible_carehomes(request.user), months=24)]
-    return render(request, "risk/heatmap.html", {**render_parts(m), "months": months, "month_count": len(months),
-                                                 "categories": Category.choices, "hex_max_hazards": f"{queries.HEX_MAX_HAZARDS:,}"})  # fmt: skip
+    return render(
+        request,
+        "risk/heatmap.html",
+        {
+            **render_parts(m),
+            "months": months,
+            "month_count": len(months),
+            "categories": Category.choices,
+            "hex_max_hazards": f"{queries.HEX_MAX_HAZARDS:,}",
+        },
+    )
 
 
 @login_required
