@@ -235,7 +235,7 @@ _REMOTE_GEOJSON = Template(
                     layer.bringToBack();  // drawn under what the page drew before it arrived (homes stay clickable)
                     {%- endif %}
                 })
-                .catch(function (e) { console.error("边界数据加载失败", e); });
+                .catch(function (e) { console.error("地图图层数据加载失败", e); });
         })({{ this.get_name() }});
     {% endmacro %}
     """
@@ -249,8 +249,8 @@ class RemoteGeoJson(folium.map.Layer):
     `codes` keeps only the features whose `code` property is listed (None: all). `values` (code → properties) keeps
     only the features it names and adds their properties (a choropleth's value and colour); `fill_field` names the
     property that holds a feature's fill colour; `link` is a path with `{code}` for a popup's link; `point` draws
-    points as circle markers with those options. Every text reaches
-    the page through JSON and the tooltips and popups write it with textContent."""
+    points as circle markers with those options. Every text reaches the page through JSON and the tooltips and popups
+    write it with textContent."""
 
     def __init__(
         self,
