@@ -34,6 +34,7 @@ def test_the_bureau_sees_the_choropleth_and_the_heatmap(page, live_server, trans
     page.reload()
     page.wait_for_selector("#heat-map [data-heat-ready='1']", state="attached")
     assert page.input_value("#heat-form select[name=severity]") == "major"
-    page.check("text=六边形网格（500米）")
+    page.check("text=六边形网格")
     page.wait_for_selector("path.hex-cell")
+    assert page.inner_text("#hex-edge").startswith("六边形边长约")  # the ground's length at the map's latitude
     assert page.external_requests == [] and page.errors == []

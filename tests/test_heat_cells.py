@@ -1,6 +1,7 @@
-"""The heat layer's stored cells (gis_app/risk/heat_cells.py) give exactly the bins that counting the points gives, at
-every stored zoom, with every filter and box, after every kind of write, a home's move and compaction; a home moved
-while a hazard is being placed at it takes the hazard along."""
+"""The stored cells (gis_app/risk/heat_cells.py) give exactly the heat layer's bins and the hexagons that counting the
+points gives, at every stored zoom and hexagon grid, with every filter and box, after every kind of write, a home's
+move and compaction; a home moved while a hazard is being placed at it takes the hazard along; a point's hexagon is
+the one ST_HexagonGrid draws around it."""
 
 import math
 import random
@@ -47,7 +48,54 @@ def as_counter(points) -> Counter:
     return Counter({(round(lat, 6), round(lon, 6)): int(n) for lat, lon, n in points})
 
 
+def mercator(lon: float, lat: float) -> tuple[float, float]:
+    r, lat = heat_cells.MERCATOR_R, max(-heat_cells.MAX_LAT, min(heat_cells.MAX_LAT, lat))
+    return r * math.radians(lon), r * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+def hexagon_of(x: float, y: float, edge: float) -> tuple[int, int]:
+    """The nearest hexagon centre of the two columns around the point (written apart from the SQL)."""
+    w, h = 1.5 * edge, edge * math.sqrt(3)
+    best = None
+    for i in (math.floor(x / w), math.floor(x / w) + 1):
+        off = 0.5 if i % 2 else 0.0
+        j = math.ceil(y / h - off - 0.5)
+        d = (x - w * i) ** 2 + (y - h * (j + off)) ** 2
+        if best is None or d < best[0]:
+            best = (d, i, j)
+    return best[1], best[2]
+
+
+def reference_hexes(params, grid: int) -> Counter:
+    """Hexagons counted in Python; those whose bounding box touches the view are kept whole."""
+    edge = heat_cells.HEX_EDGES[grid]
+    minx, miny, maxx, maxy = (float(v) for v in params["bbox"].split(","))
+    (x0, y0), (x1, y1) = mercator(minx, miny), mercator(maxx, maxy)
+    w, h = 1.5 * edge, edge * math.sqrt(3)
+    counts = Counter()
+    for z in Hazard.objects.select_related("care_home"):
+        p = z.location or z.care_home.location
+        if p is None or (params.get("severity") and z.severity != params["severity"]):
+            continue
+        if (params.get("category") and z.category != params["category"]) or (
+            params.get("open") == "1" and z.status in CLOSED
+        ):
+            continue
+        i, j = hexagon_of(*mercator(p.x, p.y), edge)
+        cx, cy = w * i, h * (j + (0.5 if i % 2 else 0.0))
+        if cx + edge >= x0 and cx - edge <= x1 and cy + h / 2 >= y0 and cy - h / 2 <= y1:
+            counts[(i, j)] += 1
+    return counts
+
+
 def assert_exact(bureau):
+    for grid in heat_cells.STORED_HEX_GRIDS:
+        for params in FILTERS:
+            for box in BOXES[1:]:
+                p = {**params, "bbox": box}
+                stored = Counter({(i, j): n for i, j, n in queries._stored_hexes(bureau, p, grid)})
+                counted = Counter({(i, j): n for i, j, n in queries._counted_hexes(bureau, p, grid)})
+                assert stored == counted == reference_hexes(p, grid), (grid, p)
     for zoom in range(heat_cells.STORED_ZOOM + 1):
         for params in FILTERS:
             for box in BOXES:
@@ -198,3 +246,56 @@ def test_the_hexagon_grid_is_refused_for_a_view_with_too_many_hazards(world, mak
     near = f"{home.x - 0.01},{home.y - 0.01},{home.x + 0.01},{home.y + 0.01}"
     assert client.get(f"/risk/heatmap/hex.geojson?bbox={near}").status_code == 200
     assert "required" in client.get("/risk/heatmap/hex.geojson").json()["detail"]
+
+
+def test_a_points_hexagon_is_the_one_st_hexagongrid_draws_around_it(db):
+    """The arithmetic of heat_cells.hex_cell_sql against PostGIS: for points over the whole world (both hemispheres),
+    the cell of lowest (i, j) among those of ST_HexagonGrid covering the point, at every grid's edge."""
+    rng = random.Random(11)
+    lons = [rng.uniform(-179, 179) for _ in range(1500)] + [rng.uniform(117, 118.2) for _ in range(500)]
+    lats = [rng.uniform(-80, 80) for _ in range(1500)] + [rng.uniform(38.5, 39.5) for _ in range(500)]
+    x, y = heat_cells.mercator_sql("lon", "lat")
+    for edge in (*heat_cells.HEX_EDGES, 37.5):
+        with connection.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT c.i, c.j, g.i, g.j
+                FROM unnest(%s::float8[], %s::float8[]) p (lon, lat), (SELECT %s::float8 AS edge) e,
+                LATERAL (SELECT {x} AS x, {y} AS y) m,
+                LATERAL ({heat_cells.hex_cell_sql("m.x", "m.y", "e.edge")}) c,
+                LATERAL (SELECT h.i, h.j FROM ST_HexagonGrid(%s, ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326),
+                         3857)) h WHERE ST_Covers(h.geom, ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), 3857))
+                         ORDER BY h.i, h.j LIMIT 1) g
+                """,
+                [lons, lats, edge, edge],
+            )
+            rows = cur.fetchall()
+        assert len(rows) == len(lons)
+        wrong = [r for r in rows if r[:2] != r[2:]]
+        assert not wrong, (edge, wrong[:5])
+        for (lon, lat), (i, j, *_) in zip(zip(lons, lats, strict=True), rows, strict=True):
+            assert hexagon_of(*mercator(lon, lat), edge) == (i, j)
+
+
+def test_the_hexagon_grid_follows_the_zoom_and_the_bureau_reads_stored_cells(world, make_home, client):
+    from django.test.utils import CaptureQueriesContext
+
+    spread = spread_homes(world, make_home, random.Random(3), n=3)
+    random_hazards(spread, 40, random.Random(3))
+    client.force_login(world["users"]["bureau"])
+    zooms = {18: 0, 12: 0, 11: 0, 10: 1, 9: 1, 8: 2, 7: 2, 6: 3, 5: 3, 4: 4, 0: 4}
+    assert {z: heat_cells.hex_grid_for_zoom(z) for z in zooms} == zooms
+    with CaptureQueriesContext(connection) as country:
+        cells = client.get("/risk/heatmap/hex.geojson?zoom=4&bbox=70,15,140,55").json()
+    assert "risk_hazardcell" in " ".join(q["sql"] for q in country.captured_queries)
+    assert cells["edge_m"] == 128000
+    want = reference_hexes({"bbox": "70,15,140,55"}, 4)
+    assert sum(f["properties"]["count"] for f in cells["features"]) == sum(want.values())
+    assert len(cells["features"]) == len(want)
+    assert client.get("/risk/heatmap/hex.geojson?zoom=12&bbox=117.6,38.9,117.8,39.1").json()["edge_m"] == 500
+    assert client.get("/risk/heatmap/hex.geojson?zoom=x&bbox=117.6,38.9,117.8,39.1").status_code == 400
+    month = client.get("/risk/heatmap/hex.geojson?zoom=8&month=2026-06&bbox=100,20,125,45")
+    assert month.status_code == 200 and month.json()["edge_m"] == 8000  # a month is counted from the points
+    assert sum(f["properties"]["count"] for f in month.json()["features"]) == sum(
+        reference_hexes({"bbox": "100,20,125,45"}, 2).values()
+    )  # every hazard here was found in June 2026

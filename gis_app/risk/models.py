@@ -116,8 +116,10 @@ class CampaignPhase(models.Model):
 
 
 class HazardCell(models.Model):
-    """Signed hazard counts per heat cell, appended by triggers (gis_app/risk/heat_cells.py)."""
+    """Signed hazard counts per cell of a grid (0: the heat layer's; 1..: hexagons), appended by triggers
+    (gis_app/risk/heat_cells.py)."""
 
+    grid = models.SmallIntegerField()
     cx = models.IntegerField()
     cy = models.IntegerField()
     severity = models.CharField(max_length=10)
@@ -128,6 +130,7 @@ class HazardCell(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "隐患热力格计数"
         default_permissions = ()
+        indexes = [models.Index(fields=["grid", "cx", "cy"], name="risk_hazardcell_grid_cell")]
 
     def __str__(self) -> str:
-        return f"({self.cx}, {self.cy}) {self.severity}/{self.category} {self.n:+d}"
+        return f"{self.grid}: ({self.cx}, {self.cy}) {self.severity}/{self.category} {self.n:+d}"

@@ -118,7 +118,7 @@ def _counted_bins(user, params, size: float, bins) -> list[tuple]:
 def _stored_bins(user, params, zoom: int, size: float, bins) -> list[tuple]:
     shift = int(heat_cells.STORED_ZOOM - zoom)  # a bin at this zoom = the cells whose index >> shift agree
     hazard_filter(user, params)  # the same validation and messages as the direct count
-    where, args = ["true"], []
+    where, args = ["grid = 0"], []
     for name in ("severity", "category"):
         if params.get(name):
             where.append(f"{name} = %s")
@@ -138,42 +138,118 @@ def _stored_bins(user, params, zoom: int, size: float, bins) -> list[tuple]:
         return cur.fetchall()
 
 
-# 500 m hexagons are counted from the hazards in view, ~5 µs each: over a country's million they took 4.7 s and 11 MB
-# of sub-pixel cells. Above this many in view the grid is refused (the page asks to zoom in; the heat data serves it).
+# The finest hexagons (500 m) are counted from the hazards in view, ~2 µs each: over a country's million they took
+# seconds and megabytes of sub-pixel cells. Above this many in view that grid is refused (the page zooms in; the heat
+# data serves it); the coarser grids a bureau sees at lower zoom are stored (heat_cells).
 HEX_MAX_HAZARDS = 50_000
 
 RAMP = ["#fff3e0", "#ffcc80", "#ffa726", "#f4511e", "#c62828", "#7f0000"]
 
 
-def hex_cells(user, params, edge_m: float = 500) -> dict:
-    """Hazards counted per hexagon of the grid anchored at Web Mercator's origin (edge length in metres): each point
-    finds its own cell (i, j) from ST_HexagonGrid over the point alone, the points are grouped by cell and only the
-    occupied cells are drawn (ST_Hexagon). One pass over the points, no join against a grid of empty cells; a point
-    on a shared edge counts once."""
+def _hex_box(params, edge: float):
+    """The view in Web Mercator metres, and the (i, j) ranges of the hexagons that may touch it (for the index)."""
+    minx, miny, maxx, maxy = _bbox(params)
+    miny, maxy = (max(-heat_cells.MAX_LAT, min(heat_cells.MAX_LAT, v)) for v in (miny, maxy))
+    r = heat_cells.MERCATOR_R
+    x0, x1 = r * math.radians(minx), r * math.radians(maxx)
+    y0, y1 = (r * math.log(math.tan(math.pi / 4 + math.radians(v) / 2)) for v in (miny, maxy))
+    w, h = 1.5 * edge, edge * math.sqrt(3)
+    ranges = (
+        math.floor((x0 - edge) / w) - 1,
+        math.ceil((x1 + edge) / w) + 1,
+        math.floor(y0 / h) - 2,
+        math.ceil(y1 / h) + 2,
+    )
+    return (x0, y0, x1, y1), ranges
+
+
+def _touches(edge: float, box) -> tuple[str, list]:
+    """SQL keeping a hexagon (i, j) whose bounding box touches the view: one test for stored and counted cells."""
+    x0, y0, x1, y1 = box
+    sql = """
+        1.5::float8 * %s * i + %s >= %s AND 1.5::float8 * %s * i - %s <= %s
+        AND %s * sqrt(3::float8) * (j + (i & 1) * 0.5::float8 + 0.5::float8) >= %s
+        AND %s * sqrt(3::float8) * (j + (i & 1) * 0.5::float8 - 0.5::float8) <= %s
+    """
+    return sql, [edge, edge, x0, edge, edge, x1, edge, y0, edge, y1]
+
+
+def hex_cells(user, params, grid: int = 0) -> str:
+    """Hazards counted per hexagon of the grid anchored at Web Mercator's origin with the edge HEX_EDGES[grid], as a
+    GeoJSON FeatureCollection of the occupied hexagons the view touches, with the edge as `edge_m`."""
     if _bbox(params) is None:
         raise FilterError("bbox: required for the hexagon grid (minLon,minLat,maxLon,maxLat)")
-    if role_of(user) in (Role.BUREAU, Role.FIRE_RESCUE):  # a whole country may be in view: count it first, cheaply
-        _, in_view = heat_bins(user, params, heat_cells.STORED_ZOOM)  # stored cells (those the box touches)
-        if in_view > HEX_MAX_HAZARDS:
-            raise FilterError(
-                f"bbox: about {in_view} hazards in view; the hexagon grid is drawn for at most {HEX_MAX_HAZARDS}"
-                " (zoom in, or use the heat data)"
-            )
-    located, args = located_hazards(user, params)
-    sql = f"""
-        SELECT ST_AsGeoJSON(ST_Transform(ST_Hexagon(%s, c.i, c.j, ST_SetSRID(ST_MakePoint(0, 0), 3857)), 4326), 6),
-               count(*)
-        FROM (SELECT ST_Transform(g, 3857) AS g FROM ({located}) l) pts,
-             LATERAL (SELECT h.i, h.j FROM ST_HexagonGrid(%s, pts.g) h WHERE ST_Covers(h.geom, pts.g)
-                      ORDER BY h.i, h.j LIMIT 1) c
-        GROUP BY c.i, c.j
-    """
+    edge = heat_cells.HEX_EDGES[grid]
+    whole = role_of(user) in (Role.BUREAU, Role.FIRE_RESCUE)
+    if whole and grid in heat_cells.STORED_HEX_GRIDS and not params.get("month"):
+        cells = _stored_hexes(user, params, grid)
+    else:
+        if whole:  # a whole country may be in view: count it first, cheaply
+            _, in_view = heat_bins(user, params, heat_cells.STORED_ZOOM)  # stored cells (those the box touches)
+            if in_view > HEX_MAX_HAZARDS:
+                raise FilterError(
+                    f"bbox: about {in_view} hazards in view; the hexagon grid is drawn for at most {HEX_MAX_HAZARDS}"
+                    " (zoom in, or use the heat data)"
+                )
+        cells = _counted_hexes(user, params, grid)
     with connection.cursor() as cur:
-        cur.execute(sql, [edge_m, *args, edge_m])
+        cur.execute(
+            """
+            SELECT ST_AsGeoJSON(ST_Transform(ST_Hexagon(%s, i, j, ST_SetSRID(ST_MakePoint(0, 0), 3857)), 4326), 6), n
+            FROM unnest(%s::int[], %s::int[], %s::bigint[]) k (i, j, n)
+            """,
+            [edge, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells]],
+        )
         rows = cur.fetchall()
     top = max((n for _, n in rows), default=1)
     features = [
         f'{{"type":"Feature","geometry":{g},"properties":{{"count":{n},"colour":"{RAMP[min(len(RAMP) - 1, int((len(RAMP) - 1) * n / top))]}"}}}}'
         for g, n in rows
     ]
-    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+    return f'{{"type":"FeatureCollection","edge_m":{edge:g},"features":[' + ",".join(features) + "]}"
+
+
+def _stored_hexes(user, params, grid: int) -> list[tuple[int, int, int]]:
+    """(i, j, count) of the hexagons touching the view, from the stored cells of a coarser grid (whole district)."""
+    edge = heat_cells.HEX_EDGES[grid]
+    box, (i0, i1, j0, j1) = _hex_box(params, edge)
+    touches, touches_args = _touches(edge, box)
+    hazard_filter(user, params)  # the same validation and messages as the direct count
+    where, args = ["grid = %s", "cx BETWEEN %s AND %s", "cy BETWEEN %s AND %s"], [grid, i0, i1, j0, j1]
+    for name in ("severity", "category"):
+        if params.get(name):
+            where.append(f"{name} = %s")
+            args.append(params[name])
+    if params.get("open") == "1":
+        where.append("open")
+    sql = f"""
+        SELECT i, j, n FROM (SELECT cx AS i, cy AS j, sum(n) AS n FROM risk_hazardcell
+                             WHERE {" AND ".join(where)} GROUP BY cx, cy HAVING sum(n) <> 0) s
+        WHERE {touches}
+    """
+    with connection.cursor() as cur:
+        cur.execute(sql, [*args, *touches_args])
+        return cur.fetchall()
+
+
+def _counted_hexes(user, params, grid: int) -> list[tuple[int, int, int]]:
+    """(i, j, count) of the hexagons touching the view, each point finding its own cell (heat_cells.hex_cell_sql: one
+    pass, no grid of empty cells); the points of a hexagon touching the view lie within two edges of it."""
+    edge = heat_cells.HEX_EDGES[grid]
+    box, _ = _hex_box(params, edge)
+    touches, touches_args = _touches(edge, box)
+    x0, y0, x1, y1 = box
+    r = heat_cells.MERCATOR_R
+    lon0, lon1 = math.degrees((x0 - 2 * edge) / r), math.degrees((x1 + 2 * edge) / r)
+    lat0, lat1 = (math.degrees(math.atan(math.sinh(y / r))) for y in (y0 - 2 * edge, y1 + 2 * edge))
+    located, args = located_hazards(user, {**dict(params.items()), "bbox": f"{lon0},{lat0},{lon1},{lat1}"})
+    x, y = heat_cells.mercator_sql("ST_X(g)", "ST_Y(g)")
+    sql = f"""
+        SELECT i, j, n FROM (
+            SELECT c.i, c.j, count(*) AS n FROM (SELECT {x} AS x, {y} AS y FROM ({located}) l) pts,
+            LATERAL ({heat_cells.hex_cell_sql("pts.x", "pts.y", f"{edge!r}::float8")}) c GROUP BY c.i, c.j) s
+        WHERE {touches}
+    """
+    with connection.cursor() as cur:
+        cur.execute(sql, [*args, *touches_args])
+        return cur.fetchall()

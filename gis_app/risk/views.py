@@ -17,7 +17,7 @@ from gis_app.lib.api import answers, component
 from gis_app.lib.excel import Column, Sheet, xlsx_response
 from gis_app.lib.maps import base_map, render_parts
 
-from . import dashboard, maps, queries
+from . import dashboard, heat_cells, maps, queries
 from .models import RiskModel, RiskScore, SubdistrictRisk
 from .scoring import aggregate_values
 
@@ -284,8 +284,11 @@ def heat_data(request):
 
 @login_required
 def hex_data(request):
+    raw = request.GET.get("zoom", "12")  # the finest grid unless the map says its zoom
+    if not raw.isdigit() or not 0 <= int(raw) <= 22:
+        return JsonResponse({"detail": "zoom must be an integer from 0 to 22"}, status=400)
     try:
-        text = queries.hex_cells(request.user, request.GET)
+        text = queries.hex_cells(request.user, request.GET, heat_cells.hex_grid_for_zoom(int(raw)))
     except queries.FilterError as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     return HttpResponse(text, content_type="application/geo+json")

@@ -2,7 +2,133 @@
 
 from django.db import migrations, models
 
-from gis_app.risk.heat_cells import DROP_TRIGGERS_SQL, REBUILD_SQL, TRIGGERS_SQL
+# the SQL as it was when this migration was written (gis_app/risk/heat_cells.py has changed since)
+TRIGGERS_SQL = """
+CREATE FUNCTION risk_hazardcell_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+
+    PERFORM 1 FROM carehomes_carehome WHERE id IN (SELECT care_home_id FROM cell_new WHERE location IS NULL)
+    ORDER BY id FOR SHARE;
+
+
+    INSERT INTO risk_hazardcell (cx, cy, severity, category, open, n)
+    SELECT cx, cy, severity, category, open, sum(sign) FROM (
+    SELECT floor(ST_X(p) / 0.3515625)::int AS cx, floor(ST_Y(p) / 0.3515625)::int AS cy, severity, category,
+           status NOT IN ('closed', 'closed_unfixed') AS open, sign
+    FROM (SELECT COALESCE(z.location, h.location) AS p, z.severity, z.category, z.status, 1 AS sign
+          FROM cell_new z JOIN carehomes_carehome h ON h.id = z.care_home_id) t
+    WHERE p IS NOT NULL
+) d
+    GROUP BY cx, cy, severity, category, open HAVING sum(sign) <> 0;
+
+    RETURN NULL;
+END $$;
+CREATE FUNCTION risk_hazardcell_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+
+    PERFORM 1 FROM carehomes_carehome WHERE id IN (SELECT care_home_id FROM cell_old WHERE location IS NULL)
+    ORDER BY id FOR SHARE;
+
+
+    INSERT INTO risk_hazardcell (cx, cy, severity, category, open, n)
+    SELECT cx, cy, severity, category, open, sum(sign) FROM (
+    SELECT floor(ST_X(p) / 0.3515625)::int AS cx, floor(ST_Y(p) / 0.3515625)::int AS cy, severity, category,
+           status NOT IN ('closed', 'closed_unfixed') AS open, sign
+    FROM (SELECT COALESCE(z.location, h.location) AS p, z.severity, z.category, z.status, -1 AS sign
+          FROM cell_old z JOIN carehomes_carehome h ON h.id = z.care_home_id) t
+    WHERE p IS NOT NULL
+) d
+    GROUP BY cx, cy, severity, category, open HAVING sum(sign) <> 0;
+
+    RETURN NULL;
+END $$;
+CREATE FUNCTION risk_hazardcell_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM carehomes_carehome WHERE id IN (
+        SELECT care_home_id FROM cell_old WHERE location IS NULL
+        UNION SELECT care_home_id FROM cell_new WHERE location IS NULL
+    ) ORDER BY id FOR SHARE;
+
+    INSERT INTO risk_hazardcell (cx, cy, severity, category, open, n)
+    SELECT cx, cy, severity, category, open, sum(sign) FROM (
+    SELECT floor(ST_X(p) / 0.3515625)::int AS cx, floor(ST_Y(p) / 0.3515625)::int AS cy, severity, category,
+           status NOT IN ('closed', 'closed_unfixed') AS open, sign
+    FROM (SELECT COALESCE(z.location, h.location) AS p, z.severity, z.category, z.status, -1 AS sign
+          FROM cell_old z JOIN carehomes_carehome h ON h.id = z.care_home_id) t
+    WHERE p IS NOT NULL
+ UNION ALL
+    SELECT floor(ST_X(p) / 0.3515625)::int AS cx, floor(ST_Y(p) / 0.3515625)::int AS cy, severity, category,
+           status NOT IN ('closed', 'closed_unfixed') AS open, sign
+    FROM (SELECT COALESCE(z.location, h.location) AS p, z.severity, z.category, z.status, 1 AS sign
+          FROM cell_new z JOIN carehomes_carehome h ON h.id = z.care_home_id) t
+    WHERE p IS NOT NULL
+) d
+    GROUP BY cx, cy, severity, category, open HAVING sum(sign) <> 0;
+
+    RETURN NULL;
+END $$;
+CREATE FUNCTION risk_hazardcell_home_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO risk_hazardcell (cx, cy, severity, category, open, n)
+    SELECT cx, cy, severity, category, open, sum(sign) FROM (
+        SELECT floor(ST_X(m.p) / 0.3515625)::int AS cx, floor(ST_Y(m.p) / 0.3515625)::int AS cy, z.severity, z.category,
+               z.status NOT IN ('closed', 'closed_unfixed') AS open, m.sign
+        FROM (SELECT o.id, o.location AS p, -1 AS sign FROM home_old o JOIN home_new n ON n.id = o.id
+              WHERE o.location IS DISTINCT FROM n.location
+              UNION ALL
+              SELECT n.id, n.location, 1 FROM home_old o JOIN home_new n ON n.id = o.id
+              WHERE o.location IS DISTINCT FROM n.location) m
+        JOIN hazards_hazard z ON z.care_home_id = m.id AND z.location IS NULL
+        WHERE m.p IS NOT NULL
+    ) d GROUP BY cx, cy, severity, category, open HAVING sum(sign) <> 0;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION risk_hazardcell_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM risk_hazardcell;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER risk_hazardcell_inserted AFTER INSERT ON hazards_hazard
+    REFERENCING NEW TABLE AS cell_new FOR EACH STATEMENT EXECUTE FUNCTION risk_hazardcell_inserted();
+CREATE TRIGGER risk_hazardcell_deleted AFTER DELETE ON hazards_hazard
+    REFERENCING OLD TABLE AS cell_old FOR EACH STATEMENT EXECUTE FUNCTION risk_hazardcell_deleted();
+CREATE TRIGGER risk_hazardcell_updated AFTER UPDATE ON hazards_hazard
+    REFERENCING OLD TABLE AS cell_old NEW TABLE AS cell_new
+    FOR EACH STATEMENT EXECUTE FUNCTION risk_hazardcell_updated();
+CREATE TRIGGER risk_hazardcell_truncated AFTER TRUNCATE ON hazards_hazard
+    FOR EACH STATEMENT EXECUTE FUNCTION risk_hazardcell_truncated();
+CREATE TRIGGER risk_hazardcell_home_moved AFTER UPDATE ON carehomes_carehome
+    REFERENCING OLD TABLE AS home_old NEW TABLE AS home_new
+    FOR EACH STATEMENT EXECUTE FUNCTION risk_hazardcell_home_moved();
+"""
+
+REBUILD_SQL = """
+LOCK TABLE hazards_hazard, carehomes_carehome IN SHARE MODE;
+DELETE FROM risk_hazardcell;
+INSERT INTO risk_hazardcell (cx, cy, severity, category, open, n)
+SELECT cx, cy, severity, category, open, sum(sign) FROM (
+    SELECT floor(ST_X(p) / 0.3515625)::int AS cx, floor(ST_Y(p) / 0.3515625)::int AS cy, severity, category,
+           status NOT IN ('closed', 'closed_unfixed') AS open, sign
+    FROM (SELECT COALESCE(z.location, h.location) AS p, z.severity, z.category, z.status, 1 AS sign
+          FROM hazards_hazard z JOIN carehomes_carehome h ON h.id = z.care_home_id) t
+    WHERE p IS NOT NULL
+) d
+GROUP BY cx, cy, severity, category, open;
+"""
+
+DROP_TRIGGERS_SQL = """
+DROP TRIGGER IF EXISTS risk_hazardcell_inserted ON hazards_hazard;
+DROP TRIGGER IF EXISTS risk_hazardcell_deleted ON hazards_hazard;
+DROP TRIGGER IF EXISTS risk_hazardcell_updated ON hazards_hazard;
+DROP TRIGGER IF EXISTS risk_hazardcell_truncated ON hazards_hazard;
+DROP TRIGGER IF EXISTS risk_hazardcell_home_moved ON carehomes_carehome;
+DROP FUNCTION IF EXISTS risk_hazardcell_inserted();
+DROP FUNCTION IF EXISTS risk_hazardcell_deleted();
+DROP FUNCTION IF EXISTS risk_hazardcell_updated();
+DROP FUNCTION IF EXISTS risk_hazardcell_truncated();
+DROP FUNCTION IF EXISTS risk_hazardcell_home_moved();
+"""
+
 
 
 class Migration(migrations.Migration):

@@ -67,7 +67,7 @@
       pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 5, color: "#fff", weight: 1, fillColor: f.properties.severity === "major" ? "#b71c1c" : "#ff6f00", fillOpacity: 0.9, className: "hazard-point" }),
       onEachFeature: (f, l) => l.bindPopup(() => `<b>${esc(f.properties.care_home_name)}</b><br>${esc(f.properties.description)}<br><a href="/hazards/${Number(f.id)}/">查看隐患</a>`),
     });
-    L.control.layers(null, { "热力图": heat, "六边形网格（500米）": hex, "隐患点（15级以上）": points }, { collapsed: false }).addTo(map);
+    L.control.layers(null, { "热力图": heat, "六边形网格": hex, "隐患点（15级以上）": points }, { collapsed: false }).addTo(map);
     const form = document.getElementById(opts.formId);
     const months = opts.months;
     const slider = form.querySelector("[name=month_index]");
@@ -113,14 +113,22 @@
       // the ramp's ends in numbers: the busiest cell at this zoom holds this many hazards
       const peak = data.points.reduce((m, p) => Math.max(m, p[2]), 0);
       document.getElementById("heat-max").textContent = peak ? `${peak} 条` : "—";
-      // the server draws 500 m hexagons for a view of a city's hazards at most, and says so for a wider one
+      // hexagons sized to the zoom; the server refuses its finest grid for too wide a view, and the page says so
       const hint = document.getElementById("hex-hint");
+      const edge = document.getElementById("hex-edge");
       hint.hidden = true;
+      edge.hidden = true;
       hex.clearLayers();
       if (map.hasLayer(hex)) {
-        const answer = await fetch(`${opts.hexUrl}?${params({ bbox: b })}`, { credentials: "same-origin" });
-        if (answer.ok) hex.addData(await answer.json());
-        else hint.hidden = false;
+        const answer = await fetch(`${opts.hexUrl}?${params({ bbox: b, zoom: z })}`, { credentials: "same-origin" });
+        if (answer.ok) {
+          const cells = await answer.json();
+          hex.addData(cells);
+          // Web Mercator metres are longer than the ground's by 1 / cos(latitude)
+          const ground = cells.edge_m * Math.cos((map.getCenter().lat * Math.PI) / 180);
+          edge.querySelector("b").textContent = ground >= 1000 ? `${(ground / 1000).toFixed(1)} 千米` : `${Math.round(ground)} 米`;
+          edge.hidden = false;
+        } else hint.hidden = false;
       }
       points.clearLayers();
       if (z >= 15 && map.hasLayer(points)) {
