@@ -9,14 +9,15 @@ from django.db import connection, transaction
 
 def compact(table: str, keys: Sequence[str]) -> int:
     """Fold the appended rows into one per key; returns the rows left. Safe beside writers: the statement removes and
-    re-adds only the rows it sees (a write committed meanwhile stays as its own row)."""
+    re-adds only the rows it sees (a write committed meanwhile stays as its own row). The rows are written in key order,
+    so a reader of one part of the keys (one grid of the heat cells) reads neighbouring pages."""
     cols = ", ".join(keys)
     with connection.cursor() as cur:
         cur.execute(
             f"""
             WITH gone AS (DELETE FROM {table} RETURNING {cols}, n)
             INSERT INTO {table} ({cols}, n)
-            SELECT {cols}, sum(n) FROM gone GROUP BY {cols} HAVING sum(n) <> 0
+            SELECT {cols}, sum(n) FROM gone GROUP BY {cols} HAVING sum(n) <> 0 ORDER BY {cols}
             """
         )
         return cur.rowcount

@@ -77,7 +77,7 @@ _APPEND = f"""
     WITH pts AS MATERIALIZED ({{points}})
     INSERT INTO risk_hazardcell (grid, cx, cy, severity, category, open, n)
     SELECT grid, cx, cy, severity, category, open, sum(sign) FROM ({_CELLS}) d
-    GROUP BY grid, cx, cy, severity, category, open HAVING sum(sign) <> 0;
+    GROUP BY grid, cx, cy, severity, category, open HAVING sum(sign) <> 0 ORDER BY grid, cx, cy;
 """
 _POINTS = f"""
     SELECT ST_X(p) AS lon, ST_Y(p) AS lat, severity, category, status NOT IN {CLOSED!r} AS open, sign

@@ -125,9 +125,9 @@ def _stored_bins(user, params, zoom: int, size: float, bins) -> list[tuple]:
             args.append(params[name])
     if params.get("open") == "1":
         where.append("open")
-    if bins:
-        where.append(f"cx >> {shift} BETWEEN %s AND %s AND cy >> {shift} BETWEEN %s AND %s")
-        args += [bins[0], bins[2], bins[1], bins[3]]
+    if bins:  # cx >> shift BETWEEN a AND b, written so the index on (grid, cx, cy) serves it
+        where.append("cx BETWEEN %s AND %s AND cy BETWEEN %s AND %s")
+        args += [bins[0] << shift, ((bins[2] + 1) << shift) - 1, bins[1] << shift, ((bins[3] + 1) << shift) - 1]
     sql = f"""
         SELECT ((cy >> {shift})::float8 + 0.5) * %s::float8, ((cx >> {shift})::float8 + 0.5) * %s::float8, sum(n)
         FROM risk_hazardcell
