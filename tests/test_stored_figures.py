@@ -186,6 +186,36 @@ def test_stored_annual_figures_equal_the_direct_count_after_hazards_drills_and_c
     assert rows(annual.annual_table(homes, TODAY.year))[world["home_b"].pk]["drills"] >= 1
 
 
+def test_a_page_sums_only_its_first_subdistricts_and_reads_only_their_rows(checks, world, make_home):
+    """The annual page of a country: the first 街镇 are summed and a page within them reads only their rows; every
+    page, within them or beyond (homes without a 街镇 last), is the same as ordering every row."""
+    from django.core.paginator import Paginator
+
+    from gis_app.carehomes.models import Subdistrict
+
+    for i, sub in enumerate(Subdistrict.objects.order_by("code")[:5]):
+        for _ in range(i + 1):
+            make_home(sub)
+    CareHome.objects.filter(pk=make_home(Subdistrict.objects.first()).pk).update(subdistrict=None)
+    homes = CareHome.objects.all()
+    start, end = annual.year_window(TODAY.year)
+    annual.ANNUAL.build(start, end)
+    full = annual.annual_table(homes, TODAY.year)
+    page = annual.annual_table(homes, TODAY.year, subs_shown=3)
+    assert page.subs == full.subs[:3] and page.subs_total == full.subs_total == len(full.subs) > 4
+    assert full.subs[-1]["subdistrict"] == "—"
+    assert page.rows.sections is not None and full.rows.sections is None
+    every = [r["home"].pk for r in full.rows]
+    assert len(every) == homes.count() == page.rows.count()
+    for size in (1, 2, 3, 5):
+        pages = Paginator(page.rows, size)
+        read = [r["home"].pk for n in pages.page_range for r in pages.page(n).object_list]
+        assert read == every, size
+    narrowed = page.rows._narrowed(0, 2)
+    assert narrowed is not None and "IN" in str(narrowed.query)
+    assert page.rows._narrowed(0, len(every)) is None  # past the summed 街镇: ordered as a whole
+
+
 def test_a_changed_checklist_signature_means_the_window_is_no_longer_built(checks, settings):
     start, end = schedule.default_window(TODAY)
     schedule.SCHEDULE.build(start, end)

@@ -219,10 +219,26 @@ class Snapshot:
 class StoredRows:
     """Stored rows as a page and an export use them: sliceable and countable for a Paginator (one page read at a time),
     iterable in chunks for an export. `to_row` turns a stored row into what the template shows; `total`, when the
-    caller already knows it (e.g. from its per-街镇 sums), spares a count."""
+    caller already knows it (e.g. from its per-街镇 sums), spares a count. `sections`, when the order's first key is
+    a field (e.g. the 街镇): (that field, [(value, rows), …] for the first values in order); a page that falls within
+    them reads only their rows (a few hundred) instead of ordering every row (40,000: ~40 ms)."""
 
-    def __init__(self, qs, to_row: Callable, total: int | None = None):
-        self.qs, self.to_row, self.total = qs, to_row, total
+    def __init__(self, qs, to_row: Callable, total: int | None = None, sections: tuple[str, list] | None = None):
+        self.qs, self.to_row, self.total, self.sections = qs, to_row, total, sections
+
+    def _narrowed(self, start: int, stop: int):
+        """The rows [start, stop) read from the sections they fall in, or None when they reach past the known ones."""
+        field, counts = self.sections
+        pos, first, keys = 0, 0, []
+        for key, n in counts:
+            if pos + n > start and pos < stop:
+                if not keys:
+                    first = pos
+                keys.append(key)
+            pos += n
+            if pos >= stop:
+                return self.qs.filter(**{f"{field}__in": keys})[start - first : stop - first]
+        return None
 
     def count(self) -> int:
         if self.total is None:
@@ -234,7 +250,10 @@ class StoredRows:
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return [self.to_row(f) for f in self.qs[index]]
+            narrowed = None
+            if self.sections and index.step is None and 0 <= (index.start or 0) < (index.stop or 0):
+                narrowed = self._narrowed(index.start or 0, index.stop)
+            return [self.to_row(f) for f in (self.qs[index] if narrowed is None else narrowed)]
         return self.to_row(self.qs[index])
 
     def __iter__(self):

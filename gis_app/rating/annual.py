@@ -11,7 +11,7 @@ from django.db.models import Count, IntegerField, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from gis_app.carehomes.models import CareHome
+from gis_app.carehomes.models import CareHome, Subdistrict
 from gis_app.hazards.models import Hazard, Status
 from gis_app.inspections.schedule import LIVE_MAX, enqueue_build, schedule_signature, schedule_status
 from gis_app.lib import clock
@@ -91,13 +91,15 @@ class AnnualTable:
     year: int
     rows: object = field(default_factory=list)  # {"home", "subdistrict", KEYS…, "stars"} by 街镇 code and name
     subs: list[dict] = field(default_factory=list)  # per 街镇: {"subdistrict", "homes", KEYS…}
+    subs_total: int = 0  # 街镇 in the table (subs may hold only the first ones)
     building: object = None  # the job storing the year's figures, while it runs (a province's scale)
     as_of: date | None = None  # the figures' last day when the current year's are from an earlier build
 
 
-def annual_table(homes, year: int) -> AnnualTable:
+def annual_table(homes, year: int, subs_shown: int | None = None) -> AnnualTable:
     """The year's table for `homes`: stored figures when the year is built, counted directly up to LIVE_MAX homes,
-    else the year's build is started (and the current year's last build shown meanwhile, if any)."""
+    else the year's build is started (and the current year's last build shown meanwhile, if any). `subs_shown`: only
+    the first so many 街镇 (by code) are summed (a page; the Excel sums them all); `subs_total` counts them all."""
     window = year_window(year)
     if window is None:
         return AnnualTable(year)
@@ -111,20 +113,43 @@ def annual_table(homes, year: int) -> AnnualTable:
         if shown is None:
             return AnnualTable(year, building=building)
         end = as_of = shown.end
-    ANNUAL.refresh(homes, start, end)
+    ANNUAL.refresh(homes, start, end)  # from here on every home in `homes` has its row
     stored = ANNUAL.rows(homes, start, end).select_related("care_home__subdistrict")
     stored = stored.only("figures", "care_home__name", "care_home__subdistrict__name", "care_home__subdistrict__code")
-    sums = {k: Sum(Cast(KT(f"figures__{k}"), IntegerField())) for k in KEYS}
-    subs = [
-        {"subdistrict": r["care_home__subdistrict__name"] or "—", "homes": r["homes"], **{k: r[k] or 0 for k in KEYS}}
-        for r in ANNUAL.rows(homes, start, end)
-        .values("care_home__subdistrict__code", "care_home__subdistrict__name")
-        .annotate(homes=Count("id"), **sums)
-        .order_by("care_home__subdistrict__code")
-    ]
     ordered = stored.order_by("care_home__subdistrict__code", "care_home__name", "care_home_id")
-    rows = StoredRows(ordered, _stored_row, total=sum(s["homes"] for s in subs))
-    return AnnualTable(year, rows, subs, building=building, as_of=as_of)
+    named = list(
+        Subdistrict.objects.filter(pk__in=homes.order_by().values("subdistrict_id"))
+        .order_by("code")
+        .values_list("pk", flat=True)
+    )
+    if subs_shown is not None and len(named) > subs_shown:  # a country's 3,000: sum the first ones only
+        sums = _sums(ANNUAL.rows(homes, start, end).filter(care_home__subdistrict__in=named[:subs_shown]))
+        subs_total = len(named) + homes.filter(subdistrict=None).exists()
+        # a page within those 街镇 reads their rows only (no sort of every home)
+        sections = ("care_home__subdistrict", [(pk, s["homes"]) for pk, s in sums])
+        rows = StoredRows(ordered, _stored_row, total=homes.count(), sections=sections)
+    else:
+        sums = _sums(ANNUAL.rows(homes, start, end))
+        subs_total = len(sums)
+        rows = StoredRows(ordered, _stored_row, total=sum(s["homes"] for _, s in sums))
+    return AnnualTable(year, rows, [s for _, s in sums], subs_total, building=building, as_of=as_of)
+
+
+def _sums(rows) -> list[tuple[int | None, dict]]:
+    """Per 街镇 (by code; homes without one last, as "—"): its id, and the homes and the sum of each figure."""
+    sums = {k: Sum(Cast(KT(f"figures__{k}"), IntegerField())) for k in KEYS}
+    grouped = rows.values("care_home__subdistrict_id", "care_home__subdistrict__code", "care_home__subdistrict__name")
+    return [
+        (
+            r["care_home__subdistrict_id"],
+            {
+                "subdistrict": r["care_home__subdistrict__name"] or "—",
+                "homes": r["homes"],
+                **{k: r[k] or 0 for k in KEYS},
+            },
+        )
+        for r in grouped.annotate(homes=Count("id"), **sums).order_by("care_home__subdistrict__code")
+    ]
 
 
 def _annual_live(homes, year: int, start: date, end: date) -> AnnualTable:
@@ -133,7 +158,8 @@ def _annual_live(homes, year: int, start: date, end: date) -> AnnualTable:
     named = homes.select_related("subdistrict").only("name", "subdistrict__name")  # no geometry parsed 40,000 times
     for h in named.order_by("subdistrict__code", "name", "pk"):
         rows.append({"home": h, "subdistrict": h.subdistrict.name if h.subdistrict else "—", **figures[h.pk][0]})
-    return AnnualTable(year, rows, by_subdistrict(rows))
+    subs = by_subdistrict(rows)
+    return AnnualTable(year, rows, subs, len(subs))
 
 
 def by_subdistrict(rows) -> list[dict]:

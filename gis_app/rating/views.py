@@ -126,9 +126,10 @@ def annual(request):
     code = request.GET.get("subdistrict", "")
     if code:
         homes = homes.filter(subdistrict__code=code)
-    table = annual_table(homes, year)
+    xlsx = request.GET.get("format") == "xlsx"
+    table = annual_table(homes, year, subs_shown=None if xlsx else SUBS_SHOWN)
     rows, subs = table.rows, table.subs
-    if request.GET.get("format") == "xlsx":
+    if xlsx:
         head = [Column("应检", 8, "int"), Column("已检", 8, "int"), Column("发现隐患", 10, "int"), Column("销号", 8, "int"),
                 Column("逾期", 8, "int"), Column("重大隐患", 10, "int"), Column("重大已销号", 10, "int"), Column("演练", 8, "int"),
                 Column("培训", 8, "int")]  # fmt: skip
@@ -154,7 +155,7 @@ def annual(request):
     query.pop("page", None)
     return render(request, "rating/annual.html", {"rows": page.object_list, "page": page, "query": query.urlencode(),
                                                   "homes_total": page.paginator.count, "subs": subs[:SUBS_SHOWN],
-                                                  "subs_total": len(subs), "year": year, "code": code,
+                                                  "subs_total": table.subs_total, "year": year, "code": code,
                                                   "building": table.building, "as_of": table.as_of,
                                                   "subdistricts": visible_subdistricts(request.user).only("code", "name"),
                                                   "years": range(today.year, 2019, -1)})  # fmt: skip
