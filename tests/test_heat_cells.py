@@ -293,6 +293,8 @@ def test_the_hexagon_grid_follows_the_zoom_and_the_bureau_reads_stored_cells(wor
     assert sum(f["properties"]["count"] for f in cells["features"]) == sum(want.values())
     assert len(cells["features"]) == len(want)
     assert client.get("/risk/heatmap/hex.geojson?zoom=12&bbox=117.6,38.9,117.8,39.1").json()["edge_m"] == 500
+    zipped = client.get("/risk/heatmap/hex.geojson?zoom=4&bbox=70,15,140,55", HTTP_ACCEPT_ENCODING="gzip")
+    assert zipped["Content-Encoding"] == "gzip" and "Accept-Encoding" in zipped["Vary"]
     assert client.get("/risk/heatmap/hex.geojson?zoom=x&bbox=117.6,38.9,117.8,39.1").status_code == 400
     month = client.get("/risk/heatmap/hex.geojson?zoom=8&month=2026-06&bbox=100,20,125,45")
     assert month.status_code == 200 and month.json()["edge_m"] == 8000  # a month is counted from the points

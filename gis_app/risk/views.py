@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.db.models import Avg, Max
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.gzip import gzip_page
 from drf_spectacular.utils import extend_schema
 from rest_framework.views import APIView
 
@@ -283,6 +284,7 @@ def heat_data(request):
 
 
 @login_required
+@gzip_page  # a province's 8 km hexagons: ~760 kB of GeoJSON, a fifth of it gzipped
 def hex_data(request):
     raw = request.GET.get("zoom", "12")  # the finest grid unless the map says its zoom
     if not raw.isdigit() or not 0 <= int(raw) <= 22:
