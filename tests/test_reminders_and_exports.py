@@ -303,7 +303,7 @@ def test_a_lists_title_names_the_scope_the_user_sees(world):
 
 
 def test_the_daily_run_makes_the_same_few_queries_for_3_or_60_hazards(world, clock_at, django_assert_max_num_queries):
-    """Set-based reminders (#20): recipients looked up once, hazards streamed, notices written in bulk."""
+    """Set-based reminders (#20): one statement per kind of notice, whatever the number of hazards."""
     clock_at(date(2026, 11, 1))
     bureau = world["users"]["bureau"]
 
@@ -322,3 +322,47 @@ def test_the_daily_run_makes_the_same_few_queries_for_3_or_60_hazards(world, clo
     assert small["escalated"] >= 3 * 2 and supervisors_a.count() == 3  # bureau + home A's 街镇 office, per hazard
     assert large["escalated"] >= 57 and Notification.objects.filter(user=world["users"]["other_home"]).count() == 57
     assert send_reminders(date(2026, 11, 10)) == {"reminded": 0, "escalated": 0}  # each notice once
+
+
+def test_the_notices_say_what_is_due_and_what_is_late_and_are_emailed_once(world, clock_at, settings):
+    """The texts written by PostgreSQL: the home, the first 60 characters, the deadline, the days left or late, the
+    responsible person (or 未指定), the severity's label, the hazard's page; each new notice e-mailed once."""
+    from django.core import mail
+
+    settings.EMAIL_NOTIFICATIONS = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    bureau, home_user = world["users"]["bureau"], world["users"]["care_home"]
+    type(bureau).objects.filter(pk=bureau.pk).update(email="bureau@example.org")
+    type(home_user).objects.filter(pk=home_user.pk).update(email="")
+    clock_at(date(2026, 11, 1))
+    long_text = "消防通道" * 20  # 80 characters
+    soon = services.report_hazard(
+        care_home=world["home_a"], description=long_text, by=bureau, due_on=date(2026, 11, 12)
+    )
+    late = services.report_hazard(
+        care_home=world["home_a"], description="灭火器过期", by=bureau, due_on=date(2026, 11, 8)
+    )
+    from gis_app.inspections.models import Criterion
+
+    late.severity, late.criterion, late.responsible_person = "major", Criterion.objects.first(), "李四"
+    late.save(update_fields=["severity", "criterion", "responsible_person"])
+    counts = send_reminders(date(2026, 11, 10))
+    supervisors = Notification.objects.filter(dedupe_key=f"hazard:{late.pk}:overdue:2026-11-08").exclude(user=home_user)
+    assert counts == {"reminded": 1, "escalated": supervisors.count()} and counts["escalated"] >= 2
+    home = world["home_a"].name
+    [due] = Notification.objects.filter(user=home_user, dedupe_key=f"hazard:{soon.pk}:due:2026-11-12")
+    assert due.title == f"隐患整改即将到期：{home}"
+    assert due.body == f"{long_text[:60]}；整改期限 2026-11-12（还剩 2 天），责任人 未指定"
+    assert due.link == f"/hazards/{soon.pk}/"
+    up = Notification.objects.get(user=bureau, dedupe_key=f"hazard:{late.pk}:overdue:2026-11-08")
+    assert (
+        up.title == f"隐患逾期未整改：{home}" and up.body == "灭火器过期；整改期限 2026-11-08，已逾期 2 天（重大隐患）"
+    )
+    told = Notification.objects.get(user=home_user, dedupe_key=f"hazard:{late.pk}:overdue:2026-11-08")
+    assert told.title == f"隐患已逾期：{home}" and told.body == up.body
+    addressed = sorted(n.user.email for n in Notification.objects.select_related("user") if n.user.email)
+    assert sorted(m.to[0] for m in mail.outbox) == addressed and "bureau@example.org" in addressed
+    assert {m.subject for m in mail.outbox if m.to == ["bureau@example.org"]} == {up.title}
+    up.refresh_from_db()
+    assert up.emailed and not told.emailed
+    assert send_reminders(date(2026, 11, 10)) == {"reminded": 0, "escalated": 0} and len(mail.outbox) == len(addressed)

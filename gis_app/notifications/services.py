@@ -10,40 +10,11 @@ from .models import Notification
 log = logging.getLogger(__name__)
 
 
-def notify_many(entries) -> int:
-    """Many notices at once, each (user, key) once: `entries` yields (user, key, title, body, link). The ones already
-    sent are found in one query per batch and the new ones written in bulk, so a daily run over a province's hazards
-    makes a few queries per thousand notices, not a few per notice. Returns how many were new."""
-    created = 0
-    batch: list[tuple] = []
-
-    def flush() -> int:
-        if not batch:
-            return 0
-        sent = set(
-            Notification.objects.filter(
-                user__in={u.pk for u, *_ in batch}, dedupe_key__in={k for _, k, *_ in batch}
-            ).values_list("user_id", "dedupe_key")
-        )
-        fresh, seen = [], set()
-        for user, key, title, body, link in batch:
-            if (user.pk, key) in sent or (user.pk, key) in seen:
-                continue
-            seen.add((user.pk, key))
-            fresh.append((user, Notification(user=user, dedupe_key=key, title=title, body=body, link=link)))
-        Notification.objects.bulk_create([n for _, n in fresh], ignore_conflicts=True)
-        if settings.EMAIL_NOTIFICATIONS:
-            for user, n in fresh:
-                if user.email:
-                    _email(user, n)
-        batch.clear()
-        return len(fresh)
-
-    for entry in entries:
-        batch.append(entry)
-        if len(batch) >= 2000:
-            created += flush()
-    return created + flush()
+def email_new(ids) -> None:
+    """E-mails the notices `ids` (new ones, of users with an address), a thousand read at a time."""
+    for i in range(0, len(ids), 1000):
+        for n in Notification.objects.filter(pk__in=ids[i : i + 1000]).select_related("user"):
+            _email(n.user, n)
 
 
 def _email(user, notification) -> None:
