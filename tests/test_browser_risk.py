@@ -37,4 +37,13 @@ def test_the_bureau_sees_the_choropleth_and_the_heatmap(page, live_server, trans
     page.check("text=六边形网格")
     page.wait_for_selector("path.hex-cell")
     assert page.inner_text("#hex-edge").startswith("六边形边长约")  # the ground's length at the map's latitude
+    # a shared link opens at its view (the page's own framing does not undo it a frame later)
+    page.goto(f"{live_server.url}/risk/heatmap/?z=12&lat=39.03&lon=117.65")
+    page.wait_for_selector("#heat-map [data-heat-ready='1']", state="attached")
+    page.wait_for_timeout(600)
+    view = page.evaluate(
+        "(m => [m.getZoom(), m.getCenter().lat, m.getCenter().lng])(window[document.querySelector('#heat-map .folium-map').id])"
+    )
+    assert view[0] == 12 and abs(view[1] - 39.03) < 1e-6 and abs(view[2] - 117.65) < 1e-6, view
+    assert "z=12" in page.url
     assert page.external_requests == [] and page.errors == []

@@ -25,6 +25,13 @@ class LocalMap(folium.Map):
         ]
         self.default_css = [("leaflet_css", static("leaflet/leaflet.css")), ("map_css", static("css/map.css"))]
 
+    def fit_bounds(self, bounds, **kwargs) -> None:
+        """The page's framing, at once: an animated fit ends a frame later, after a page script that restored a saved
+        view (the heatmap's link) has set it, and undid it."""
+        fit = folium.map.FitBounds(bounds, **kwargs)
+        fit.options["animate"] = False
+        self.add_child(fit)
+
 
 class MetricScale(MacroElement):
     """A scale bar in metres and kilometres only (Leaflet's default adds miles and feet)."""
