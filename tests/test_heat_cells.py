@@ -296,6 +296,12 @@ def test_the_hexagon_grid_follows_the_zoom_and_the_bureau_reads_stored_cells(wor
     zipped = client.get("/risk/heatmap/hex.geojson?zoom=4&bbox=70,15,140,55", HTTP_ACCEPT_ENCODING="gzip")
     assert zipped["Content-Encoding"] == "gzip" and "Accept-Encoding" in zipped["Vary"]
     assert client.get("/risk/heatmap/hex.geojson?zoom=x&bbox=117.6,38.9,117.8,39.1").status_code == 400
+    for box in ("nan,1,2,3", "1,inf,2,3", "1,2,3"):  # a precise 400, not a server error
+        for url in ("/risk/heatmap/hex.geojson?zoom=4", "/risk/heatmap/data.json?zoom=4"):
+            refused = client.get(f"{url}&bbox={box}")
+            assert refused.status_code == 400 and refused.json()["detail"].startswith("bbox:"), (url, box)
+    world_view = client.get("/risk/heatmap/hex.geojson?zoom=1&bbox=-300,-89,300,89")  # Leaflet's box past ±180
+    assert world_view.status_code == 200 and world_view.json()["edge_m"] == 128000
     month = client.get("/risk/heatmap/hex.geojson?zoom=8&month=2026-06&bbox=100,20,125,45")
     assert month.status_code == 200 and month.json()["edge_m"] == 8000  # a month is counted from the points
     assert sum(f["properties"]["count"] for f in month.json()["features"]) == sum(

@@ -71,13 +71,17 @@ def located_hazards(user, params) -> tuple[str, list]:
 
 
 def _bbox(params) -> tuple[float, float, float, float] | None:
+    """The view's box, its longitudes within ±180 (a world view's box reaches past them) and latitudes within ±90."""
     if not params.get("bbox"):
         return None
     try:
         minx, miny, maxx, maxy = (float(v) for v in params["bbox"].split(","))
     except ValueError:
         raise FilterError("bbox: expected minLon,minLat,maxLon,maxLat") from None
-    return minx, miny, maxx, maxy
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        raise FilterError("bbox: expected four finite numbers (minLon,minLat,maxLon,maxLat)")
+    lon, lat = (lambda v: max(-180.0, min(180.0, v))), (lambda v: max(-90.0, min(90.0, v)))
+    return lon(minx), lat(miny), lon(maxx), lat(maxy)
 
 
 def heat_bins(user, params, zoom: int) -> tuple[list[list[float]], int]:
