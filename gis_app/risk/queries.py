@@ -119,16 +119,23 @@ def _counted_bins(user, params, size: float, bins) -> list[tuple]:
         return cur.fetchall()
 
 
-def _stored_bins(user, params, zoom: int, size: float, bins) -> list[tuple]:
-    shift = int(heat_cells.STORED_ZOOM - zoom)  # a bin at this zoom = the cells whose index >> shift agree
-    hazard_filter(user, params)  # the same validation and messages as the direct count
-    where, args = ["grid = 0"], []
+def _stored_filter(user, params, grid: int) -> tuple[list[str], list]:
+    """WHERE terms on the stored cells of `grid` for the severity, category and open filters, validated (and refused)
+    as the direct count validates them."""
+    hazard_filter(user, params)
+    where, args = ["grid = %s"], [grid]
     for name in ("severity", "category"):
         if params.get(name):
             where.append(f"{name} = %s")
             args.append(params[name])
     if params.get("open") == "1":
         where.append("open")
+    return where, args
+
+
+def _stored_bins(user, params, zoom: int, size: float, bins) -> list[tuple]:
+    shift = int(heat_cells.STORED_ZOOM - zoom)  # a bin at this zoom = the cells whose index >> shift agree
+    where, args = _stored_filter(user, params, 0)
     if bins:  # cx >> shift BETWEEN a AND b, written so the index on (grid, cx, cy) serves it
         where.append("cx BETWEEN %s AND %s AND cy BETWEEN %s AND %s")
         args += [bins[0] << shift, ((bins[2] + 1) << shift) - 1, bins[1] << shift, ((bins[3] + 1) << shift) - 1]
@@ -218,14 +225,9 @@ def _stored_hexes(user, params, grid: int) -> list[tuple[int, int, int]]:
     edge = heat_cells.HEX_EDGES[grid]
     box, (i0, i1, j0, j1) = _hex_box(params, edge)
     touches, touches_args = _touches(edge, box)
-    hazard_filter(user, params)  # the same validation and messages as the direct count
-    where, args = ["grid = %s", "cx BETWEEN %s AND %s", "cy BETWEEN %s AND %s"], [grid, i0, i1, j0, j1]
-    for name in ("severity", "category"):
-        if params.get(name):
-            where.append(f"{name} = %s")
-            args.append(params[name])
-    if params.get("open") == "1":
-        where.append("open")
+    where, args = _stored_filter(user, params, grid)
+    where.append("cx BETWEEN %s AND %s AND cy BETWEEN %s AND %s")
+    args += [i0, i1, j0, j1]
     sql = f"""
         SELECT i, j, n FROM (SELECT cx AS i, cy AS j, sum(n) AS n FROM risk_hazardcell
                              WHERE {" AND ".join(where)} GROUP BY cx, cy HAVING sum(n) <> 0) s
