@@ -117,11 +117,10 @@ def annual_table(homes, year: int, subs_shown: int | None = None) -> AnnualTable
     stored = ANNUAL.rows(homes, start, end).select_related("care_home__subdistrict")
     stored = stored.only("figures", "care_home__name", "care_home__subdistrict__name", "care_home__subdistrict__code")
     ordered = stored.order_by("care_home__subdistrict__code", "care_home__name", "care_home_id")
-    named = list(
-        Subdistrict.objects.filter(pk__in=homes.order_by().values("subdistrict_id"))
-        .order_by("code")
-        .values_list("pk", flat=True)
-    )
+    named = []  # the 街镇 of `homes` by code, when a page shows only the first ones
+    if subs_shown is not None:
+        in_scope = Subdistrict.objects.filter(pk__in=homes.order_by().values("subdistrict_id"))
+        named = list(in_scope.order_by("code").values_list("pk", flat=True))
     if subs_shown is not None and len(named) > subs_shown:  # a country's 3,000: sum the first ones only
         sums = _sums(ANNUAL.rows(homes, start, end).filter(care_home__subdistrict__in=named[:subs_shown]))
         subs_total = len(named) + homes.filter(subdistrict=None).exists()
