@@ -30,7 +30,11 @@ _SUPERVISORS = f"""
     AND p.subdistrict_id = h.subdistrict_id {_ACTIVE}
 """
 _DUE = "to_char(h.due_on, 'YYYY-MM-DD')"
-_SEVERITY = "CASE h.severity " + " ".join(f"WHEN '{v}' THEN '{label}'" for v, label in Severity.choices) + " END"
+_SEVERITY = (
+    "CASE h.severity "
+    + " ".join(f"WHEN '{v}' THEN '{str(label).replace(chr(39), chr(39) * 2)}'" for v, label in Severity.choices)
+    + " END"
+)
 
 
 def _notify(hazards, recipients: str, title: str, body: str, kind: str, today: date) -> int:
