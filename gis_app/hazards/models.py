@@ -134,6 +134,12 @@ class Hazard(models.Model):
                 condition=Q(severity="major", status__in=OPEN_STATUSES),
                 name="hazard_open_major_due_idx",
             ),
+            # 挂牌督办's waiting list, longest waiting first: a page of it without sorting every open major hazard
+            models.Index(
+                fields=["found_on", "id"],
+                condition=Q(severity="major", status__in=OPEN_STATUSES),
+                name="hazard_open_major_found_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
