@@ -1,7 +1,7 @@
 """The choropleth of the 街镇 (folium at the edge; the values come from the stored aggregates)."""
 
 import folium
-from django.contrib.gis.db.models import Extent
+from django.db import connection
 from django.urls import reverse
 
 from gis_app.carehomes.maps import boundaries_url
@@ -44,9 +44,15 @@ def choropleth(rows, label: str, value) -> tuple[folium.Map, list]:
         PropertyTooltip(["name", "value"], ["", label]).add_to(layer)
         PropertyPopup(["name", "value"], ["", label], link_field="link", link_text="查看本街镇养老机构 »").add_to(layer)
         layer.add_to(m)
-        extent = Subdistrict.objects.filter(pk__in=[r.subdistrict_id for r in rows]).aggregate(e=Extent("boundary"))
-        if extent["e"]:
-            minx, miny, maxx, maxy = extent["e"]
+        # the ids as one array parameter: an IN list of 3,000 placeholders cost ~40 ms to build and send
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(boundary) AS e "
+                f"FROM {Subdistrict._meta.db_table} WHERE id = ANY(%s)) t",
+                [[r.subdistrict_id for r in rows]],
+            )
+            minx, miny, maxx, maxy = cur.fetchone()
+        if minx is not None:
             m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(10, 10))
     legend = [(f"{breaks[i - 1]:.1f} – {breaks[i]:.1f}", RAMP[i]) for i in range(1, len(breaks))]
     return m, legend
