@@ -5,8 +5,9 @@ of cells instead of every hazard (~0.6 s and ~5 s at a million).
 - grid 0, the heat layer's bins at STORED_ZOOM (45 / 2**STORED_ZOOM degrees square, anchored at 0,0); the bins of every
   lower zoom are whole groups of cells (a bin at zoom z holds the cells whose indexes shifted right by STORED_ZOOM - z
   agree), so the stored counts give exactly what counting the points would;
-- grids 1.. are hexagon grids with the edges HEX_EDGES[grid] (Web Mercator metres; the finest, grid 0's 500 m, is
-  counted from the points of a view instead: a whole country of it would be as many rows as hazards). A hexagon is
+- grids 1-4 are the hexagon grids of edge HEX_EDGES[grid] (Web Mercator metres). The finest hexagons, HEX_EDGES[0]
+  (500 m), are not stored (grid 0 is the heat layer's) but counted from the points of a view: a whole country of them
+  would be as many rows as hazards. A hexagon is
   ST_Hexagon(edge, i, j) anchored at Web Mercator's origin, as ST_HexagonGrid numbers them; a point's (i, j) is found by
   arithmetic (`hex_cell_sql`: the nearest centre of the two columns around it, the lower (i, j) on a shared edge), the
   same expression for the stored cells and for counting a view's points, and tested against ST_HexagonGrid.
