@@ -284,7 +284,7 @@ def heat_data(request):
 
 
 @login_required
-@gzip_page  # a province's 8 km hexagons: ~760 kB of GeoJSON, a fifth of it gzipped
+@gzip_page  # a province's 8 km hexagons: ~760 kB of GeoJSON, a tenth of it gzipped
 def hex_data(request):
     raw = request.GET.get("zoom", "12")  # the finest grid unless the map says its zoom
     if not raw.isdigit() or not 0 <= int(raw) <= 22:
