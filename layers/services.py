@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.contrib.gis.geos import GEOSGeometry, WKBWriter
+from django.contrib.gis.geos import GEOSGeometry, Point, WKBWriter
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -14,6 +14,7 @@ from django.utils import timezone
 from gis_app.carehomes.models import CareHome
 from gis_app.carehomes.scope import role_of, visible_carehomes
 from gis_app.lib import geojson
+from gis_app.lib.bulk import copy_in
 from gis_app.lib.srid import UTM50N, WGS84
 
 from .catalogue import Layer
@@ -63,7 +64,8 @@ def parse_geometry(value) -> GEOSGeometry:
     if geom.num_coords > MAX_VERTICES:
         raise FeatureError({"geometry": f"几何有 {geom.num_coords} 个顶点，超过上限 {MAX_VERTICES}：请简化后再提交"})
     if not geom.empty:
-        xmin, ymin, xmax, ymax = geom.extent
+        # A point's coordinates are its extent (most features; GEOS's envelope costs ~0.1 ms in a pull of 10,000)
+        xmin, ymin, xmax, ymax = (geom.x, geom.y) * 2 if isinstance(geom, Point) else geom.extent
         if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)) or not (
             -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90
         ):
@@ -369,23 +371,9 @@ def save_new_features(layer: Layer, items: list[dict], *, by) -> tuple[list, dic
 
 
 def _copy_in(model, objs: list) -> None:
-    """Writes new rows with PostgreSQL COPY (a bulk INSERT of 10,000 rows spends most of its time building the query);
-    row triggers (history, tile versions) fire as for INSERT. Values are prepared by each field as save() would."""
-    from django.contrib.gis.db.models import GeometryField
-
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    """New features written with COPY, then given their ids (looked up by uuid)."""
+    copy_in(model, objs)
     with connection.cursor() as cur:
-        with cur.cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for obj in objs:
-                row = []
-                for f in fields:
-                    value = f.pre_save(obj, add=True)  # auto_now dates set on the object too
-                    if isinstance(f, GeometryField):
-                        row.append(value.ewkb.hex() if value is not None else None)
-                    else:
-                        row.append(f.get_db_prep_save(value, connection))
-                copy.write_row(row)
         cur.execute(f"SELECT uuid, id FROM {model._meta.db_table} WHERE uuid = ANY(%s)", [[str(o.uuid) for o in objs]])
         ids = {str(u): pk for u, pk in cur.fetchall()}
     for obj in objs:
