@@ -6,6 +6,7 @@ import hashlib
 import json
 from decimal import Decimal
 
+import numpy as np
 import shapely
 from shapely import wkt as shapely_wkt
 
@@ -28,17 +29,36 @@ def value(v):
     return v
 
 
+def geometries(shapes) -> list[str | None]:
+    """The canonical text of many shapely geometries in one vectorised pass (None stays None)."""
+    array = np.empty(len(shapes), dtype=object)
+    array[:] = list(shapes)
+    return shapely.to_wkt(shapely.normalize(shapely.set_precision(array, 1e-7)), rounding_precision=-1).tolist()
+
+
 def geometry(text: str | None) -> str | None:
     if not text:
         return None
-    geom = shapely.set_precision(shapely_wkt.loads(text), 1e-7)
-    return shapely.normalize(geom).wkt
+    return geometries([shapely_wkt.loads(text)])[0]
 
 
 def canonical(attributes: dict, wkt: str | None) -> dict:
-    return {"a": {k: value(v) for k, v in sorted(attributes.items()) if k not in IGNORED}, "g": geometry(wkt)}
+    return _body(attributes, geometry(wkt))
+
+
+def _body(attributes: dict, canonical_geometry: str | None) -> dict:
+    return {"a": {k: value(v) for k, v in sorted(attributes.items()) if k not in IGNORED}, "g": canonical_geometry}
+
+
+def _hash(layer: str, body: dict) -> str:
+    return hashlib.sha256(json.dumps([layer, body], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def digest(layer: str, attributes: dict, wkt: str | None) -> str:
-    body = json.dumps([layer, canonical(attributes, wkt)], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
+    return _hash(layer, canonical(attributes, wkt))
+
+
+def digests(layer: str, items: list[tuple[dict, object]]) -> list[str]:
+    """digest() of many (attributes, shapely geometry or None) at once: the same text as from their WKT."""
+    texts = geometries([shape for _, shape in items])
+    return [_hash(layer, _body(attributes, text)) for (attributes, _), text in zip(items, texts, strict=True)]

@@ -17,9 +17,11 @@ import logging
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
-from django.contrib.gis.gdal import DataSource, GDALException
+import numpy as np
+import shapely
 from django.contrib.gis.geos import GEOSGeometry
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -31,13 +33,16 @@ from gis_app.hazards.models import Hazard
 from gis_app.hazards.services import HazardError, report_hazard
 from gis_app.inspections.models import Criterion, Inspection, KeyPlace
 from gis_app.inspections.services import InspectionError, InspectionInput, InspectorEntry, ItemAnswer, record_inspection
+from gis_app.lib.bulk import copy_in
 from layers.catalogue import own_layers
 from layers.models import FeaturePhoto
 from layers.services import FeatureError, save_feature, save_new_features
 
-from .canonical import digest
+from . import gpkg as gpkg_reader
+from .canonical import digests
+from .gpkg import GeoPackageError
 from .models import Conflict, FieldProject, ImportedFile, Snapshot
-from .spec import GPKG, feature_attributes, feature_digest, schema
+from .spec import GPKG, feature_attributes, feature_digest, feature_digests, schema
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +81,15 @@ class ImportReport:
 class Row:
     fid: int
     values: dict
-    wkt: str | None
-    geom: GEOSGeometry | None
+    shape: object | None  # shapely geometry; None when the feature has none
+
+    @cached_property
+    def geom(self) -> GEOSGeometry | None:
+        return GEOSGeometry(memoryview(shapely.to_wkb(self.shape)), srid=4326) if self.shape is not None else None
+
+    @cached_property
+    def wkt(self) -> str | None:
+        return self.geom.wkt if self.geom is not None else None
 
 
 def read_folder(folder: Path) -> tuple[str, dict[str, list[Row]], list[str]]:
@@ -88,46 +100,43 @@ def read_folder(folder: Path) -> tuple[str, dict[str, list[Row]], list[str]]:
         if not candidates:
             return "", {}, [f"文件夹中没有 GeoPackage（应为 {GPKG}）"]
         gpkg = candidates[0]
+    needs = schema()
     try:
-        ds = DataSource(str(gpkg))
-    except GDALException as exc:
-        log.warning("GDAL cannot open %s: %s", gpkg.name, exc)  # the library's text stays in the server log
+        read = gpkg_reader.read(gpkg, set(needs) | {"platform_meta"})
+    except GeoPackageError as exc:
+        log.warning("cannot read %s as a GeoPackage: %s", gpkg.name, exc)  # the library's text stays in the log
         return "", {}, [f"无法读取 {gpkg.name}：不是完整的 GeoPackage（同步或拷贝可能未完成，请重新导出）"]
-    names = {layer.name: layer for layer in ds}
     scope = ""
-    if "platform_meta" in names:
-        scope = {f.get("key"): f.get("value") for f in names["platform_meta"]}.get("scope", "")
+    if "platform_meta" in read:
+        scope = {r.get("key"): r.get("value") for r in read["platform_meta"].rows}.get("scope", "")
     if not scope:
         errors.append(f"{gpkg.name} 不是本平台生成的外业项目（缺少 platform_meta.scope）")
     tables: dict[str, list[Row]] = {}
-    for table, needed in schema().items():
-        if table not in names:
-            errors.append(f"缺少数据表 {table}")
+    for name, needed in needs.items():
+        if name not in read:
+            errors.append(f"缺少数据表 {name}")
             continue
-        layer = names[table]
-        missing = needed - set(layer.fields)
+        table = read[name]
+        missing = needed - set(table.fields)
         if missing:
-            errors.append(f"数据表 {table} 缺少字段：{'、'.join(sorted(missing))}")
+            errors.append(f"数据表 {name} 缺少字段：{'、'.join(sorted(missing))}")
             continue
+        shapes = np.empty(len(table.shapes), dtype=object)
+        shapes[:] = table.shapes
+        valid = shapely.is_valid(shapes).tolist()
         rows = []
-        for feature in layer:
-            values = {name: feature.get(name) for name in layer.fields}
-            geom, wkt = None, None
-            try:
-                ogr = feature.geom
-            except GDALException:  # no geometry (a table, or a feature saved without one)
-                ogr = None
-            if ogr is not None and not ogr.empty:
-                geom = GEOSGeometry(ogr.wkb, srid=4326)
-                wkt = geom.wkt
-                if not geom.valid:
-                    errors.append(f"{table} 第 {feature.fid} 条（{values.get('uuid')}）几何无效：{geom.valid_reason}")
-            elif table in SPATIAL:
-                errors.append(f"{table} 第 {feature.fid} 条（{values.get('uuid')}）没有几何")
-            rows.append(Row(feature.fid, values, wkt, geom))
+        for i, (fid, values, shape) in enumerate(zip(table.fids, table.rows, table.shapes, strict=True)):
+            where = f"{name} 第 {fid} 条（{values.get('uuid')}）"
+            if i in table.unreadable:
+                errors.append(f"{where}几何无法读取：{table.unreadable[i]}")
+            elif shape is not None and not valid[i]:
+                errors.append(f"{where}几何无效：{shapely.is_valid_reason(shape)}")
+            elif shape is None and name in SPATIAL:
+                errors.append(f"{where}没有几何")
+            rows.append(Row(fid, values, shape))
             if not _is_uuid(values.get("uuid")):
-                errors.append(f"{table} 第 {feature.fid} 条：uuid 无效（{values.get('uuid')!r}）")
-        tables[table] = rows
+                errors.append(f"{name} 第 {fid} 条：uuid 无效（{values.get('uuid')!r}）")
+        tables[name] = rows
     return scope, tables, errors
 
 
@@ -213,13 +222,15 @@ def _apply(project, folder, tables, photos, by, report) -> None:
     for key, layer in FEATURE_LAYERS.items():
         model = layer.get_model()
         existing = {str(f.uuid): f for f in model.objects.filter(uuid__in=[r.values["uuid"] for r in tables[key]])}
+        web_digests = dict(zip(existing, feature_digests(layer, existing.values()), strict=True))
+        rows = [(row, _feature_attributes(layer, row.values)) for row in tables[key]]
+        field_digests = digests(key, [(attrs, row.shape) for row, attrs in rows])
         new: list[tuple] = []
         queued: set[str] = set()
-        for row in tables[key]:
+        kept_photos: list[tuple] = []  # (path, feature) of features already here: stored once, after the loop
+        for (row, attrs), field_digest in zip(rows, field_digests, strict=True):
             uid = row.values["uuid"]
             seen.add((key, uid))
-            attrs = _feature_attributes(layer, row.values)
-            field_digest = digest(key, attrs, row.wkt)
             snap = snapshots.get((key, uid))
             home = homes.get(attrs["care_home_id"])
             where = f"{layer.title} {uid[:8]}"
@@ -262,15 +273,17 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                     report.conflicts += 1
                 continue
             if current is not None:
-                web_digest = feature_digest(layer, current)
+                web_digest = web_digests[uid]
                 if web_digest == field_digest:
                     report.unchanged += 1
                     _snapshot(project, snap, key, uid, field_digest, row.fid)
-                    _feature_photo(project, folder, photos.get((key, uid)), layer, current, by, report)
+                    if (key, uid) in photos:
+                        kept_photos.append((photos[(key, uid)], current))
                     continue
                 if snap is not None and snap.digest == field_digest:  # changed on the web only: keep it
                     report.unchanged += 1
-                    _feature_photo(project, folder, photos.get((key, uid)), layer, current, by, report)
+                    if (key, uid) in photos:
+                        kept_photos.append((photos[(key, uid)], current))
                     continue
                 open_conflict = Conflict.objects.filter(
                     project=project, layer=key, uuid=uid, kind="both_changed", status="open"
@@ -298,7 +311,9 @@ def _apply(project, folder, tables, photos, by, report) -> None:
             report.updated += 1
             feature.refresh_from_db()
             _snapshot(project, snap, key, uid, feature_digest(layer, feature), row.fid)
-            _feature_photo(project, folder, photos.get((key, uid)), layer, feature, by, report)
+            if (key, uid) in photos:
+                kept_photos.append((photos[(key, uid)], feature))
+        _feature_photos(project, folder, layer, kept_photos, by, report)
         _create_new(project, folder, layer, new, photos, by, report)
     for key, uid in snapshots:  # sent to the field, no longer in the GeoPackage
         if key in FEATURE_LAYERS and (key, uid) not in seen:
@@ -324,12 +339,12 @@ def _create_new(project, folder, layer, new, photos, by, report) -> None:
         report.errors.append(f"{new[i][4]}：" + "；".join(f"{k}: {v}" for k, v in exc.errors.items()))
     if errors:
         return
-    Snapshot.objects.bulk_create(
+    copy_in(
+        Snapshot,
         [
-            Snapshot(project=project, layer=layer.key, uuid=uid, digest=feature_digest(layer, feature), fid=row.fid)
-            for (row, uid, *_), feature in zip(new, features, strict=True)
+            Snapshot(project=project, layer=layer.key, uuid=uid, digest=value, fid=row.fid)
+            for (row, uid, *_), value in zip(new, feature_digests(layer, features), strict=True)
         ],
-        batch_size=2000,
     )
     report.created += len(features)
     pairs = [
@@ -341,7 +356,7 @@ def _create_new(project, folder, layer, new, photos, by, report) -> None:
 
 
 def _feature_photos(project, folder, layer, pairs, by, report) -> None:
-    """Photos of new features, many at once: each file stored once (by path and sha256), the rows written in bulk."""
+    """Photos of features, many at once: each file stored once (by path and sha256), the rows written in bulk."""
     if not pairs:
         return
     root = folder.resolve()
@@ -352,7 +367,11 @@ def _feature_photos(project, folder, layer, pairs, by, report) -> None:
     known = set(
         ImportedFile.objects.filter(project=project, path__in=[f[0] for f in files]).values_list("path", "sha256")
     )
-    fresh = [f for f in files if (f[0], f[1]) not in known]
+    fresh = []
+    for f in files:  # each file once, for the first feature that names it
+        if (f[0], f[1]) not in known:
+            known.add((f[0], f[1]))
+            fresh.append(f)
     ImportedFile.objects.bulk_create(
         [ImportedFile(project=project, path=rel, sha256=sha) for rel, sha, *_ in fresh], ignore_conflicts=True
     )
@@ -365,7 +384,7 @@ def _feature_photos(project, folder, layer, pairs, by, report) -> None:
                 layer=layer.key, feature_uuid=feature.uuid, care_home=feature.care_home, image=stored, uploaded_by=by
             )
         )
-    FeaturePhoto.objects.bulk_create(rows, batch_size=1000)
+    copy_in(FeaturePhoto, rows)
     report.photos += len(rows)
 
 
@@ -392,16 +411,6 @@ def _once(project, folder: Path, path: Path) -> tuple[bool, bytes]:
     rel = path.relative_to(folder.resolve()).as_posix()
     _, created = ImportedFile.objects.get_or_create(project=project, path=rel, sha256=sha)
     return created, data
-
-
-def _feature_photo(project, folder, path, layer, feature, by, report) -> None:
-    if path is None:
-        return
-    new, data = _once(project, folder, path)
-    if new:
-        FeaturePhoto.objects.create(layer=layer.key, feature_uuid=feature.uuid, care_home=feature.care_home,
-                                    image=ContentFile(data, name=path.name), uploaded_by=by)  # fmt: skip
-        report.photos += 1
 
 
 def _upload(project, folder, path, report) -> ContentFile | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.contrib.gis.gdal import DataSource
+from django.contrib.gis.gdal import DataSource, GDALException
 from django.contrib.gis.geos import Point
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -555,3 +555,56 @@ def test_a_push_never_overwrites_field_work_the_platform_has_not_pulled(
     project.refresh_from_db()
     generate(resolve_scope(scope), tmp_path / "v3")
     cloud.push(project, tmp_path / "v3")  # now nothing unpulled: the push goes through
+
+
+def test_the_importers_reader_reads_what_gdal_reads_value_by_value(surveyed_home, tmp_path):
+    """The importer reads the GeoPackage with SQLite (field_forms.gpkg, ~100× faster than GDAL's bindings): every
+    table QGIS wrote and QField edited, every key, value and geometry equal to what GDAL reads from the same file."""
+    import shapely
+
+    from field_forms import gpkg
+    from field_forms.spec import GPKG
+
+    folder = tmp_path / "p"
+    generate(resolve_scope(f"carehome:{surveyed_home.pk}"), folder)
+    exit_ = SafetyExit.objects.filter(care_home=surveyed_home, kind="door").get()
+    deltas, _ = field_work(surveyed_home, exit_, "h.jpg")
+    x, y = surveyed_home.location.x, surveyed_home.location.y
+    deltas.append(delta("building", "create", new={"geometry": f"POLYGON(({x} {y},{x + 0.0002} {y},{x + 0.0002} "
+                        f"{y + 0.0001},{x} {y}))", "attributes": {"uuid": str(uuid.uuid4()),
+                        "care_home_id": surveyed_home.pk, "name": "新楼"}}))  # fmt: skip
+    (tmp_path / "d.json").write_text(json.dumps(deltafile("local", deltas)))
+    assert all(s[0] == "applied" for s in run_qgis("apply-deltas", str(folder), str(tmp_path / "d.json")).values())
+
+    ours = gpkg.read(folder / GPKG)
+    gdal = {layer.name: layer for layer in DataSource(str(folder / GPKG))}
+    assert set(ours) == set(gdal) and {"safety_exit", "hazards", "check_results", "building"} <= set(ours)
+    compared = {"values": 0, "geometries": 0, "dates": 0}
+    for name, layer in gdal.items():
+        table = ours[name]
+        assert table.fields == list(layer.fields), name
+        features = list(layer)
+        assert table.fids == [f.fid for f in features], name
+        for feature, row, shape in zip(features, table.rows, table.shapes, strict=True):
+            for field in layer.fields:
+                assert row[field] == feature.get(field), (name, feature.fid, field)
+                compared["values"] += 1
+                compared["dates"] += hasattr(row[field], "isoformat")
+            try:
+                theirs = feature.geom
+            except GDALException:  # a table without geometry
+                theirs = None
+            if theirs is None or theirs.empty:
+                assert shape is None, (name, feature.fid)
+            else:
+                assert shapely.equals_exact(shape, shapely.from_wkb(bytes(theirs.wkb)), 0), (name, feature.fid)
+                compared["geometries"] += 1
+    assert compared["values"] > 100 and compared["geometries"] > 5 and compared["dates"] >= 2, compared
+
+    # a GeoPackage cut short (a copy or a sync that did not finish) is refused with what to do, nothing read
+    cut = tmp_path / "cut"
+    shutil.copytree(folder, cut)
+    data = (cut / GPKG).read_bytes()
+    (cut / GPKG).write_bytes(data[: len(data) // 3])
+    with pytest.raises(ImportRefused, match="不是完整的 GeoPackage"):
+        import_folder(cut, by=None)
