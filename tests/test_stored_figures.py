@@ -284,3 +284,31 @@ def test_a_write_during_a_refresh_is_never_lost(world, clock_at):
     assert missed_by_home(schedule.missed_table(homes, start, end)) == missed_by_home(
         schedule._missed_live(homes, start, end)
     )
+
+
+def _bodies(sql: str) -> dict[str, str]:
+    """Function name → its body (between $$ … $$), blanks normalised, from CREATE FUNCTION statements."""
+    import re
+
+    found = re.findall(r"CREATE (?:OR REPLACE )?FUNCTION (\w+)\(\).*?AS \$\$(.*?)\$\$", sql, re.S)
+    return {name: " ".join(body.split()) for name, body in found}
+
+
+@pytest.mark.django_db
+def test_the_migrated_database_runs_the_triggers_the_code_describes():
+    """Migrations keep frozen copies of the SQL they ran; the code may move on only with a migration that brings
+    every database along (0004 of inspections and rating did, for the stale triggers fixed after 0003 ran). Here:
+    what PostgreSQL holds after migrating equals what the code generates today."""
+    from gis_app.hazards import ledger_counts
+    from gis_app.lib.snapshots import stale_triggers_sql
+
+    expected = _bodies(ledger_counts.TRIGGERS_SQL)
+    expected |= _bodies(stale_triggers_sql("inspections_schedulefigures", "inspections_inspection")[0])
+    for source in ("inspections_inspection", "hazards_hazard", "rating_drillrecord", "rating_starassessment"):
+        expected |= _bodies(stale_triggers_sql("rating_annualfigures", source)[0])
+    assert len(expected) == 9
+    with connection.cursor() as cur:
+        cur.execute("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s)", [list(expected)])
+        stored = {name: " ".join(body.split()) for name, body in cur.fetchall()}
+    assert stored == expected
+    assert all("WHERE NOT stale" not in body for name, body in stored.items() if name.endswith("_stale"))

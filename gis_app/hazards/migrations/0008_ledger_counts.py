@@ -2,7 +2,61 @@
 
 from django.db import migrations, models
 
-from gis_app.hazards.ledger_counts import DROP_TRIGGERS_SQL, REBUILD_SQL, TRIGGERS_SQL
+# The SQL this migration ran, frozen here: gis_app.hazards.ledger_counts may change, a migration must not.
+TRIGGERS_SQL = """
+CREATE FUNCTION hazards_ledgercount_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO hazards_ledgercount (status, due_on, n)
+    SELECT status, due_on, count(*) FROM ledger_new GROUP BY status, due_on;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION hazards_ledgercount_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO hazards_ledgercount (status, due_on, n)
+    SELECT status, due_on, -count(*) FROM ledger_old GROUP BY status, due_on;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION hazards_ledgercount_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO hazards_ledgercount (status, due_on, n)
+    SELECT status, due_on, sum(n) FROM (
+        SELECT status, due_on, -1 AS n FROM ledger_old UNION ALL SELECT status, due_on, 1 FROM ledger_new
+    ) d GROUP BY status, due_on HAVING sum(n) <> 0;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION hazards_ledgercount_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM hazards_ledgercount;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER hazards_ledgercount_inserted AFTER INSERT ON hazards_hazard
+    REFERENCING NEW TABLE AS ledger_new FOR EACH STATEMENT EXECUTE FUNCTION hazards_ledgercount_inserted();
+CREATE TRIGGER hazards_ledgercount_deleted AFTER DELETE ON hazards_hazard
+    REFERENCING OLD TABLE AS ledger_old FOR EACH STATEMENT EXECUTE FUNCTION hazards_ledgercount_deleted();
+CREATE TRIGGER hazards_ledgercount_updated AFTER UPDATE ON hazards_hazard
+    REFERENCING OLD TABLE AS ledger_old NEW TABLE AS ledger_new
+    FOR EACH STATEMENT EXECUTE FUNCTION hazards_ledgercount_updated();
+CREATE TRIGGER hazards_ledgercount_truncated AFTER TRUNCATE ON hazards_hazard
+    FOR EACH STATEMENT EXECUTE FUNCTION hazards_ledgercount_truncated();
+"""
+
+DROP_TRIGGERS_SQL = """
+DROP TRIGGER IF EXISTS hazards_ledgercount_inserted ON hazards_hazard;
+DROP TRIGGER IF EXISTS hazards_ledgercount_deleted ON hazards_hazard;
+DROP TRIGGER IF EXISTS hazards_ledgercount_updated ON hazards_hazard;
+DROP TRIGGER IF EXISTS hazards_ledgercount_truncated ON hazards_hazard;
+DROP FUNCTION IF EXISTS hazards_ledgercount_inserted();
+DROP FUNCTION IF EXISTS hazards_ledgercount_deleted();
+DROP FUNCTION IF EXISTS hazards_ledgercount_updated();
+DROP FUNCTION IF EXISTS hazards_ledgercount_truncated();
+"""
+
+REBUILD_SQL = """
+LOCK TABLE hazards_hazard IN SHARE MODE;
+DELETE FROM hazards_ledgercount;
+INSERT INTO hazards_ledgercount (status, due_on, n)
+SELECT status, due_on, count(*) FROM hazards_hazard GROUP BY status, due_on;
+"""
 
 
 class Migration(migrations.Migration):

@@ -3,8 +3,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from gis_app.lib.snapshots import stale_triggers_sql
-
 
 class Migration(migrations.Migration):
 
@@ -46,5 +44,26 @@ class Migration(migrations.Migration):
     ]
 
 # Any write of inspections (a form, a QField import, the admin, SQL) marks its homes' stored figures stale.
-CREATE, DROP = stale_triggers_sql("inspections_schedulefigures", "inspections_inspection")
-Migration.operations.append(migrations.RunSQL(CREATE, DROP))
+# The SQL this migration ran, frozen (gis_app.lib.snapshots.stale_triggers_sql as it was then; 0004 replaces the
+# function with the one that waits for a refresh).
+CREATE_0 = """
+        CREATE FUNCTION inspections_schedulefigures_from_inspections_inspection_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE inspections_schedulefigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_new);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE inspections_schedulefigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_old);
+            END IF;
+            RETURN NULL;
+        END $$;
+        
+CREATE TRIGGER inspections_schedulefigures_from_inspections_inspection_insert AFTER INSERT ON inspections_inspection REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION inspections_schedulefigures_from_inspections_inspection_stale();
+CREATE TRIGGER inspections_schedulefigures_from_inspections_inspection_update AFTER UPDATE ON inspections_inspection REFERENCING NEW TABLE AS changed_new OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION inspections_schedulefigures_from_inspections_inspection_stale();
+CREATE TRIGGER inspections_schedulefigures_from_inspections_inspection_delete AFTER DELETE ON inspections_inspection REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION inspections_schedulefigures_from_inspections_inspection_stale();"""
+DROP_0 = """DROP TRIGGER IF EXISTS inspections_schedulefigures_from_inspections_inspection_insert ON inspections_inspection;DROP TRIGGER IF EXISTS inspections_schedulefigures_from_inspections_inspection_update ON inspections_inspection;DROP TRIGGER IF EXISTS inspections_schedulefigures_from_inspections_inspection_delete ON inspections_inspection;DROP FUNCTION IF EXISTS inspections_schedulefigures_from_inspections_inspection_stale();"""
+Migration.operations += [
+    migrations.RunSQL(CREATE_0, DROP_0),
+]

@@ -3,8 +3,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from gis_app.lib.snapshots import stale_triggers_sql
-
 
 class Migration(migrations.Migration):
 
@@ -49,6 +47,83 @@ class Migration(migrations.Migration):
 
 # Any write of what 年度考核 counts (self-checks, hazards, drills, star assessments), whoever makes it, marks the
 # homes' stored figures stale.
-for source in ("inspections_inspection", "hazards_hazard", "rating_drillrecord", "rating_starassessment"):
-    CREATE, DROP = stale_triggers_sql("rating_annualfigures", source)
-    Migration.operations.append(migrations.RunSQL(CREATE, DROP))
+# The SQL this migration ran, frozen (gis_app.lib.snapshots.stale_triggers_sql as it was then; 0004 replaces the
+# function with the one that waits for a refresh).
+CREATE_0 = """
+        CREATE FUNCTION rating_annualfigures_from_inspections_inspection_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_new);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_old);
+            END IF;
+            RETURN NULL;
+        END $$;
+        
+CREATE TRIGGER rating_annualfigures_from_inspections_inspection_insert AFTER INSERT ON inspections_inspection REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_inspections_inspection_stale();
+CREATE TRIGGER rating_annualfigures_from_inspections_inspection_update AFTER UPDATE ON inspections_inspection REFERENCING NEW TABLE AS changed_new OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_inspections_inspection_stale();
+CREATE TRIGGER rating_annualfigures_from_inspections_inspection_delete AFTER DELETE ON inspections_inspection REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_inspections_inspection_stale();"""
+DROP_0 = """DROP TRIGGER IF EXISTS rating_annualfigures_from_inspections_inspection_insert ON inspections_inspection;DROP TRIGGER IF EXISTS rating_annualfigures_from_inspections_inspection_update ON inspections_inspection;DROP TRIGGER IF EXISTS rating_annualfigures_from_inspections_inspection_delete ON inspections_inspection;DROP FUNCTION IF EXISTS rating_annualfigures_from_inspections_inspection_stale();"""
+CREATE_1 = """
+        CREATE FUNCTION rating_annualfigures_from_hazards_hazard_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_new);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_old);
+            END IF;
+            RETURN NULL;
+        END $$;
+        
+CREATE TRIGGER rating_annualfigures_from_hazards_hazard_insert AFTER INSERT ON hazards_hazard REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_hazards_hazard_stale();
+CREATE TRIGGER rating_annualfigures_from_hazards_hazard_update AFTER UPDATE ON hazards_hazard REFERENCING NEW TABLE AS changed_new OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_hazards_hazard_stale();
+CREATE TRIGGER rating_annualfigures_from_hazards_hazard_delete AFTER DELETE ON hazards_hazard REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_hazards_hazard_stale();"""
+DROP_1 = """DROP TRIGGER IF EXISTS rating_annualfigures_from_hazards_hazard_insert ON hazards_hazard;DROP TRIGGER IF EXISTS rating_annualfigures_from_hazards_hazard_update ON hazards_hazard;DROP TRIGGER IF EXISTS rating_annualfigures_from_hazards_hazard_delete ON hazards_hazard;DROP FUNCTION IF EXISTS rating_annualfigures_from_hazards_hazard_stale();"""
+CREATE_2 = """
+        CREATE FUNCTION rating_annualfigures_from_rating_drillrecord_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_new);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_old);
+            END IF;
+            RETURN NULL;
+        END $$;
+        
+CREATE TRIGGER rating_annualfigures_from_rating_drillrecord_insert AFTER INSERT ON rating_drillrecord REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_rating_drillrecord_stale();
+CREATE TRIGGER rating_annualfigures_from_rating_drillrecord_update AFTER UPDATE ON rating_drillrecord REFERENCING NEW TABLE AS changed_new OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_rating_drillrecord_stale();
+CREATE TRIGGER rating_annualfigures_from_rating_drillrecord_delete AFTER DELETE ON rating_drillrecord REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_rating_drillrecord_stale();"""
+DROP_2 = """DROP TRIGGER IF EXISTS rating_annualfigures_from_rating_drillrecord_insert ON rating_drillrecord;DROP TRIGGER IF EXISTS rating_annualfigures_from_rating_drillrecord_update ON rating_drillrecord;DROP TRIGGER IF EXISTS rating_annualfigures_from_rating_drillrecord_delete ON rating_drillrecord;DROP FUNCTION IF EXISTS rating_annualfigures_from_rating_drillrecord_stale();"""
+CREATE_3 = """
+        CREATE FUNCTION rating_annualfigures_from_rating_starassessment_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_new);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_old);
+            END IF;
+            RETURN NULL;
+        END $$;
+        
+CREATE TRIGGER rating_annualfigures_from_rating_starassessment_insert AFTER INSERT ON rating_starassessment REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_rating_starassessment_stale();
+CREATE TRIGGER rating_annualfigures_from_rating_starassessment_update AFTER UPDATE ON rating_starassessment REFERENCING NEW TABLE AS changed_new OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_rating_starassessment_stale();
+CREATE TRIGGER rating_annualfigures_from_rating_starassessment_delete AFTER DELETE ON rating_starassessment REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION rating_annualfigures_from_rating_starassessment_stale();"""
+DROP_3 = """DROP TRIGGER IF EXISTS rating_annualfigures_from_rating_starassessment_insert ON rating_starassessment;DROP TRIGGER IF EXISTS rating_annualfigures_from_rating_starassessment_update ON rating_starassessment;DROP TRIGGER IF EXISTS rating_annualfigures_from_rating_starassessment_delete ON rating_starassessment;DROP FUNCTION IF EXISTS rating_annualfigures_from_rating_starassessment_stale();"""
+Migration.operations += [
+    migrations.RunSQL(CREATE_0, DROP_0),
+    migrations.RunSQL(CREATE_1, DROP_1),
+    migrations.RunSQL(CREATE_2, DROP_2),
+    migrations.RunSQL(CREATE_3, DROP_3),
+]

@@ -1,0 +1,114 @@
+"""The stale trigger as 0003 created it skipped rows a refresh had just claimed (`WHERE NOT stale`), so a write
+made while a home was being counted could be missed. The fix (ae8151c, gis_app/lib/snapshots.py) reached only
+databases migrated after it; this replaces the function everywhere with the one that matches the home's rows
+whatever their flag and locks them in id order. The SQL is frozen here."""
+
+from django.db import migrations
+
+FIXED_0 = """
+        CREATE OR REPLACE FUNCTION rating_annualfigures_from_inspections_inspection_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true WHERE id IN (SELECT id FROM rating_annualfigures WHERE care_home_id IN (SELECT care_home_id FROM changed_new) ORDER BY id FOR UPDATE);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true WHERE id IN (SELECT id FROM rating_annualfigures WHERE care_home_id IN (SELECT care_home_id FROM changed_old) ORDER BY id FOR UPDATE);
+            END IF;
+            RETURN NULL;
+        END $$;"""
+RACY_0 = """
+        CREATE OR REPLACE FUNCTION rating_annualfigures_from_inspections_inspection_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_new);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_old);
+            END IF;
+            RETURN NULL;
+        END $$;"""
+FIXED_1 = """
+        CREATE OR REPLACE FUNCTION rating_annualfigures_from_hazards_hazard_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true WHERE id IN (SELECT id FROM rating_annualfigures WHERE care_home_id IN (SELECT care_home_id FROM changed_new) ORDER BY id FOR UPDATE);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true WHERE id IN (SELECT id FROM rating_annualfigures WHERE care_home_id IN (SELECT care_home_id FROM changed_old) ORDER BY id FOR UPDATE);
+            END IF;
+            RETURN NULL;
+        END $$;"""
+RACY_1 = """
+        CREATE OR REPLACE FUNCTION rating_annualfigures_from_hazards_hazard_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_new);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_old);
+            END IF;
+            RETURN NULL;
+        END $$;"""
+FIXED_2 = """
+        CREATE OR REPLACE FUNCTION rating_annualfigures_from_rating_drillrecord_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true WHERE id IN (SELECT id FROM rating_annualfigures WHERE care_home_id IN (SELECT care_home_id FROM changed_new) ORDER BY id FOR UPDATE);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true WHERE id IN (SELECT id FROM rating_annualfigures WHERE care_home_id IN (SELECT care_home_id FROM changed_old) ORDER BY id FOR UPDATE);
+            END IF;
+            RETURN NULL;
+        END $$;"""
+RACY_2 = """
+        CREATE OR REPLACE FUNCTION rating_annualfigures_from_rating_drillrecord_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_new);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_old);
+            END IF;
+            RETURN NULL;
+        END $$;"""
+FIXED_3 = """
+        CREATE OR REPLACE FUNCTION rating_annualfigures_from_rating_starassessment_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true WHERE id IN (SELECT id FROM rating_annualfigures WHERE care_home_id IN (SELECT care_home_id FROM changed_new) ORDER BY id FOR UPDATE);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true WHERE id IN (SELECT id FROM rating_annualfigures WHERE care_home_id IN (SELECT care_home_id FROM changed_old) ORDER BY id FOR UPDATE);
+            END IF;
+            RETURN NULL;
+        END $$;"""
+RACY_3 = """
+        CREATE OR REPLACE FUNCTION rating_annualfigures_from_rating_starassessment_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_new);
+            END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE rating_annualfigures SET stale = true
+                WHERE NOT stale AND care_home_id IN (SELECT care_home_id FROM changed_old);
+            END IF;
+            RETURN NULL;
+        END $$;"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [("rating", "0003_stored_annual_figures")]
+
+    operations = [
+        migrations.RunSQL(FIXED_0, RACY_0),
+        migrations.RunSQL(FIXED_1, RACY_1),
+        migrations.RunSQL(FIXED_2, RACY_2),
+        migrations.RunSQL(FIXED_3, RACY_3),
+    ]
