@@ -318,3 +318,102 @@ def test_desktop_gis_page_issues_shows_once_and_revokes_gis_tokens(world):
     nobody.force_login(world["users"]["no_role"])
     assert nobody.get("/layers/desktop/").status_code == 403
     assert nobody.get("/layers/desktop.qgs").status_code == 403
+
+
+def _wsgi(app, client, path: str, **extra) -> tuple[str, dict, bytes]:
+    """One request through a WSGI application (what gunicorn calls), with the test client's cookies."""
+    from django.core import signals
+    from django.db import close_old_connections
+    from django.test import RequestFactory
+
+    cookies = "; ".join(f"{k}={v.value}" for k, v in client.cookies.items())
+    environ = RequestFactory().get(path, **({"HTTP_COOKIE": cookies} if cookies else {}), **extra).environ
+    answer = {}
+
+    def start_response(status, headers):
+        answer["status"], answer["headers"] = status, headers
+
+    # as Django's test client does: the test's transaction is not a connection to close after each request
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        response = app(environ, start_response)
+        try:
+            body = b"".join(response)
+        finally:
+            getattr(response, "close", lambda: None)()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+    headers = {}
+    for name, value in answer["headers"]:
+        headers.setdefault(name, []).append(value)
+    return answer["status"], headers, body
+
+
+def test_the_tile_fast_path_answers_exactly_as_django_and_leaves_every_other_case_to_it(
+    client, world, features, monkeypatch
+):
+    """gis_app.wsgi serves a session user's tile before Django REST framework and the middleware chain
+    (layers/fast.py). Every answer is compared with Django's own for the same request: status, every header, body."""
+    from django.contrib.auth import get_user_model
+
+    import layers.fast
+    from gis_app.wsgi import application, django_application
+
+    served = []
+    real = layers.fast.tile_response
+    monkeypatch.setattr(layers.fast, "tile_response", lambda *a: served.append(a[1:]) or real(*a))
+
+    def both(path: str, **extra):
+        before = len(served)
+        fast = _wsgi(application, client, path, **extra)
+        took = len(served) > before
+        return fast, _wsgi(django_application, client, path, **extra), took
+
+    home = world["home_a"]
+    x, y = tile_of(home.location.x, home.location.y, 16)
+    tile = f"/tiles/safety_exit/16/{x}/{y}.pbf"
+    client.force_login(world["users"]["bureau"])
+    fast, django, took = both(tile)
+    assert fast[1] == django[1]
+    assert took and fast == django and fast[0] == "200 OK"
+    assert mapbox_vector_tile.decode(fast[2])["safety_exit"]["features"]
+    assert {"Vary", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "ETag"} <= set(fast[1])
+    fast, django, took = both(tile, HTTP_IF_NONE_MATCH=fast[1]["ETag"][0])
+    assert took and fast == django and fast[0].startswith("304")
+
+    # a care home's user: the fast path keeps the scope (another home's exit is not in the tile)
+    client.force_login(world["users"]["other_home"])
+    fast, django, took = both(tile)
+    assert took and fast == django and fast[2] == b""
+
+    # left to Django, answered by it: unknown layer, outside the grid, a token header, a host not allowed
+    client.force_login(world["users"]["bureau"])
+    for path, extra in [
+        ("/tiles/nope/16/1/1.pbf", {}),
+        ("/tiles/safety_exit/16/99999/1.pbf", {}),
+        (tile, {"HTTP_AUTHORIZATION": "Token nope"}),
+        (tile, {"HTTP_HOST": "evil.example"}),
+    ]:
+        fast, django, took = both(path, **extra)
+        assert not took and fast[0] == django[0] and fast[0][:3] in ("400", "401", "404"), (path, extra, fast[0])
+
+    # a session that no longer signs anyone in is never served by the fast path: logged out, password changed,
+    # account disabled
+    user = world["users"]["bureau"]
+    for spoil in ("logout", "password", "inactive"):
+        client.force_login(user)
+        if spoil == "logout":
+            stale = client.cookies["sessionid"].value
+            client.logout()
+            client.cookies["sessionid"] = stale
+        elif spoil == "password":
+            user.set_password("another-pw-98765")
+            user.save()
+        else:
+            get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+        fast = _wsgi(application, client, tile)
+        assert fast[0][:3] in ("401", "403") and not fast[2].startswith(b"\x1a"), (spoil, fast[0])
+        get_user_model().objects.filter(pk=user.pk).update(is_active=True)
+    assert len(served) == 3
