@@ -57,6 +57,30 @@ def _tablet_edits(folder: Path, homes, gpkg: Path) -> None:
     subprocess.run(["ogr2ogr", "-append", "-nln", "safety_exit", str(gpkg), str(src)], check=True, capture_output=True)
 
 
+def _write_floor() -> float:
+    """What writing the same rows costs the platform's table before any check: one INSERT … SELECT from ogr2ogr's
+    table (new uuids), with the audit history trigger and the deferred constraint triggers run; rolled back."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT f_geometry_column FROM geometry_columns WHERE f_table_name = 'bench_ogr_exits'")
+        geom = cur.fetchone()[0]
+        t = time.perf_counter()
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cur.execute(
+            f"""
+            INSERT INTO layers_safetyexit (uuid, note, surveyed_on, surveyed_by, created_at, updated_at, location, kind,
+                                           status, exit_sign_ok, emergency_light_ok, care_home_id)
+            SELECT gen_random_uuid(), coalesce(note, ''), surveyed_on::date, coalesce(surveyed_by, ''), now(), now(),
+                   {geom}, kind, status, exit_sign_ok::int::boolean, emergency_light_ok::int::boolean, care_home_id
+            FROM bench_ogr_exits WHERE note = '外业新增'
+            """
+        )
+        elapsed = time.perf_counter() - t
+        transaction.set_rollback(True)
+    return elapsed
+
+
 def run() -> list[list]:
     from django.contrib.auth.models import User
     from django.db import connection
@@ -116,6 +140,8 @@ def run() -> list[list]:
         with connection.cursor() as cur:
             cur.execute("SELECT count(*) FROM bench_ogr_exits")
             loaded = cur.fetchone()[0]
+        floor = _write_floor()
+        with connection.cursor() as cur:
             cur.execute("DROP TABLE bench_ogr_exits")
     exact = once == (FEATURES, FEATURES, PHOTOS, 0, 0, 0)
     return [
@@ -124,7 +150,8 @@ def run() -> list[list]:
             f"{loaded:,} rows",
             f"{platform:.1f} s ({'exactly once' if exact else f'NOT exactly once: {once}'}; second pull {second:.1f} s, "
             "nothing changed)",
-            f"{baseline:.1f} s (ogr2ogr, same GeoPackage table)",
+            f"{baseline:.1f} s (ogr2ogr, same GeoPackage table); the platform's writing alone (one INSERT … SELECT "
+            f"from ogr2ogr's table, with the audit history and constraint triggers, no checks) {floor:.1f} s",
             f"{platform / baseline:.1f}×",
             "≤ 10 s and ≤ 2× ogr2ogr",
         ]
