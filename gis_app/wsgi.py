@@ -6,6 +6,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis_app.settings")
 django_application = get_wsgi_application()
 
 from gis_app.alarms.fast import AlarmWebhookFastPath  # noqa: E402 - needs the settings configured above
-from layers.fast import TileFastPath  # noqa: E402
 
-application = AlarmWebhookFastPath(TileFastPath(django_application))
+application = AlarmWebhookFastPath(django_application)

@@ -76,27 +76,18 @@ class TileView(GisAPIView):
     )
     def get(self, request, layer: str, z: int, x: int, y: int):
         spec = layer_or_404(layer)
-        if not in_grid(z, x, y):
+        if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
             raise Http404("tile out of range")
-        return tile_response(request, spec, z, x, y)
-
-
-def in_grid(z: int, x: int, y: int) -> bool:
-    return 0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z
-
-
-def tile_response(request, spec: Layer, z: int, x: int, y: int) -> HttpResponse:
-    """The tile for the signed-in `request.user` (TileView, and layers.fast for session requests)."""
-    scope, homes = _scope_key(request.user)
-    key = f"tile:{spec.key}:{versions.current(spec)}:{scope}:{z}/{x}/{y}"
-    data = cache.get(key)
-    if data is None:
-        data = render_tile(spec, z, x, y, homes)
-        cache.set(key, data, CACHE_SECONDS)
-    etag = '"' + hashlib.md5(data).hexdigest() + '"'
-    if request.headers.get("If-None-Match") == etag:
-        return HttpResponseNotModified()
-    response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile")
-    response["Cache-Control"] = f"private, max-age={CACHE_SECONDS}"
-    response["ETag"] = etag
-    return response
+        scope, homes = _scope_key(request.user)
+        key = f"tile:{spec.key}:{versions.current(spec)}:{scope}:{z}/{x}/{y}"
+        data = cache.get(key)
+        if data is None:
+            data = render_tile(spec, z, x, y, homes)
+            cache.set(key, data, CACHE_SECONDS)
+        etag = '"' + hashlib.md5(data).hexdigest() + '"'
+        if request.headers.get("If-None-Match") == etag:
+            return HttpResponseNotModified()
+        response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile")
+        response["Cache-Control"] = f"private, max-age={CACHE_SECONDS}"
+        response["ETag"] = etag
+        return response
