@@ -13,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connections
+from django.test import Client
 from django.utils import timezone
 
 from gis_app.alarms.models import AlarmEvent, Device, Vendor
@@ -118,6 +120,9 @@ def test_postgresql_restarted_under_load_loses_nothing_and_everything_comes_back
     devices = _vendor()
     acked: set[str] = set()
     failures = {"requests": 0}
+    browser = Client()
+    browser.force_login(get_user_model().objects.get(username="bureau"))
+    cookie = f"sessionid={browser.cookies['sessionid'].value}"
     stop = threading.Event()
 
     def vendor_platform(n: int) -> None:
@@ -164,6 +169,9 @@ def test_postgresql_restarted_under_load_loses_nothing_and_everything_comes_back
         assert r["status"] == JobStatus.SUCCEEDED or r["error"], r
     assert max(r["attempts"] for r in rows) >= 2, "the jobs running at the restart were not run again"
     assert all(w.proc.poll() is None for w in workers), "a worker died with the database"
+    # a signed-in map keeps drawing: every web process answers tiles again (session, user and tile from PostgreSQL)
+    tile = urllib.request.Request(f"{live_server.url}/tiles/hazard/14/13700/6200.pbf", headers={"Cookie": cookie})
+    assert {urllib.request.urlopen(tile, timeout=10).status for _ in range(9)} == {200}
     assert {urllib.request.urlopen(f"{live_server.url}/healthz", timeout=10).status for _ in range(6)} == {200}
     attempts = sorted(r["attempts"] for r in rows)
     print(
