@@ -364,3 +364,47 @@ def test_problem_flags_are_declared_with_the_status_values(client, world):
     assert get_layer("ebike_area").problem_expression() == '"compliant" = false'
     assert get_layer("safety_exit").problem_expression() == "\"status\" IN ('locked', 'blocked')"
     assert get_layer("ebike_area").problem_labels() == ["不符合要求"]
+
+
+def test_copy_in_stores_what_save_stores_whatever_python_type_a_value_arrives_in(world):
+    """gis_app.lib.bulk.copy_in hands values of the column's own type to psycopg and prepares the rest as Django does:
+    a float for a decimal, an int for a boolean, text for an integer key or a uuid, a datetime for a date (naive or
+    aware) must all land as save() lands them."""
+    import datetime
+    import uuid
+
+    from django.contrib.gis.geos import Point
+    from django.utils import timezone
+
+    from gis_app.lib.bulk import copy_in
+
+    home, bureau = world["home_a"], world["users"]["bureau"]
+    aware = timezone.make_aware(datetime.datetime(2026, 11, 30, 23, 30))  # the next day in UTC+8, not in UTC
+    cases = [
+        {"clear_width_m": 1.25, "exit_sign_ok": 1, "surveyed_on": datetime.datetime(2026, 11, 30, 23, 30)},
+        {"clear_width_m": "0.9", "exit_sign_ok": 0, "surveyed_on": aware, "note": "外业"},
+        {
+            "clear_width_m": None,
+            "exit_sign_ok": True,
+            "surveyed_on": datetime.date(2026, 12, 1),
+            "care_home_id": float(home.pk),
+        },
+    ]
+    fields = ["clear_width_m", "exit_sign_ok", "surveyed_on", "note", "kind", "status", "care_home_id", "created_by_id"]
+
+    def made(values: dict):
+        uid = uuid.uuid4()
+        values = {"note": "", "care_home_id": str(home.pk), **values}
+        location = Point(home.location.x, home.location.y, srid=4326)
+        return uid, SafetyExit(
+            uuid=str(uid), created_by=bureau, kind="door", status="open", location=location, **values
+        )
+
+    for values in cases:
+        one_uid, one = made(values)
+        one.save()
+        bulk_uid, bulk = made(values)
+        copy_in(SafetyExit, [bulk])
+        saved, copied = SafetyExit.objects.get(uuid=one_uid), SafetyExit.objects.get(uuid=bulk_uid)
+        assert [getattr(copied, f) for f in fields] == [getattr(saved, f) for f in fields], values
+        assert copied.location.equals_exact(saved.location, 0) and copied.created_at and copied.updated_at

@@ -2,9 +2,9 @@
 (Django compiles every value into SQL); COPY streams them. Row triggers (history, tile versions) fire as for INSERT.
 
 Values are prepared as save() would: `pre_save` first (auto_now dates set on the objects too); geometries as EWKB;
-plain values (text, numbers, booleans, dates, aware datetimes, uuids) handed to psycopg as they are, which adapts them
-as Django's own preparation would for PostgreSQL; anything else (JSON, naive datetimes, other field types) through the
-field's `get_db_prep_save`."""
+values of exactly the column's own Python type (text, integers, booleans, decimals, dates, aware datetimes, uuids)
+handed to psycopg as they are, which sends them as Django's preparation would; anything else (JSON, files, a float
+for an integer, a naive datetime…) through the field's `get_db_prep_save`."""
 
 import datetime
 import uuid
@@ -13,27 +13,40 @@ from decimal import Decimal
 from django.contrib.gis.db.models import GeometryField
 from django.db import connection
 
-PLAIN_FIELDS = {
-    "AutoField",
-    "BigAutoField",
-    "BigIntegerField",
-    "BooleanField",
-    "CharField",
-    "DateField",
-    "DateTimeField",
-    "DecimalField",
-    "FloatField",
-    "ForeignKey",
-    "IntegerField",
-    "PositiveBigIntegerField",
-    "PositiveIntegerField",
-    "PositiveSmallIntegerField",
-    "SlugField",
-    "SmallIntegerField",
-    "TextField",
-    "UUIDField",
+
+def _exactly(*types):
+    return lambda value: type(value) in types
+
+
+def _aware(value) -> bool:  # a naive one Django makes aware in the current time zone; psycopg would send it as UTC
+    return type(value) is datetime.datetime and value.tzinfo is not None
+
+
+# Per column type, the Python values psycopg sends exactly as Django's preparation would for PostgreSQL; any other
+# value (a float for an integer, text for a uuid, a datetime for a date…) goes through the field's own preparation.
+PLAIN = {
+    **dict.fromkeys(["CharField", "TextField", "SlugField"], _exactly(str)),
+    **dict.fromkeys(
+        [
+            "AutoField",
+            "BigAutoField",
+            "BigIntegerField",
+            "IntegerField",
+            "PositiveBigIntegerField",
+            "PositiveIntegerField",
+            "PositiveSmallIntegerField",
+            "SmallIntegerField",
+            "ForeignKey",
+        ],
+        _exactly(int),
+    ),
+    "BooleanField": _exactly(bool),
+    "DecimalField": _exactly(Decimal),
+    "FloatField": _exactly(float, int),
+    "DateField": _exactly(datetime.date),
+    "DateTimeField": _aware,
+    "UUIDField": _exactly(uuid.UUID),
 }
-PLAIN_VALUES = (str, int, float, Decimal, datetime.date, uuid.UUID)  # bool is an int; datetime is a date
 
 
 def copy_in(model, objs: list) -> None:
@@ -41,32 +54,20 @@ def copy_in(model, objs: list) -> None:
     if not objs:
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    kinds = []
-    for f in fields:
-        if isinstance(f, GeometryField):
-            kinds.append("geometry")
-        elif f.get_internal_type() in PLAIN_FIELDS:
-            kinds.append("plain")
-        else:
-            kinds.append("prepared")
+    plain = [None if isinstance(f, GeometryField) else PLAIN.get(f.get_internal_type()) for f in fields]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cur, cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for obj in objs:
             row = []
-            for f, kind in zip(fields, kinds, strict=True):
+            for f, passes in zip(fields, plain, strict=True):
                 value = f.pre_save(obj, add=True)
                 if value is None:
                     row.append(None)
-                elif kind == "geometry":
+                elif isinstance(f, GeometryField):
                     row.append(value.ewkb.hex())
-                elif kind == "plain" and isinstance(value, PLAIN_VALUES) and not _naive(value):
+                elif passes is not None and passes(value):
                     row.append(value)
                 else:
                     row.append(f.get_db_prep_save(value, connection))
             copy.write_row(row)
-
-
-def _naive(value) -> bool:
-    """A naive datetime is made aware by Django in the current time zone; psycopg would send it as UTC."""
-    return isinstance(value, datetime.datetime) and value.tzinfo is None
