@@ -81,14 +81,47 @@ def test_bad_payloads_get_precise_errors_and_store_nothing(client, vendor, setti
     assert not AlarmEvent.objects.exists()
 
 
-def test_a_fire_alarm_notifies_the_home_and_the_bureau_at_once(
-    client, vendor, world, django_capture_on_commit_callbacks
+def test_a_fire_alarm_notifies_the_home_and_the_bureau_at_once_exactly_once_and_mails_by_a_job(
+    client, vendor, world, settings, mailoutbox
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        post(client, event(kind="fire"))
-    assert Notification.objects.filter(user=world["users"]["care_home"], title__contains="火警").exists()
-    assert Notification.objects.filter(user=world["users"]["bureau"], title__contains="火警").exists()
-    assert not Notification.objects.filter(user=world["users"]["other_home"]).exists()
+    """The event and its notices are written by one statement (never one without the other), with the time of the
+    alarm in local time; the vendor sending it again notices nobody twice; e-mails go by a job, not while the vendor
+    waits, and a retried job sends nothing twice."""
+    from django.contrib.auth import get_user_model
+
+    from gis_app.jobs.models import Job
+    from gis_app.jobs.services import run_pending
+
+    settings.EMAIL_NOTIFICATIONS = True
+    get_user_model().objects.filter(pk=world["users"]["care_home"].pk).update(email="home@example.cn")
+    get_user_model().objects.filter(pk=world["users"]["fire_rescue"].pk).update(is_active=False)
+    when = timezone.make_aware(datetime(2026, 12, 2, 23, 40, 5))  # 15:40:05 UTC
+    assert post(client, event(when=when)).json() == {"accepted": 1, "duplicates": 0}
+    stored = AlarmEvent.objects.get(vendor_event_id="e1")
+    notices = Notification.objects.filter(dedupe_key=f"alarm:{stored.pk}")
+    home = world["home_a"]
+    bureau = set(get_user_model().objects.filter(is_active=True, profile__role="bureau").values_list("pk", flat=True))
+    assert world["users"]["bureau"].pk in bureau
+    text = "独立式感烟报警器（单点报警） 2楼走廊（2026-12-02 23:40:05）报火警，请立即核实处置"
+    assert {(n.user_id, n.title, n.body, n.link) for n in notices} == {
+        (pk, f"【火警】{home.name}", text, f"/alarms/#alarm-{stored.pk}")
+        for pk in bureau | {world["users"]["care_home"].pk}
+    }
+    assert mailoutbox == []  # not while the vendor waits
+    [job] = Job.objects.filter(kind="notifications.email")
+    assert post(client, event(when=when)).json() == {"accepted": 0, "duplicates": 1}
+    assert notices.count() == len(bureau) + 1 and Job.objects.filter(kind="notifications.email").count() == 1
+    run_pending()
+    assert [m.to for m in mailoutbox] == [["home@example.cn"]] and "【火警】" in mailoutbox[0].subject
+    job.refresh_from_db()
+    assert job.result == {"notices": 1, "emailed": 1}
+    from gis_app.notifications.jobs import email
+
+    assert email(job, lambda *a, **k: None) == {"notices": 1, "emailed": 0}  # a retry: nothing twice
+    assert len(mailoutbox) == 1
+    # a fault notifies nobody
+    post(client, event("e2", kind="fault"))
+    assert Notification.objects.count() == len(bureau) + 1
 
 
 def test_a_lasting_fault_becomes_one_hazard(client, vendor, clock_at, settings):

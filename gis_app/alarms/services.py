@@ -8,17 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from gis_app.carehomes.models import Role
+from gis_app.jobs.services import enqueue
 from gis_app.lib import clock
-from gis_app.notifications.services import notify
 
-from .models import AlarmEvent, AlarmStatus, Device, EventKind, Vendor
+from .models import AlarmEvent, AlarmStatus, Device, DeviceKind, EventKind, Vendor
 
 MAX_EVENTS = 500
 
@@ -144,39 +143,68 @@ def _parse(
 
 
 def ingest(vendor: Vendor, events: list, devices: dict[str, Device] | None = None) -> IngestResult:
-    """`devices`: the vendor's devices named in the events when the caller has them already (else looked up)."""
+    """`devices`: the vendor's devices named in the events when the caller has them already (else looked up).
+
+    One statement, atomic by itself (no BEGIN/COMMIT round trips: a webhook stores one event per request): the new
+    events, and for each new fire alarm its notices to the bureau and the home's users. A fire alarm is therefore
+    never stored without its notices, nor noticed twice (the vendor sending it again finds it stored). E-mails, slow
+    and fallible, are sent by a job, never while the vendor waits."""
     parsed = _parse(vendor, events, devices)
-    table = AlarmEvent._meta.db_table
     rows = [(vendor.pk, str(e["event_id"]), d.pk, d.care_home_id, e["kind"], when) for e, d, when in parsed]
-    # One statement, atomic by itself: no BEGIN/COMMIT round trips around it (a webhook stores one event per request).
+    labels = [value for pair in DeviceKind.choices for value in pair]
     with connection.cursor() as cur:
         cur.execute(
-            f"""
-            INSERT INTO {table} (vendor_id, vendor_event_id, device_id, care_home_id, kind, occurred_at, received_at, status,
-                                 false_alarm, note, payload)
-            SELECT v, e, d, h, k, o, now(), 'new', false, '', '{{}}'::jsonb
-            FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[]) AS t(v, e, d, h, k, o)
-            ON CONFLICT (vendor_id, vendor_event_id) DO NOTHING
-            RETURNING id, kind
-            """,
-            [list(col) for col in zip(*rows, strict=True)],
+            _INGEST_SQL.format(kinds=", ".join(["(%s, %s)"] * len(DeviceKind.choices))),
+            [
+                *[list(col) for col in zip(*rows, strict=True)],
+                *labels,
+                EventKind.FIRE,
+                settings.TIME_ZONE,
+                reverse("alarm-list"),
+                Role.BUREAU,
+                Role.CARE_HOME,
+                settings.EMAIL_NOTIFICATIONS,
+            ],
         )
-        created = cur.fetchall()
-    fire_ids = [pk for pk, kind in created if kind == EventKind.FIRE]
-    if fire_ids:  # at once in autocommit; after the caller's commit inside its transaction
-        transaction.on_commit(lambda: notify_fire(fire_ids))
-    return IngestResult(accepted=len(created), duplicates=len(rows) - len(created))
+        accepted, to_email = cur.fetchone()
+    if to_email:
+        enqueue(kind="notifications.email", title="火警通知邮件", params={"ids": to_email}, max_attempts=3)
+    return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
 
-def notify_fire(event_ids: list[int]) -> None:
-    User = get_user_model()
-    for event in AlarmEvent.objects.filter(pk__in=event_ids).select_related("device", "care_home"):
-        users = User.objects.filter(is_active=True).filter(profile__role=Role.BUREAU) | User.objects.filter(
-            is_active=True, profile__role=Role.CARE_HOME, profile__care_home=event.care_home_id
-        )
-        notify(users.distinct(), title=f"【火警】{event.care_home.name}",
-               body=f"{event.device}（{event.occurred_at:%Y-%m-%d %H:%M:%S}）报火警，请立即核实处置",
-               link=reverse("alarm-list") + f"#alarm-{event.pk}", key=f"alarm:{event.pk}")  # fmt: skip
+_INGEST_SQL = """
+WITH ins AS (
+    INSERT INTO alarms_alarmevent (vendor_id, vendor_event_id, device_id, care_home_id, kind, occurred_at, received_at,
+                                   status, false_alarm, note, payload)
+    SELECT v, e, d, h, k, o, now(), 'new', false, '', '{{}}'::jsonb
+    FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[]) AS t(v, e, d, h, k, o)
+    ON CONFLICT (vendor_id, vendor_event_id) DO NOTHING
+    RETURNING id, kind, device_id, care_home_id, occurred_at
+),
+fire AS (
+    SELECT i.id, i.care_home_id, i.occurred_at, c.name AS home,
+           coalesce(k.label, d.kind) || ' ' || coalesce(nullif(d.name, ''), d.vendor_device_id) AS device
+    FROM ins i
+    JOIN carehomes_carehome c ON c.id = i.care_home_id
+    JOIN alarms_device d ON d.id = i.device_id
+    LEFT JOIN (VALUES {kinds}) AS k(code, label) ON k.code = d.kind
+    WHERE i.kind = %s
+),
+notices AS (
+    INSERT INTO notifications_notification (user_id, title, body, link, dedupe_key, created_at, emailed)
+    SELECT u.id, '【火警】' || f.home,
+           f.device || '（' || to_char(f.occurred_at AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI:SS') || '）报火警，请立即核实处置',
+           %s || '#alarm-' || f.id, 'alarm:' || f.id, now(), false
+    FROM fire f
+    JOIN carehomes_profile p ON p.role = %s OR (p.role = %s AND p.care_home_id = f.care_home_id)
+    JOIN auth_user u ON u.id = p.user_id AND u.is_active
+    ON CONFLICT (user_id, dedupe_key) DO NOTHING
+    RETURNING id, user_id
+)
+SELECT (SELECT count(*) FROM ins),
+       (SELECT coalesce(array_agg(n.id ORDER BY n.id) FILTER (WHERE %s AND u.email <> ''), '{{}}')
+        FROM notices n JOIN auth_user u ON u.id = n.user_id)
+"""
 
 
 def acknowledge(event: AlarmEvent, *, by) -> AlarmEvent:

@@ -10,19 +10,24 @@ from .models import Notification
 log = logging.getLogger(__name__)
 
 
-def email_new(ids) -> None:
-    """E-mails the notices `ids` (new ones, of users with an address), a thousand read at a time."""
+def email_new(ids) -> int:
+    """E-mails the notices `ids` not e-mailed yet (of users with an address), a thousand read at a time; returns how
+    many were sent. Run again (a retried job), it sends only what is still unsent."""
+    sent = 0
     for i in range(0, len(ids), 1000):
-        for n in Notification.objects.filter(pk__in=ids[i : i + 1000]).select_related("user"):
-            _email(n.user, n)
+        for n in Notification.objects.filter(pk__in=ids[i : i + 1000], emailed=False).select_related("user"):
+            sent += _email(n.user, n)
+    return sent
 
 
-def _email(user, notification) -> None:
+def _email(user, notification) -> bool:
     try:
         send_mail(notification.title, f"{notification.body}\n\n{notification.link}", None, [user.email])
         Notification.objects.filter(user=user, dedupe_key=notification.dedupe_key).update(emailed=True)
+        return True
     except Exception:  # noqa: BLE001 - a mail outage must not lose the in-app notification
         log.exception("could not e-mail notification %s", notification.dedupe_key)
+        return False
 
 
 def notify(users, *, title: str, body: str = "", link: str = "", key: str) -> int:
