@@ -371,6 +371,33 @@ def test_each_step_tells_who_acts_next(hazard, world, photo, django_capture_on_c
     assert all(n.link == f"/hazards/{hazard.pk}/" for n in Notification.objects.all())
 
 
+def test_a_steps_notices_are_written_with_it_and_mailed_by_a_job(hazard, world, photo, settings, mailoutbox):
+    """The notices of a step commit or roll back with it (no after-commit callback that could fail once the step is
+    stored), and their e-mails go by a job, not while the person who took the step waits."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from gis_app.jobs.models import Job
+    from gis_app.jobs.services import run_pending
+    from gis_app.notifications.models import Notification
+
+    users = world["users"]
+    settings.EMAIL_NOTIFICATIONS = True
+    get_user_model().objects.filter(pk=users["care_home"].pk).update(email="home@example.cn")
+    walk_to(hazard, Status.SUBMITTED, users, photo)
+    hazard.refresh_from_db()
+    before = Notification.objects.count()
+    with pytest.raises(RuntimeError), transaction.atomic():  # a step rolled back takes its notice with it
+        services.send_back(hazard, by=users["bureau"], comment="照片看不清")
+        raise RuntimeError
+    assert Notification.objects.count() == before and not Job.objects.filter(kind="notifications.email").exists()
+    services.send_back(hazard, by=users["bureau"], comment="照片看不清")  # no on-commit callback needed
+    assert Notification.objects.filter(user=users["care_home"], body__contains="照片看不清").exists()
+    assert mailoutbox == [] and Job.objects.filter(kind="notifications.email").count() == 1
+    run_pending()
+    assert [m.to for m in mailoutbox] == [["home@example.cn"]] and "已退回" in mailoutbox[0].subject
+
+
 def test_a_home_that_fixed_its_hazard_submits_it_in_one_step_and_verification_stays_apart(world, photo, client):
     home_user, bureau = world["users"]["care_home"], world["users"]["bureau"]
     found = services.report_hazard(care_home=world["home_a"], description="楼道灭火器过期", by=home_user)

@@ -168,7 +168,7 @@ def ingest(vendor: Vendor, events: list, devices: dict[str, Device] | None = Non
         )
         accepted, to_email = cur.fetchone()
     if to_email:
-        enqueue(kind="notifications.email", title="火警通知邮件", params={"ids": to_email}, max_attempts=3)
+        enqueue(kind="notifications.email", title="通知邮件：火警", params={"ids": to_email})
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
 

@@ -1,10 +1,9 @@
 """Who is told at each step of a hazard's way to close-out (in-app, and by e-mail where configured): the verifiers when
 the home submits its rectification, the home when its hazard is assigned, sent back, verified or closed out. Each
-step's notice goes out once (keyed by the ledger entry), after the step is committed; the person who took the step is
-not told of it."""
+step's notice goes out once (keyed by the ledger entry), written with the step (they commit or roll back together;
+e-mails go by a job); the person who took the step is not told of it."""
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.urls import reverse
 
 from gis_app.carehomes.models import Role
@@ -54,6 +53,4 @@ def announce(hazard: Hazard, action: str, event: HazardEvent, *, by) -> None:
     users = recipients(hazard).exclude(pk=getattr(by, "pk", None))
     link = reverse("hazard-detail", args=[hazard.pk])
     key = f"hazard-event:{event.pk}"
-    transaction.on_commit(
-        lambda: notify(users, title=title.format(**values), body=body.format(**values), link=link, key=key)
-    )
+    notify(users, title=title.format(**values), body=body.format(**values), link=link, key=key)

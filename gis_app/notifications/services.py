@@ -4,6 +4,9 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import connection
+
+from gis_app.jobs.services import enqueue
 
 from .models import Notification
 
@@ -31,19 +34,27 @@ def _email(user, notification) -> bool:
 
 
 def notify(users, *, title: str, body: str = "", link: str = "", key: str) -> int:
-    """Notifies each user once per `key` (re-running a reminder job sends nothing twice). Returns how many were new."""
-    created = 0
-    for user in users:
-        notification, was_created = Notification.objects.get_or_create(
-            user=user, dedupe_key=key, defaults={"title": title, "body": body, "link": link}
+    """Notifies each user once per `key` (a step noticed again sends nothing twice), in the caller's transaction: the
+    notices commit or roll back with what they announce. E-mails (when configured, to users with an address) are sent
+    by a job, never while the person who took the step waits. Returns how many notices were new."""
+    ids = list(users.values_list("pk", flat=True)) if hasattr(users, "values_list") else [u.pk for u in users]
+    if not ids:
+        return 0
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            WITH ins AS (
+                INSERT INTO notifications_notification (user_id, title, body, link, dedupe_key, created_at, emailed)
+                SELECT u, %s, %s, %s, %s, now(), false FROM unnest(%s::int[]) AS u
+                ON CONFLICT (user_id, dedupe_key) DO NOTHING
+                RETURNING id, user_id
+            )
+            SELECT count(*), coalesce(array_agg(ins.id ORDER BY ins.id) FILTER (WHERE %s AND u.email <> ''), '{}')
+            FROM ins JOIN auth_user u ON u.id = ins.user_id
+            """,
+            [title, body, link, key, ids, settings.EMAIL_NOTIFICATIONS],
         )
-        if not was_created:
-            continue
-        created += 1
-        if user.email and settings.EMAIL_NOTIFICATIONS:
-            try:
-                send_mail(title, f"{body}\n\n{link}", None, [user.email])
-                Notification.objects.filter(pk=notification.pk).update(emailed=True)
-            except Exception:  # noqa: BLE001 - a mail outage must not lose the in-app notification
-                log.exception("could not e-mail notification %s", notification.pk)
+        created, to_email = cur.fetchone()
+    if to_email:
+        enqueue(kind="notifications.email", title=f"通知邮件：{title}"[:200], params={"ids": to_email})
     return created
