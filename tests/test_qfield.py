@@ -570,9 +570,9 @@ def test_the_importers_reader_reads_what_gdal_reads_value_by_value(surveyed_home
     exit_ = SafetyExit.objects.filter(care_home=surveyed_home, kind="door").get()
     deltas, _ = field_work(surveyed_home, exit_, "h.jpg")
     x, y = surveyed_home.location.x, surveyed_home.location.y
-    deltas.append(delta("building", "create", new={"geometry": f"POLYGON(({x} {y},{x + 0.0002} {y},{x + 0.0002} "
-                        f"{y + 0.0001},{x} {y}))", "attributes": {"uuid": str(uuid.uuid4()),
-                        "care_home_id": surveyed_home.pk, "name": "新楼"}}))  # fmt: skip
+    polygon = f"POLYGON(({x} {y},{x + 0.0002} {y},{x + 0.0002} {y + 0.0001},{x} {y}))"
+    attributes = {"uuid": str(uuid.uuid4()), "care_home_id": surveyed_home.pk, "name": "新楼"}
+    deltas.append(delta("building", "create", new={"geometry": polygon, "attributes": attributes}))
     (tmp_path / "d.json").write_text(json.dumps(deltafile("local", deltas)))
     assert all(s[0] == "applied" for s in run_qgis("apply-deltas", str(folder), str(tmp_path / "d.json")).values())
 
