@@ -6,7 +6,6 @@ import hashlib
 import json
 from decimal import Decimal
 
-import numpy as np
 import shapely
 from shapely import wkt as shapely_wkt
 
@@ -31,9 +30,7 @@ def value(v):
 
 def geometries(shapes) -> list[str | None]:
     """The canonical text of many shapely geometries in one vectorised pass (None stays None)."""
-    array = np.empty(len(shapes), dtype=object)
-    array[:] = list(shapes)
-    return shapely.to_wkt(shapely.normalize(shapely.set_precision(array, 1e-7)), rounding_precision=-1).tolist()
+    return shapely.to_wkt(shapely.normalize(shapely.set_precision(list(shapes), 1e-7)), rounding_precision=-1).tolist()
 
 
 def geometry(text: str | None) -> str | None:

@@ -20,7 +20,6 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
 import shapely
 from django.contrib.gis.geos import GEOSGeometry
 from django.core.files.base import ContentFile
@@ -121,9 +120,7 @@ def read_folder(folder: Path) -> tuple[str, dict[str, list[Row]], list[str]]:
         if missing:
             errors.append(f"数据表 {name} 缺少字段：{'、'.join(sorted(missing))}")
             continue
-        shapes = np.empty(len(table.shapes), dtype=object)
-        shapes[:] = table.shapes
-        valid = shapely.is_valid(shapes).tolist()
+        valid = shapely.is_valid(table.shapes).tolist()
         rows = []
         for i, (fid, values, shape) in enumerate(zip(table.fids, table.rows, table.shapes, strict=True)):
             where = f"{name} 第 {fid} 条（{values.get('uuid')}）"

@@ -34,10 +34,10 @@ def _email(user, notification) -> bool:
 
 
 def notify(users, *, title: str, body: str = "", link: str = "", key: str) -> int:
-    """Notifies each user once per `key` (a step noticed again sends nothing twice), in the caller's transaction: the
-    notices commit or roll back with what they announce. E-mails (when configured, to users with an address) are sent
-    by a job, never while the person who took the step waits. Returns how many notices were new."""
-    ids = list(users.values_list("pk", flat=True)) if hasattr(users, "values_list") else [u.pk for u in users]
+    """Notifies each of `users` (a queryset) once per `key` (a step noticed again sends nothing twice), in the caller's
+    transaction: the notices commit or roll back with what they announce. E-mails (when configured, to users with an
+    address) are sent by a job, never while the person who took the step waits. Returns how many notices were new."""
+    ids = list(users.values_list("pk", flat=True))
     if not ids:
         return 0
     with connection.cursor() as cur:
