@@ -301,3 +301,21 @@ def test_the_fast_path_answers_exactly_as_the_django_view(client, vendor):
     assert answers["fast"] == answers["django"]
     assert [status for status, _ in answers["fast"]] == [200, 200, 401, 415, 404, 400, 422]
     assert AlarmEvent.objects.filter(vendor_event_id__in=["fast-0", "django-0", "again"]).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["fault", "fire"])
+def test_the_fast_path_serves_a_request_again_when_its_connection_died(vendor, kind):
+    """No health check before each request: a connection a database restart left dead fails its first statement and
+    the request is served once more on a new one; the vendor gets its answer, the event is stored once."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    connection.connection.close()  # what a restart leaves behind: Django still holds the connection
+    body = json.dumps(event("after-restart", kind=kind)).encode()
+    ts = str(int(time.time()))
+    headers = {"HTTP_X_ALARM_TIMESTAMP": ts, "HTTP_X_ALARM_SIGNATURE": signature("s3cret", ts, body)}
+    assert _fast_path(body, **headers) == (200, {"accepted": 1, "duplicates": 0})
+    assert _fast_path(body, **headers) == (200, {"accepted": 0, "duplicates": 1})
+    assert AlarmEvent.objects.filter(vendor_event_id="after-restart").count() == 1
+    assert Notification.objects.filter(dedupe_key__startswith="alarm:").count() == (0 if kind == "fault" else 3)

@@ -10,7 +10,7 @@ from http import HTTPStatus
 
 from django.conf import settings
 from django.core import signals
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.http.request import split_domain_port, validate_host
 
 from .webhook import receive
@@ -57,26 +57,42 @@ class AlarmWebhookFastPath:
         if settings.SECURE_SSL_REDIRECT and not self.secure(environ):
             location = f"https://{host}{environ.get('PATH_INFO', '')}"
             return 301, {"errors": {"scheme": "use https"}}, [("Location", location)]
-        # No request_started (its health check costs a round trip per request): a connection that died with a
-        # database restart fails the statement, is closed below, and the vendor sends again (503).
-        try:
-            status, payload = receive(
-                slug,
-                headers=Headers(environ),
-                content_type=environ.get("CONTENT_TYPE", ""),
-                content_length=environ.get("CONTENT_LENGTH") or "0",
-                read_body=environ["wsgi.input"].read,
-            )
+        # No health check per request (Django's costs a round trip before the first statement): a connection that
+        # died with a database restart fails its first statement instead, and the request is served once more on a
+        # new connection. Safe to repeat: the events are stored by their ids, once, whichever attempt stored them.
+        length, limit = environ.get("CONTENT_LENGTH") or "0", settings.ALARM_MAX_BODY_BYTES
+        body = environ["wsgi.input"].read(limit + 1) if length.isdigit() and int(length) <= limit else b""
+        for attempt in (1, 2):
+            reused = any(c.connection is not None for c in connections.all(initialized_only=True))
+            try:
+                status, payload = receive(
+                    slug,
+                    headers=Headers(environ),
+                    content_type=environ.get("CONTENT_TYPE", ""),
+                    content_length=length,
+                    read_body=lambda n: body[:n],
+                )
+            except (OperationalError, InterfaceError):
+                connections.close_all()
+                if attempt == 1 and reused:
+                    log.warning("alarm webhook: the database connection was gone; serving the request again")
+                    continue
+                log.exception("alarm webhook: database unavailable")
+                return 503, {"errors": {"database": "unavailable; send the events again"}}, [("Retry-After", "5")]
+            except DatabaseError:
+                connections.close_all()
+                log.exception("alarm webhook: database error")
+                return 503, {"errors": {"database": "unavailable; send the events again"}}, [("Retry-After", "5")]
+            except Exception:
+                log.exception("alarm webhook failed")
+                return 500, {"errors": {"server": "internal error; send the events again"}}, []
+            finally:
+                signals.request_finished.send(sender=self.__class__)
+            for conn in connections.all(initialized_only=True):
+                # it has just answered: Django need not ask it again before the next request's first statement
+                conn.health_check_done = conn.connection is not None
             return status, payload, []
-        except DatabaseError:
-            log.exception("alarm webhook: database unavailable")
-            connections.close_all()
-            return 503, {"errors": {"database": "unavailable; send the events again"}}, [("Retry-After", "5")]
-        except Exception:
-            log.exception("alarm webhook failed")
-            return 500, {"errors": {"server": "internal error; send the events again"}}, []
-        finally:
-            signals.request_finished.send(sender=self.__class__)
+        raise AssertionError("unreachable")
 
     @staticmethod
     def secure(environ) -> bool:
