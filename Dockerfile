@@ -10,4 +10,4 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-CMD ["gunicorn", "-c", "python:gis_app.gunicorn_conf", "--bind", "0.0.0.0:8000", "gis_app.wsgi"]
+CMD ["python", "-m", "gis_app.web", "--host", "0.0.0.0", "--port", "8000"]

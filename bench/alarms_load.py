@@ -1,6 +1,7 @@
-"""IoT alarm ingestion under load: signed webhook requests from a load generator on loopback to gunicorn, for a fixed
-time, with 10 % of the events sent twice; a gunicorn worker is killed and PostgreSQL restarted mid-run. Afterwards:
-every acknowledged event is stored exactly once. BENCH_ALARM_BATCH=1 measures one event per request."""
+"""IoT alarm ingestion under load: signed webhook requests from a load generator on loopback to the web server (as
+`make run` starts it), for a fixed time, with 10 % of the events sent twice; a web worker is killed and PostgreSQL
+restarted mid-run. Afterwards: every acknowledged event is stored exactly once. BENCH_ALARM_BATCH=1 measures one event
+per request."""
 
 import http.client
 import json
@@ -51,7 +52,7 @@ def run() -> list[list]:
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     port = free_port()
-    # what `make run` serves: the production settings on plain http (127.0.0.1), gunicorn with its shipped config
+    # what `make run` serves: the production settings on plain http (127.0.0.1), the web server as it is shipped
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -59,20 +60,9 @@ def run() -> list[list]:
         "DJANGO_SECRET_KEY": "bench-only-secret",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_INSECURE_HTTP": "true",
-        "GUNICORN_ACCESS_LOG": "/dev/null",
+        "WEB_ACCESS_LOG": "false",
     }
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:gis_app.gunicorn_conf",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        "gis_app.wsgi",
-    ]
+    argv = [sys.executable, "-m", "gis_app.web", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
@@ -126,7 +116,7 @@ def run() -> list[list]:
     t0 = time.perf_counter()
     for t in threads:
         t.start()
-    # Faults during the load: kill one gunicorn worker, then restart PostgreSQL (BENCH_ALARM_FAULTS=0: none).
+    # Faults during the load: kill one web worker, then restart PostgreSQL (BENCH_ALARM_FAULTS=0: none).
     time.sleep(DURATION / 3)
     faults = os.environ.get("BENCH_ALARM_FAULTS", "1") != "0"
     children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()

@@ -1,7 +1,7 @@
 """Serving the site-plan layers at national scale: 40,000 homes and 400,000 features (safety exits).
 
-Each figure is the platform (a request through the WSGI application gunicorn serves, `gis_app.wsgi.application`, or
-Django's test client for the JSON API: authenticated, scoped, cached where it caches) against the raw SQL for the same
+Each figure is the platform (a request through the WSGI application the web server serves, `gis_app.wsgi.application`,
+or Django's test client for the JSON API: authenticated, scoped, cached where it caches) against the raw SQL for the same
 result, measured in the same run."""
 
 import math
@@ -57,7 +57,7 @@ def tile_xy(lon, lat, z):
 
 
 def wsgi_get(app, path: str, cookie: str) -> tuple[str, bytes]:
-    """One GET through a WSGI application, as gunicorn calls it (the response closed, request_finished sent)."""
+    """One GET through a WSGI application, as the web server calls it (the response closed, request_finished sent)."""
     from django.test import RequestFactory
 
     environ = RequestFactory().get(path, HTTP_COOKIE=cookie).environ

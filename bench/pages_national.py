@@ -158,7 +158,7 @@ def run() -> list[list]:
         client.get("/work/")
     import gc
 
-    gc.collect()  # and freezes what it loaded, as gis_app/gunicorn_conf.py's workers do (the data generation's
+    gc.collect()  # and freezes what it loaded, as gis_app/wsgi.py does in each web worker (the data generation's
     gc.freeze()  # leftovers would otherwise be walked by every full collection during the timings)
     results = []
     for label, path in PAGES:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: migrate, load reference + demo data (idempotent), then serve the platform the way a bureau deploys it:
-# gunicorn with several workers (DEBUG off), the supervised job worker(s) and, with MQTT_URL, the MQTT subscriber.
+# granian with several worker processes (gis_app/web.py, DEBUG off), the supervised job worker(s) and, with MQTT_URL, the MQTT subscriber.
 # `make dev` (DJANGO_DEBUG=true) gives Django's development server instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,7 +41,7 @@ if [ "${DJANGO_DEBUG:-false}" = true ]; then
   trap 'kill $! 2>/dev/null || true' EXIT INT TERM
   exec $PY manage.py runserver --noreload "$HOST:$PORT"
 fi
-programs=("web=.venv/bin/gunicorn -c python:gis_app.gunicorn_conf --bind $HOST:$PORT gis_app.wsgi")
+programs=("web=$PY -m gis_app.web --host $HOST --port $PORT")
 for i in $(seq 1 "${JOB_WORKERS:-1}"); do programs+=("worker$i=$PY manage.py run_worker"); done
 [ -n "${MQTT_URL:-}" ] && programs+=("mqtt=$PY manage.py run_mqtt")
 exec $PY scripts/supervise.py "${programs[@]}"

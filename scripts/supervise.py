@@ -2,7 +2,7 @@
 """A small process supervisor for `make run`: starts each program, restarts it when it exits (with back-off), and
 stops them all on Ctrl-C or SIGTERM.
 
-    supervise.py web='gunicorn …' worker='python manage.py run_worker'
+    supervise.py web='python -m gis_app.web …' worker='python manage.py run_worker'
 
 Why not honcho: honcho stops every process when one exits, and the point here is the opposite — a job worker that
 dies on a poison job is restarted while the web server keeps serving. systemd or docker's restart policy do the same

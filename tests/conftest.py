@@ -45,12 +45,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="session")
 def live_server(django_db_setup, django_db_blocker):
-    """Replaces pytest-django's in-process server: the platform under gunicorn, as `make run` serves it."""
-    from .server import GunicornServer, collect_static, runtime_database_url
+    """Replaces pytest-django's in-process server: the platform under its web server (granian), as `make run` serves it."""
+    from .server import WebServer, collect_static, runtime_database_url
 
     with django_db_blocker.unblock():
         collect_static()
-        server = GunicornServer(database=runtime_database_url()).start()
+        server = WebServer(database=runtime_database_url()).start()
     yield server
     server.stop()
 

@@ -1,5 +1,5 @@
-"""The platform served for tests the way `make run` serves it: gunicorn with several worker processes, DEBUG off,
-static files by whitenoise, on the test database. Tests talk to it over real HTTP from outside its processes, so
+"""The platform served for tests the way `make run` serves it: granian (gis_app.web) with several worker processes,
+DEBUG off, static files by whitenoise, on the test database. Tests talk to it over real HTTP from outside its processes, so
 whatever must agree across processes (sessions, tile versions, caches) is proven to."""
 
 import os
@@ -67,12 +67,12 @@ class JobWorker:
                 self.proc.kill()
 
 
-class GunicornServer:
+class WebServer:
     def __init__(self, *, workers: int = 2, media_root: Path | None = None, database: str | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.media_root = media_root or Path(tempfile.mkdtemp(prefix="gis_app-media-"))
-        self.log = Path(tempfile.mkstemp(prefix="gunicorn-", suffix=".log")[1])
+        self.log = Path(tempfile.mkstemp(prefix="web-", suffix=".log")[1])
         self.workers = workers
         self.database = database
         self.proc: subprocess.Popen | None = None
@@ -81,19 +81,20 @@ class GunicornServer:
 
     def environment(self) -> dict:
         env = platform_environment(self.database or database_url(), self.media_root)
-        env.update(WEB_WORKERS=str(self.workers), GUNICORN_ACCESS_LOG=str(self.log))
+        env.update(WEB_WORKERS=str(self.workers))
         return env
 
-    def start(self) -> "GunicornServer":
-        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        argv = [gunicorn, "-c", "python:gis_app.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "gis_app.wsgi"]
+    def start(self) -> "WebServer":
+        argv = [sys.executable, "-m", "gis_app.web", "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = subprocess.Popen(
             argv, cwd=ROOT, env=self.environment(), stdout=self.log.open("ab"), stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"the web server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:
                     if r.status == 200:
@@ -101,7 +102,7 @@ class GunicornServer:
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"gunicorn did not answer within 60 s:\n{self.log.read_text()[-3000:]}")
+        raise RuntimeError(f"the web server did not answer within 60 s:\n{self.log.read_text()[-3000:]}")
 
     def worker_pids(self) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout

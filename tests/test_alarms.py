@@ -233,7 +233,7 @@ def test_mqtt_end_to_end_with_a_real_broker(world, mosquitto, settings):
 
 
 def _fast_path(body: bytes, *, content_type="application/json", vendor="acme", **headers) -> tuple[int, dict]:
-    """The WSGI fast path (what gunicorn serves) called as gunicorn calls it."""
+    """The WSGI fast path (what the web server serves) called as a WSGI server calls it."""
     import io
 
     from django.core import signals

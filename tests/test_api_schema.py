@@ -1,5 +1,5 @@
 """The API is what /api/schema/ says it is (#15). Schemathesis reads the OpenAPI document from the platform served by
-gunicorn and, for every operation, as every role with a token (and without one), sends generated requests: a bounded,
+the web server (granian) and, for every operation, as every role with a token (and without one), sends generated requests: a bounded,
 deterministic number per operation, once with generated path ids and once with ids of real objects in the caller's
 scope. Every answer must be: no 5xx, a documented status code and media type, documented headers, and a body that
 matches the documented schema. Failures are collected over all operations and roles, then reported together."""

@@ -1,5 +1,5 @@
 """A backup is only as good as its restore: back up the test database and its files, restore both into a brand-new
-database and an empty folder, check the manifest, and serve the restored platform with gunicorn."""
+database and an empty folder, check the manifest, and serve the restored platform with the web server."""
 
 import os
 import subprocess
@@ -17,7 +17,7 @@ from gis_app.hazards.services import report_hazard
 from gis_app.ops.backup import backup
 
 from .conftest import ensure_demo
-from .server import GunicornServer, database_url
+from .server import WebServer, database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -110,7 +110,7 @@ def test_a_backup_restores_into_an_empty_database_whole_and_serves(world, photo,
             assert dict(stored.fetchall()) == dict(counted.fetchall()) != {}
         finally:
             restored.close()
-        server = GunicornServer(workers=1, media_root=media, database=target).start()
+        server = WebServer(workers=1, media_root=media, database=target).start()
         try:
             with urllib.request.urlopen(f"{server.url}/accounts/login/", timeout=30) as r:
                 assert r.status == 200

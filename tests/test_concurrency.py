@@ -1,5 +1,5 @@
 """No silent overwrites: an edit made from an old version of a map feature is refused with both versions named,
-however many arrive at once (#16). Parallel requests go to the gunicorn test server, as from several users."""
+however many arrive at once (#16). Parallel requests go to the test web server, as from several users."""
 
 import json
 import threading

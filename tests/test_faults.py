@@ -25,7 +25,7 @@ from gis_app.jobs.models import Job, JobStatus
 from gis_app.jobs.services import enqueue
 
 from .conftest import ensure_demo
-from .server import GunicornServer, JobWorker, runtime_database_url
+from .server import JobWorker, WebServer, runtime_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def second_server(live_server):
-    server = GunicornServer(workers=2, media_root=live_server.media_root, database=runtime_database_url()).start()
+    server = WebServer(workers=2, media_root=live_server.media_root, database=runtime_database_url()).start()
     yield server
     server.stop()
 

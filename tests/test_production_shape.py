@@ -1,4 +1,4 @@
-"""The shape a bureau deploys, tried from outside: two gunicorn servers (as on two machines) on one database, the
+"""The shape a bureau deploys, tried from outside: two web servers (as on two machines) on one database, the
 supervisor of `make run`, and the settings `check --deploy` judges."""
 
 import os
@@ -17,7 +17,7 @@ from gis_app.hazards.models import Hazard
 from gis_app.lib import clock
 
 from .conftest import ensure_demo
-from .server import GunicornServer
+from .server import WebServer
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,7 +61,7 @@ class Browser:
 
 @pytest.fixture
 def second_server(live_server):
-    server = GunicornServer(workers=2, media_root=live_server.media_root).start()
+    server = WebServer(workers=2, media_root=live_server.media_root).start()
     yield server
     server.stop()
 

@@ -1,5 +1,5 @@
 """The bureau's desktop GIS as it is: Debian's QGIS 3.22 (headless PyQGIS) adds every OGC API collection through a
-Basic authentication configuration (user name + GIS token), against the platform served by gunicorn (#19)."""
+Basic authentication configuration (user name + GIS token), against the platform served by the web server (#19)."""
 
 from pathlib import Path
 
