@@ -11,7 +11,12 @@ Django and PostgreSQL.
 What gunicorn's configuration gave is kept: a worker that dies is started again (--respawn-failed-workers), a worker
 whose memory grows past WEB_WORKER_MAX_RSS_MB is replaced (a leak in any library cannot grow without bound), SIGTERM
 lets requests in flight finish for WEB_GRACEFUL_SECONDS, the access log goes to standard output (WEB_ACCESS_LOG=false
-turns it off). TLS is terminated by the proxy in front, as before; this server speaks plain HTTP."""
+turns it off). TLS is terminated by the proxy in front, as before; this server speaks plain HTTP. Not kept: gunicorn's
+kill of a worker whose request ran past 120 s. Long work runs as jobs, and the proxy in front bounds how long a client
+waits; a request stuck beyond that holds one thread of WEB_THREADS, not the worker.
+
+A respawned worker may reset connections queued on the old one unless the kernel moves them (sysctl
+net.ipv4.tcp_migrate_req=1, Linux 5.14+; granian says so once at start when it is off)."""
 
 import argparse
 import os
