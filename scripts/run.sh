@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: migrate, load reference + demo data (idempotent), then serve the platform the way a bureau deploys it:
-# granian with several worker processes (gis_app/web.py, DEBUG off), the supervised job worker(s) and, with MQTT_URL, the MQTT subscriber.
+# granian with several worker processes (gis_app/web.py, DEBUG off), the supervised job worker(s) and, with MQTT_URL,
+# the MQTT subscriber.
 # `make dev` (DJANGO_DEBUG=true) gives Django's development server instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
