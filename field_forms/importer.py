@@ -224,7 +224,7 @@ def _apply(project, folder, tables, photos, by, report) -> None:
         field_digests = digests(key, [(attrs, row.shape) for row, attrs in rows])
         new: list[tuple] = []
         queued: set[str] = set()
-        kept_photos: list[tuple] = []  # (path, feature) of features already here: stored once, after the loop
+        kept: list[tuple] = []  # (uuid, feature) of features already here: their photos stored after the loop
         for (row, attrs), field_digest in zip(rows, field_digests, strict=True):
             uid = row.values["uuid"]
             seen.add((key, uid))
@@ -274,13 +274,11 @@ def _apply(project, folder, tables, photos, by, report) -> None:
                 if web_digest == field_digest:
                     report.unchanged += 1
                     _snapshot(project, snap, key, uid, field_digest, row.fid)
-                    if (key, uid) in photos:
-                        kept_photos.append((photos[(key, uid)], current))
+                    kept.append((uid, current))
                     continue
                 if snap is not None and snap.digest == field_digest:  # changed on the web only: keep it
                     report.unchanged += 1
-                    if (key, uid) in photos:
-                        kept_photos.append((photos[(key, uid)], current))
+                    kept.append((uid, current))
                     continue
                 open_conflict = Conflict.objects.filter(
                     project=project, layer=key, uuid=uid, kind="both_changed", status="open"
@@ -308,9 +306,9 @@ def _apply(project, folder, tables, photos, by, report) -> None:
             report.updated += 1
             feature.refresh_from_db()
             _snapshot(project, snap, key, uid, feature_digest(layer, feature), row.fid)
-            if (key, uid) in photos:
-                kept_photos.append((photos[(key, uid)], feature))
-        _feature_photos(project, folder, layer, kept_photos, by, report)
+            kept.append((uid, feature))
+        pairs = [(photos[(key, uid)], feature) for uid, feature in kept if (key, uid) in photos]
+        _feature_photos(project, folder, layer, pairs, by, report)
         _create_new(project, folder, layer, new, photos, by, report)
     for key, uid in snapshots:  # sent to the field, no longer in the GeoPackage
         if key in FEATURE_LAYERS and (key, uid) not in seen:

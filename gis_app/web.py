@@ -27,7 +27,7 @@ import sys
 def argv(host: str, port: int) -> list[str]:
     env = os.environ.get
     granian = shutil.which("granian", path=os.path.dirname(sys.executable)) or "granian"
-    args = [
+    return [
         granian,
         "--interface",
         "wsgi",
@@ -51,7 +51,6 @@ def argv(host: str, port: int) -> list[str]:
         "--access-log" if env("WEB_ACCESS_LOG", "true").lower() in {"1", "true", "yes", "on"} else "--no-access-log",
         "gis_app.wsgi:application",
     ]
-    return args
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from gis_app.carehomes.models import Role
-from gis_app.jobs.services import enqueue
 from gis_app.lib import clock
+from gis_app.notifications.services import email_later
 
 from .models import AlarmEvent, AlarmStatus, Device, DeviceKind, EventKind, Vendor
 
@@ -175,8 +175,7 @@ def ingest(vendor: Vendor, events: list, devices: dict[str, Device] | None = Non
             ],
         )
         accepted, to_email = cur.fetchone()
-    if to_email:
-        enqueue(kind="notifications.email", title="通知邮件：火警", params={"ids": to_email})
+    email_later(to_email, "火警")
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
 

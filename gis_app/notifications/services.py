@@ -55,6 +55,12 @@ def notify(users, *, title: str, body: str = "", link: str = "", key: str) -> in
             [title, body, link, key, ids, settings.EMAIL_NOTIFICATIONS],
         )
         created, to_email = cur.fetchone()
-    if to_email:
-        enqueue(kind="notifications.email", title=f"通知邮件：{title}"[:200], params={"ids": to_email})
+    email_later(to_email, title)
     return created
+
+
+def email_later(ids: list[int], subject: str) -> None:
+    """Queues the e-mails of the notices `ids` (the notifications.email job sends each once), inside the caller's
+    transaction where there is one: notices that roll back take their mail with them."""
+    if ids:
+        enqueue(kind="notifications.email", title=f"通知邮件：{subject}"[:200], params={"ids": ids})
