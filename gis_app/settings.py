@@ -109,6 +109,8 @@ DATABASES = {
     # work is still inside its transaction. In tests it mirrors "default".
     "progress": {**_default_db, "TEST": {"MIRROR": "default"}},
 }
+# The alarm webhook's statements run prepared (gis_app.lib.prepared); false behind a pooler that cannot keep them.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -319,3 +319,122 @@ def test_the_fast_path_serves_a_request_again_when_its_connection_died(vendor, k
     assert _fast_path(body, **headers) == (200, {"accepted": 0, "duplicates": 1})
     assert AlarmEvent.objects.filter(vendor_event_id="after-restart").count() == 1
     assert Notification.objects.filter(dedupe_key__startswith="alarm:").count() == (0 if kind == "fault" else 3)
+
+
+def _deliveries(prefix: str, ts: str) -> list:
+    """One request of each kind a vendor may send, with event ids of their own (prefix)."""
+    from gis_app.alarms.webhook import Delivery
+
+    def make(events, *, slug="acme", media_type="application/json", signed=True, raw=None):
+        body = raw if raw is not None else json.dumps(events).encode()
+        sig = signature("s3cret", ts, body) if signed else "sha256=00"
+        headers = {"X-Alarm-Timestamp": ts, "X-Alarm-Signature": sig}
+        return Delivery(slug, headers, media_type, str(len(body)), body)
+
+    return [
+        make(event(f"{prefix}-fault", kind="fault")),
+        make({"events": [event(f"{prefix}-dup", kind="test"), event(f"{prefix}-dup", kind="test")]}),
+        make(event(f"{prefix}-dup", kind="test")),  # the same event as the request before: a duplicate
+        make(event(f"{prefix}-fire", device="D2")),  # a fire alarm: stored with its notices
+        make(event(f"{prefix}-unsigned", kind="fault"), signed=False),
+        make(event(f"{prefix}-text", kind="fault"), media_type="text/plain"),
+        make(event(f"{prefix}-nobody", kind="fault"), slug="nobody"),
+        make(None, raw=b"{not json"),
+        make(event(f"{prefix}-D9", device="D9", kind="fault")),  # unknown device
+        make(event(f"{prefix}-\u0000", kind="fault")),  # PostgreSQL cannot store a NUL
+        make(event(f"{prefix}-nul-device", device="D\u0000", kind="fault")),
+        make(event(f"{prefix}-\ud800", kind="fault")),  # an unpaired surrogate, as JSON allows
+        make(event(f"{prefix}-recovery", device="D2", kind="recovery")),
+    ]
+
+
+def test_requests_stored_together_get_each_the_answer_it_gets_alone(vendor, monkeypatch):
+    """The fast path stores the requests that arrive together (webhook.receive_many): their vendors and devices in one
+    round trip, the events without a fire alarm in one statement, and yet every request is answered as if alone,
+    including its errors, and stores nothing of itself when refused."""
+    from gis_app.alarms import webhook
+    from gis_app.lib import prepared
+
+    ts = str(int(time.time()))
+    alone = [webhook.receive_many([d])[0] for d in _deliveries("alone", ts)]
+    statements = []
+    run = prepared.fetchall
+    monkeypatch.setattr(prepared, "fetchall", lambda sql, params: statements.append(sql) or run(sql, params))
+    together = webhook.receive_many(_deliveries("together", ts))
+    assert together == alone
+    assert [status for status, _ in together] == [200, 200, 200, 200, 401, 415, 404, 400, 422, 400, 422, 400, 200]
+    assert together[1][1] == {"accepted": 1, "duplicates": 1} and together[2][1] == {"accepted": 0, "duplicates": 1}
+    assert (
+        "NUL" in together[9][1]["errors"]["0.event_id"] and "unknown device" in together[10][1]["errors"]["0.device_id"]
+    )
+    assert len(statements) == 2  # vendors and devices, then the events of the four requests without a fire alarm
+    stored = set(
+        AlarmEvent.objects.filter(vendor_event_id__startswith="together").values_list("vendor_event_id", flat=True)
+    )
+    assert stored == {"together-fault", "together-dup", "together-fire", "together-recovery"}
+    assert Notification.objects.filter(
+        dedupe_key=f"alarm:{AlarmEvent.objects.get(vendor_event_id='together-fire').pk}"
+    ).exists()
+
+
+def test_group_commit_serves_the_requests_that_arrive_while_a_batch_is_stored_in_the_next():
+    """Threads as the web server's: the first request is stored at once; those arriving meanwhile wait and are stored
+    together in one batch led by the first of them; each gets its own answer. A batch that raises answers its own
+    requests with an error and the next batch is still served."""
+    import threading
+
+    from gis_app.alarms.fast import GroupCommit
+
+    batches, first_in, release = [], threading.Event(), threading.Event()
+
+    def handle_many(items):
+        batches.append(list(items))
+        if len(batches) == 1:
+            first_in.set()
+            release.wait(10)
+        if "boom" in items:
+            raise RuntimeError("a bug")
+        return [(200, {"echo": item}, []) for item in items]
+
+    group = GroupCommit(handle_many)
+    answers = {}
+
+    def submit(item):
+        answers[item] = group.submit(item)
+
+    threads = [threading.Thread(target=submit, args=("first",))]
+    threads[0].start()
+    assert first_in.wait(10)
+    for item in ("a", "b", "c"):
+        threads.append(threading.Thread(target=submit, args=(item,)))
+        threads[-1].start()
+    while len(group.waiting) < 3:
+        time.sleep(0.01)
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert batches == [["first"], ["a", "b", "c"]]
+    assert answers == {item: (200, {"echo": item}, []) for item in ("first", "a", "b", "c")}
+    assert group.submit("boom")[0] == 500 and not group.busy
+    assert group.submit("after") == (200, {"echo": "after"}, [])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("prepare", [True, False])
+def test_the_webhook_statements_run_prepared_unless_configured_off(vendor, settings, prepare):
+    """Prepared, PostgreSQL does not plan the webhook's statements for every request; behind a pooler that cannot keep
+    prepared statements, DATABASE_PREPARED_STATEMENTS=false sends them as text and the webhook works the same."""
+    from django.db import connection
+
+    settings.DATABASE_PREPARED_STATEMENTS = prepare
+    connection.close()  # a new connection: none prepared yet
+    ts = str(int(time.time()))
+    for i in range(3):
+        body = json.dumps(event(f"p{i}", kind="fault")).encode()
+        headers = {"HTTP_X_ALARM_TIMESTAMP": ts, "HTTP_X_ALARM_SIGNATURE": signature("s3cret", ts, body)}
+        assert _fast_path(body, **headers) == (200, {"accepted": 1, "duplicates": 0})
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cur.fetchall()]
+    assert len(statements) == (2 if prepare else 0)
+    assert not prepare or any("INSERT INTO alarms_alarmevent" in s for s in statements)

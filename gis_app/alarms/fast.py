@@ -1,22 +1,27 @@
 """The alarm webhook served before Django's request machinery (WSGI), for vendor platforms that post one event per
 request at a high rate: no session, CSRF, login, audit or template middleware runs for it (the webhook has no user, no
 cookie and changes no tracked row), only the shared handler (gis_app.alarms.webhook). Everything else goes to Django.
-The host is checked against ALLOWED_HOSTS and plain http is refused where Django would redirect it, as Django does."""
+The host is checked against ALLOWED_HOSTS and plain http is refused where Django would redirect it, as Django does.
+
+Requests that arrive together in one process are stored together (GroupCommit): one round trip for their vendors and
+devices, one statement and one commit for their events, each request answered as it would be alone."""
 
 import json
 import logging
 import re
+import threading
 from http import HTTPStatus
 
 from django.conf import settings
 from django.core import signals
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections
 from django.http.request import split_domain_port, validate_host
 
-from .webhook import receive
+from .webhook import Delivery, read_limited, receive_many
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/api/alarms/webhook/([-a-zA-Z0-9_]+)/$")
+UNAVAILABLE = 503, {"errors": {"database": "unavailable; send the events again"}}, [("Retry-After", "5")]
 
 
 class Headers:
@@ -29,9 +34,68 @@ class Headers:
         return self.environ.get("HTTP_" + name.upper().replace("-", "_"), default)
 
 
+class GroupCommit:
+    """Requests of this process's threads stored together. The first to arrive while none is being stored leads: it
+    takes every request waiting (its own among them), stores them with one `handle_many` call and answers each; those
+    that arrived meanwhile wait, and the first of them leads the next batch. Nothing waits on purpose: alone, a
+    request is stored at once; under load a batch forms while the previous one is in the database, and the cost of the
+    round trips and the commit is shared by its requests. Nothing is held back: each request is answered only after
+    the statement storing it committed, and a batch that fails is served again request by request (handle_many)."""
+
+    MAX_BATCH = 64
+
+    class Slot:
+        __slots__ = ("item", "answer", "ready", "lead")
+
+        def __init__(self, item):
+            self.item, self.answer, self.ready, self.lead = item, None, threading.Event(), False
+
+    def __init__(self, handle_many):
+        self.handle_many = handle_many
+        self.lock = threading.Lock()
+        self.waiting: list[GroupCommit.Slot] = []
+        self.busy = False
+
+    def submit(self, item):
+        slot = self.Slot(item)
+        with self.lock:
+            self.waiting.append(slot)
+            slot.lead = not self.busy
+            self.busy = True
+        if not slot.lead:
+            slot.ready.wait()  # answered, or told to lead the next batch
+        if slot.answer is None:
+            self.lead()
+        return slot.answer
+
+    def lead(self):
+        with self.lock:
+            batch, self.waiting = self.waiting[: self.MAX_BATCH], self.waiting[self.MAX_BATCH :]
+        try:
+            answers = self.handle_many([slot.item for slot in batch])
+            for slot, answer in zip(batch, answers, strict=True):
+                slot.answer = answer
+        except Exception:
+            log.exception("alarm webhook: a batch failed")
+        finally:
+            with self.lock:
+                successor = self.waiting[0] if self.waiting else None
+                if successor is None:
+                    self.busy = False
+                else:
+                    successor.lead = True
+            for slot in batch:
+                if slot.answer is None:  # handle_many raised: each answered as an internal error
+                    slot.answer = 500, {"errors": {"server": "internal error; send the events again"}}, []
+                slot.ready.set()
+            if successor is not None:
+                successor.ready.set()
+
+
 class AlarmWebhookFastPath:
     def __init__(self, app):
         self.app = app
+        self.group = GroupCommit(self.handle_many)
 
     def __call__(self, environ, start_response):
         match = PATH.match(environ.get("PATH_INFO", "")) if environ.get("REQUEST_METHOD") == "POST" else None
@@ -57,41 +121,41 @@ class AlarmWebhookFastPath:
         if settings.SECURE_SSL_REDIRECT and not self.secure(environ):
             location = f"https://{host}{environ.get('PATH_INFO', '')}"
             return 301, {"errors": {"scheme": "use https"}}, [("Location", location)]
+        length = environ.get("CONTENT_LENGTH") or "0"
+        body = read_limited(length, environ["wsgi.input"].read)
+        return self.group.submit(Delivery(slug, Headers(environ), environ.get("CONTENT_TYPE", ""), length, body))
+
+    def handle_many(self, deliveries: list[Delivery]) -> list[tuple[int, dict, list]]:
         # No health check per request (Django's costs a round trip before the first statement): a connection that
-        # died with a database restart fails its first statement instead, and the request is served once more on a
+        # died with a database restart fails its first statement instead, and the requests are served once more on a
         # new connection. Safe to repeat: the events are stored by their ids, once, whichever attempt stored them.
-        length, limit = environ.get("CONTENT_LENGTH") or "0", settings.ALARM_MAX_BODY_BYTES
-        body = environ["wsgi.input"].read(limit + 1) if length.isdigit() and int(length) <= limit else b""
         for attempt in (1, 2):
-            reused = any(c.connection is not None for c in connections.all(initialized_only=True))
+            reused = connection.connection is not None  # the webhook uses the default database only
             try:
-                status, payload = receive(
-                    slug,
-                    headers=Headers(environ),
-                    content_type=environ.get("CONTENT_TYPE", ""),
-                    content_length=length,
-                    read_body=lambda n: body[:n],
-                )
+                answers = receive_many(deliveries)
             except (OperationalError, InterfaceError):
                 connections.close_all()
                 if attempt == 1 and reused:
-                    log.warning("alarm webhook: the database connection was gone; serving the request again")
+                    log.warning("alarm webhook: the database connection was gone; serving the requests again")
                     continue
                 log.exception("alarm webhook: database unavailable")
-                return 503, {"errors": {"database": "unavailable; send the events again"}}, [("Retry-After", "5")]
-            except DatabaseError:
-                connections.close_all()
-                log.exception("alarm webhook: database error")
-                return 503, {"errors": {"database": "unavailable; send the events again"}}, [("Retry-After", "5")]
-            except Exception:
+                return [UNAVAILABLE] * len(deliveries)
+            except Exception as exc:
+                if len(deliveries) > 1:
+                    # whatever one request did to fail the statement, it fails alone: each is served by itself
+                    log.warning("alarm webhook: a batch of %d failed (%r); serving each alone", len(deliveries), exc)
+                    return [answer for delivery in deliveries for answer in self.handle_many([delivery])]
+                if isinstance(exc, DatabaseError):
+                    connections.close_all()
+                    log.exception("alarm webhook: database error")
+                    return [UNAVAILABLE]
                 log.exception("alarm webhook failed")
-                return 500, {"errors": {"server": "internal error; send the events again"}}, []
+                return [(500, {"errors": {"server": "internal error; send the events again"}}, [])]
             finally:
                 signals.request_finished.send(sender=self.__class__)
-            for conn in connections.all(initialized_only=True):
-                # it has just answered: Django need not ask it again before the next request's first statement
-                conn.health_check_done = conn.connection is not None
-            return status, payload, []
+            # it has just answered: Django need not ask it again before the next request's first statement
+            connection.health_check_done = connection.connection is not None
+            return [(status, payload, []) for status, payload in answers]
         raise AssertionError("unreachable")
 
     @staticmethod

@@ -4,8 +4,10 @@ home's staff and the bureau at once."""
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -14,12 +16,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from gis_app.carehomes.models import Role
-from gis_app.lib import clock
+from gis_app.lib import clock, prepared
 from gis_app.notifications.services import email_later
 
 from .models import AlarmEvent, AlarmStatus, Device, DeviceKind, EventKind, Vendor
 
 MAX_EVENTS = 500
+_EVENT_KINDS = frozenset(EventKind.values)  # Django builds .values anew on every access
 
 
 class IngestError(Exception):
@@ -65,34 +68,45 @@ def verify_signature(vendor: Vendor, timestamp: str | None, sent: str | None, bo
         )
 
 
-def vendor_and_devices(slug: str, device_ids: list[str]) -> tuple[Vendor | None, dict[str, Device]]:
-    """The active vendor and those of its devices named, in one round trip (the webhook's hot path)."""
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            SELECT v.id, v.secret, d.id, d.vendor_device_id, d.care_home_id
-            FROM {Vendor._meta.db_table} v
-            LEFT JOIN {Device._meta.db_table} d ON d.vendor_id = v.id AND d.vendor_device_id = ANY(%s)
-            WHERE v.slug = %s AND v.active
-            """,
-            [device_ids, slug],
-        )
-        rows = cur.fetchall()
-    if not rows:
-        return None, {}
-    vendor = Vendor(pk=rows[0][0], slug=slug, secret=rows[0][1], active=True)
-    devices = {
-        code: Device(pk=pk, vendor_id=vendor.pk, vendor_device_id=code, care_home_id=home)
-        for _, _, pk, code, home in rows
-        if pk is not None
-    }
-    return vendor, devices
+class VendorRef(NamedTuple):
+    """What ingestion reads of a vendor (a Vendor row serves as well)."""
+
+    pk: int
+    slug: str
+    secret: str
+
+
+class DeviceRef(NamedTuple):
+    """What ingestion reads of a device (a Device row serves as well)."""
+
+    pk: int
+    care_home_id: int
+
+
+def vendors_and_devices(wanted: dict[str, set[str]]) -> dict[str, tuple[VendorRef, dict[str, DeviceRef]]]:
+    """{slug: device ids named} -> {slug: (the active vendor, those of its devices named)}, in one round trip for
+    every request of a batch (the webhook's hot path). A slug missing from the answer is unknown or inactive."""
+    device_ids = sorted({code for codes in wanted.values() for code in codes})
+    rows = prepared.fetchall(_VENDORS_SQL, [device_ids, sorted(wanted)])
+    found: dict[str, tuple[VendorRef, dict[str, DeviceRef]]] = {}
+    for slug, vendor_pk, secret, pk, code, home in rows:
+        vendor, devices = found.setdefault(slug, (VendorRef(vendor_pk, slug, secret), {}))
+        if pk is not None and code in wanted[slug]:
+            devices[code] = DeviceRef(pk, home)
+    return found
+
+
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can store the text: no NUL character, no unpaired surrogate (JSON allows both escaped)."""
+    return "\x00" not in text and (text.isascii() or not any("\ud800" <= c <= "\udfff" for c in text))
 
 
 def device_ids_of(events) -> list[str]:
+    """The device ids named, that can be a device's (any other is an unknown device)."""
     if not isinstance(events, list):
         return []
-    return sorted({str(e.get("device_id")) for e in events[: MAX_EVENTS + 1] if isinstance(e, dict)})
+    named = {str(e.get("device_id")) for e in events[: MAX_EVENTS + 1] if isinstance(e, dict)}
+    return sorted(code for code in named if storable(code))
 
 
 def _parse(
@@ -118,9 +132,10 @@ def _parse(
             or not isinstance(event_id, str | int)
             or not str(event_id)
             or len(str(event_id)) > 100
+            or not storable(str(event_id))
         ):
-            errors[f"{i}.event_id"] = "required, a string of at most 100 characters"
-        if e.get("kind") not in EventKind.values:
+            errors[f"{i}.event_id"] = "required, a string of at most 100 characters (no NUL, no unpaired surrogate)"
+        if e.get("kind") not in _EVENT_KINDS:
             errors[f"{i}.kind"] = f"expected one of {', '.join(EventKind.values)}"
         when = _occurred_at(e.get("occurred_at"))
         if when is None:
@@ -143,28 +158,59 @@ def _parse(
 
 
 def ingest(vendor: Vendor, events: list, devices: dict[str, Device] | None = None) -> IngestResult:
-    """`devices`: the vendor's devices named in the events when the caller has them already (else looked up).
+    """`devices`: the vendor's devices named in the events when the caller has them already (else looked up)."""
+    result = ingest_many([(vendor, events, devices)])[0]
+    if isinstance(result, IngestError):
+        raise result
+    return result
 
-    One statement, atomic by itself (no BEGIN/COMMIT round trips: a webhook stores one event per request): the new
-    events and, when fire alarms are among them, each new one's notices to the bureau and the home's users. A fire
-    alarm is therefore never stored without its notices, nor noticed twice (the vendor sending it again finds it
-    stored). E-mails, slow and fallible, are sent by a job, never while the vendor waits."""
-    parsed = _parse(vendor, events, devices)
-    rows = [(vendor.pk, str(e["event_id"]), d.pk, d.care_home_id, e["kind"], when) for e, d, when in parsed]
-    columns = [list(col) for col in zip(*rows, strict=True)]
-    if EventKind.FIRE not in columns[4]:
-        # Faults, tests and recoveries, nearly every event: the insert alone. PostgreSQL plans the statement with the
-        # notices' joins on every execution, whether a fire is among the events or not (≈5× the insert's cost).
-        with connection.cursor() as cur:
-            cur.execute(_INSERT_SQL, columns)
-            accepted = cur.rowcount
-        return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
+
+def ingest_many(requests: list[tuple[Vendor, list, dict[str, Device] | None]]) -> list[IngestResult | IngestError]:
+    """The events of several requests (vendor, events, devices as for ingest), each request validated alone: one
+    request's error is its own answer and stores nothing of it, the others are stored.
+
+    Events without a fire alarm (faults, tests, recoveries: nearly all) are stored for all requests by one insert,
+    atomic by itself (no BEGIN/COMMIT round trips), that ignores events already stored. A request with a fire alarm is
+    stored by its own statement that also writes each new fire alarm's notices to the bureau and the home's users: a
+    fire alarm is never stored without its notices, nor noticed twice (the vendor sending it again finds it stored).
+    PostgreSQL plans that statement's joins on every execution (≈5× the insert's cost), hence not for every event.
+    E-mails, slow and fallible, are sent by a job, never while the vendor waits."""
+    results: list[IngestResult | IngestError | None] = [None] * len(requests)
+    plain: list[tuple[int, list[tuple]]] = []
+    for i, (vendor, events, devices) in enumerate(requests):
+        try:
+            parsed = _parse(vendor, events, devices)
+        except IngestError as exc:
+            results[i] = exc
+            continue
+        rows = [
+            (vendor.pk, str(e["event_id"]), d.pk, d.care_home_id, e["kind"], when.isoformat()) for e, d, when in parsed
+        ]
+        if any(row[4] == EventKind.FIRE for row in rows):
+            results[i] = _ingest_with_notices(rows)
+        else:
+            plain.append((i, rows))
+    if plain:
+        rows = json.dumps([row for _, rows in plain for row in rows])
+        stored = set(prepared.fetchall(_INSERT_SQL + " RETURNING vendor_id, vendor_event_id", [rows]))
+        for i, rows in plain:
+            # an event sent twice (in one request or in two of the batch) is stored once: the first to name it has it
+            accepted = 0
+            for row in rows:
+                if (row[0], row[1]) in stored:
+                    stored.discard((row[0], row[1]))
+                    accepted += 1
+            results[i] = IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
+    return results
+
+
+def _ingest_with_notices(rows: list[tuple]) -> IngestResult:
     labels = [value for pair in DeviceKind.choices for value in pair]
     with connection.cursor() as cur:
         cur.execute(
             _INGEST_SQL,
             [
-                *columns,
+                json.dumps(rows),
                 *labels,
                 EventKind.FIRE,
                 settings.TIME_ZONE,
@@ -179,11 +225,18 @@ def ingest(vendor: Vendor, events: list, devices: dict[str, Device] | None = Non
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
 
+_VENDORS_SQL = f"""
+    SELECT v.slug, v.id, v.secret, d.id, d.vendor_device_id, d.care_home_id
+    FROM {Vendor._meta.db_table} v
+    LEFT JOIN {Device._meta.db_table} d ON d.vendor_id = v.id AND d.vendor_device_id = ANY(%s::text[])
+    WHERE v.slug = ANY(%s::text[]) AND v.active
+"""
 _INSERT_SQL = """
     INSERT INTO alarms_alarmevent (vendor_id, vendor_event_id, device_id, care_home_id, kind, occurred_at, received_at,
                                    status, false_alarm, note, payload)
-    SELECT v, e, d, h, k, o, now(), 'new', false, '', '{}'::jsonb
-    FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[]) AS t(v, e, d, h, k, o)
+    SELECT (r->>0)::bigint, r->>1, (r->>2)::bigint, (r->>3)::bigint, r->>4, (r->>5)::timestamptz,
+           now(), 'new', false, '', '{}'::jsonb
+    FROM jsonb_array_elements(%s::jsonb) AS r  -- [[vendor, event id, device, home, kind, occurred at ISO 8601], …]
     ON CONFLICT (vendor_id, vendor_event_id) DO NOTHING
 """
 _KINDS = ", ".join(["(%s, %s)"] * len(DeviceKind.choices))
