@@ -152,21 +152,23 @@ def clean(value):
 
 
 def claim_next() -> Job | None:
-    with transaction.atomic():
-        job = (
-            Job.objects.select_for_update(skip_locked=True)
-            .filter(status=JobStatus.QUEUED, run_after__lte=timezone.now())
-            .order_by("run_after", "id")
-            .first()
+    """The oldest due job, taken for this worker in one statement (no other worker can take it: SKIP LOCKED)."""
+    now = timezone.now()
+    table = Job._meta.db_table
+    claimed = Job.objects.raw(
+        f"""
+        UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = %s, heartbeat_at = %s, error = ''
+        WHERE id = (
+            SELECT id FROM {table} WHERE status = %s AND run_after <= %s
+            ORDER BY run_after, id
+            FOR UPDATE SKIP LOCKED
+            LIMIT 1
         )
-        if job is None:
-            return None
-        job.status = JobStatus.RUNNING
-        job.attempts += 1
-        job.started_at = job.heartbeat_at = timezone.now()
-        job.error = ""
-        job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "error"])
-        return job
+        RETURNING *
+        """,
+        [JobStatus.RUNNING, now, now, JobStatus.QUEUED, now],
+    )
+    return next(iter(claimed), None)
 
 
 def run(job: Job) -> Job:
@@ -334,15 +336,18 @@ def work_forever(poll_seconds: float, stop: threading.Event | None = None) -> No
     wakeup = Wakeup()
     in_hand = None  # a job whose outcome the database did not take
     log.info("job worker started")
+    housekeeping_due = 0.0  # stale jobs and schedules: looked at once per poll, not before every job
     while not stop.is_set():
         try:
             close_old_connections()
             if in_hand is not None:
                 release(in_hand)
                 in_hand = None
-            requeue_stale()
-            schedule_daily()
-            schedule_frequent()
+            if time.monotonic() >= housekeeping_due:
+                requeue_stale()
+                schedule_daily()
+                schedule_frequent()
+                housekeeping_due = time.monotonic() + poll_seconds
             job = claim_next()
             if job is not None:
                 in_hand = job.pk
