@@ -38,6 +38,21 @@ class IngestResult:
     duplicates: int
 
 
+class VendorRef(NamedTuple):
+    """What ingestion reads of a vendor (a Vendor row serves as well)."""
+
+    pk: int
+    slug: str
+    secret: str
+
+
+class DeviceRef(NamedTuple):
+    """What ingestion reads of a device (a Device row serves as well)."""
+
+    pk: int
+    care_home_id: int
+
+
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
@@ -52,7 +67,9 @@ def _occurred_at(value):
     return None if when is None or timezone.is_naive(when) else when
 
 
-def verify_signature(vendor: Vendor, timestamp: str | None, sent: str | None, body: bytes, window: int) -> None:
+def verify_signature(
+    vendor: Vendor | VendorRef, timestamp: str | None, sent: str | None, body: bytes, window: int
+) -> None:
     if not timestamp or not sent:
         raise IngestError(401, {"signature": "missing X-Alarm-Timestamp or X-Alarm-Signature header"})
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
@@ -66,21 +83,6 @@ def verify_signature(vendor: Vendor, timestamp: str | None, sent: str | None, bo
         raise IngestError(
             401, {"signature": "signature does not match (HMAC-SHA256 of '<timestamp>.<body>' with the vendor secret)"}
         )
-
-
-class VendorRef(NamedTuple):
-    """What ingestion reads of a vendor (a Vendor row serves as well)."""
-
-    pk: int
-    slug: str
-    secret: str
-
-
-class DeviceRef(NamedTuple):
-    """What ingestion reads of a device (a Device row serves as well)."""
-
-    pk: int
-    care_home_id: int
 
 
 def vendors_and_devices(wanted: dict[str, set[str]]) -> dict[str, tuple[VendorRef, dict[str, DeviceRef]]]:
@@ -110,8 +112,8 @@ def device_ids_of(events) -> list[str]:
 
 
 def _parse(
-    vendor: Vendor, events: list, devices: dict[str, Device] | None = None
-) -> list[tuple[dict, Device, datetime]]:
+    vendor: Vendor | VendorRef, events: list, devices: dict[str, Device] | dict[str, DeviceRef] | None = None
+) -> list[tuple[dict, Device | DeviceRef, datetime]]:
     if not isinstance(events, list) or not events:
         raise IngestError(400, {"events": 'expected an event object or {"events": [...]} with at least one event'})
     if len(events) > MAX_EVENTS:
@@ -157,7 +159,7 @@ def _parse(
     return parsed
 
 
-def ingest(vendor: Vendor, events: list, devices: dict[str, Device] | None = None) -> IngestResult:
+def ingest(vendor: Vendor | VendorRef, events: list, devices: dict[str, Device] | None = None) -> IngestResult:
     """`devices`: the vendor's devices named in the events when the caller has them already (else looked up)."""
     result = ingest_many([(vendor, events, devices)])[0]
     if isinstance(result, IngestError):
@@ -165,7 +167,9 @@ def ingest(vendor: Vendor, events: list, devices: dict[str, Device] | None = Non
     return result
 
 
-def ingest_many(requests: list[tuple[Vendor, list, dict[str, Device] | None]]) -> list[IngestResult | IngestError]:
+def ingest_many(
+    requests: list[tuple[Vendor | VendorRef, list, dict[str, Device] | dict[str, DeviceRef] | None]],
+) -> list[IngestResult | IngestError]:
     """The events of several requests (vendor, events, devices as for ingest), each request validated alone: one
     request's error is its own answer and stores nothing of it, the others are stored.
 
@@ -191,8 +195,8 @@ def ingest_many(requests: list[tuple[Vendor, list, dict[str, Device] | None]]) -
         else:
             plain.append((i, rows))
     if plain:
-        rows = json.dumps([row for _, rows in plain for row in rows])
-        stored = set(prepared.fetchall(_INSERT_SQL + " RETURNING vendor_id, vendor_event_id", [rows]))
+        every_row = json.dumps([row for _, rows in plain for row in rows])
+        stored = set(prepared.fetchall(_INSERT_SQL + " RETURNING vendor_id, vendor_event_id", [every_row]))
         for i, rows in plain:
             # an event sent twice (in one request or in two of the batch) is stored once: the first to name it has it
             accepted = 0

@@ -1,8 +1,8 @@
 """Statements on a hot path run as server-side prepared statements. Django's psycopg cursors bind parameters on the
 client and never prepare (Django turns psycopg's prepared statements off for connection poolers), so PostgreSQL parses
-and plans every statement it receives. For the alarm webhook's insert (unnest of arrays, ON CONFLICT, three foreign
-keys) planning was half of the database's work: pgbench, 4 clients, the same insert 2,091 tps sent as text, 4,007 tps
-prepared.
+and plans every statement it receives. For the alarm webhook's insert (rows unpacked from arrays or JSON, ON CONFLICT,
+three foreign keys) planning was half of the database's work: pgbench, 4 clients, the same insert 2,091 tps sent as
+text, 4,007 tps prepared.
 
 Only the statements run here are prepared; every other query stays as Django sends it. A prepared statement lives with
 its connection: a new connection (a database restart, CONN_MAX_AGE) prepares again, and PostgreSQL plans it again by
