@@ -356,6 +356,7 @@ def test_requests_stored_together_get_each_the_answer_it_gets_alone(vendor, monk
     from gis_app.lib import prepared
 
     ts = str(int(time.time()))
+    webhook.REMEMBERED.forget(["acme"])
     alone = [webhook.receive_many([d])[0] for d in _deliveries("alone", ts)]
     statements = []
     run = prepared.fetchall
@@ -436,5 +437,52 @@ def test_the_webhook_statements_run_prepared_unless_configured_off(vendor, setti
     with connection.cursor() as cur:
         cur.execute("SELECT statement FROM pg_prepared_statements")
         statements = [row[0] for row in cur.fetchall()]
-    assert len(statements) == (2 if prepare else 0)
-    assert not prepare or any("INSERT INTO alarms_alarmevent" in s for s in statements)
+    # the lookup and the insert for the first request; the checked insert for the next (their devices remembered)
+    assert len(statements) == (3 if prepare else 0)
+    assert not prepare or sum("INSERT INTO alarms_alarmevent" in s for s in statements) == 2
+
+
+def test_remembered_vendors_and_devices_save_a_round_trip_and_every_change_takes_effect_at_once(
+    vendor, world, monkeypatch
+):
+    """A web process remembers the vendors and devices it looked up, to store a batch in one statement instead of
+    two; that statement checks them against the tables, so a vendor deactivated, a secret changed, a device moved or
+    removed (in another process, by the admin) is honoured by the very next request."""
+    from gis_app.alarms import webhook
+    from gis_app.lib import prepared
+
+    statements = []
+    run = prepared.fetchall
+    monkeypatch.setattr(prepared, "fetchall", lambda sql, params: statements.append(sql) or run(sql, params))
+    webhook.REMEMBERED.forget(["acme"])
+    counter = iter(range(100))
+
+    def send(*, device="D1", secret="s3cret"):
+        statements.clear()
+        body = json.dumps(event(f"r{next(counter)}", device=device, kind="fault")).encode()
+        ts = str(int(time.time()))
+        headers = {"X-Alarm-Timestamp": ts, "X-Alarm-Signature": signature(secret, ts, body)}
+        return webhook.receive_many([webhook.Delivery("acme", headers, "application/json", str(len(body)), body)])[0]
+
+    assert send() == (200, {"accepted": 1, "duplicates": 0}) and len(statements) == 2  # looked up, then stored
+    assert send() == (200, {"accepted": 1, "duplicates": 0}) and len(statements) == 1  # remembered: stored at once
+    Vendor.objects.filter(pk=vendor.pk).update(active=False)
+    assert send()[0] == 404 and len(statements) == 2  # the checked insert stored nothing; the lookup decided
+    Vendor.objects.filter(pk=vendor.pk).update(active=True)
+    assert send()[0] == 200
+    Vendor.objects.filter(pk=vendor.pk).update(secret="rotated")
+    assert send()[0] == 401  # signed with the old secret, which this process remembered
+    assert send(secret="rotated")[0] == 200
+    assert send(secret="rotated") == (200, {"accepted": 1, "duplicates": 0}) and len(statements) == 1
+    Device.objects.filter(vendor=vendor, vendor_device_id="D1").update(care_home=world["home_b"])
+    assert send(secret="rotated")[0] == 200 and len(statements) == 1  # still its device: the home read as it is now
+    assert AlarmEvent.objects.latest("id").care_home == world["home_b"]
+    spare = Device.objects.create(vendor=vendor, vendor_device_id="D3", care_home=world["home_a"], kind="smoke_alarm")
+    assert send(device="D3", secret="rotated")[0] == 200
+    AlarmEvent.objects.filter(device=spare).delete()  # events protect their device
+    spare.delete()
+    before = AlarmEvent.objects.count()
+    answer = send(device="D3", secret="rotated")
+    assert answer[0] == 422 and "unknown device" in answer[1]["errors"]["0.device_id"]
+    assert AlarmEvent.objects.count() == before
+    assert AlarmEvent.objects.filter(vendor_event_id__startswith="r").count() == 6  # the 200s, less the one removed

@@ -5,12 +5,14 @@ The fast path hands it the requests that arrived together (receive_many): their 
 round trip and their events stored by one statement, while each request gets the answer it would get alone."""
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
 from . import services
+from .models import EventKind
 
 
 @dataclass
@@ -40,25 +42,36 @@ def receive(slug: str, *, headers, content_type: str, content_length: str, read_
 
 
 def receive_many(deliveries: list[Delivery]) -> list[tuple[int, dict]]:
-    answers: list[tuple[int, dict] | None] = [None] * len(deliveries)
     decoded = [_decode(d.body) for d in deliveries]
     wanted: dict[str, set[str]] = {}  # slug -> device ids named
     for d, (events, _) in zip(deliveries, decoded, strict=True):
         wanted.setdefault(d.slug, set()).update(services.device_ids_of(events))
+    known = REMEMBERED.get(wanted)
+    if known is not None:
+        answers = _answer(deliveries, decoded, known, remembered=True)
+        if answers is not None:
+            return answers
     # Read before the signatures are checked only to name the devices: the vendors and them come in one round trip.
     found = services.vendors_and_devices(wanted)
+    REMEMBERED.remember(found)
+    return _answer(deliveries, decoded, found, remembered=False)
+
+
+def _answer(deliveries, decoded, found, *, remembered: bool) -> list[tuple[int, dict]] | None:
+    """Each request's answer, checked against the vendors and devices `found`. With `remembered` ones, only the
+    success path: None as soon as any request would be refused or carries a fire alarm, or when the statement finds
+    that a vendor or device changed (nothing is then stored), and the caller decides afresh."""
+    answers: list[tuple[int, dict] | None] = [None] * len(deliveries)
     limit = settings.ALARM_MAX_BODY_BYTES
     to_ingest: list[tuple[int, tuple]] = []
     for i, (d, (events, problem)) in enumerate(zip(deliveries, decoded, strict=True)):
-        if not (d.content_length or "0").isdigit():
-            answers[i] = 400, {"errors": {"Content-Length": "must be a number of bytes"}}
-            continue
-        if d.slug not in found:
-            answers[i] = 404, {"errors": {"vendor": f"unknown vendor {d.slug!r}"}}
-            continue
-        vendor, devices = found[d.slug]
-        media_type = d.content_type.split(";", 1)[0].strip().lower()
         try:
+            if not (d.content_length or "0").isdigit():
+                raise services.IngestError(400, {"Content-Length": "must be a number of bytes"})
+            if d.slug not in found:
+                raise services.IngestError(404, {"vendor": f"unknown vendor {d.slug!r}"})
+            vendor, devices = found[d.slug]
+            media_type = d.content_type.split(";", 1)[0].strip().lower()
             if int(d.content_length or 0) > limit or len(d.body) > limit:
                 raise services.IngestError(413, {"body": f"larger than {limit} bytes"})
             if media_type != "application/json" and not media_type.endswith("+json"):
@@ -68,17 +81,73 @@ def receive_many(deliveries: list[Delivery]) -> list[tuple[int, dict]]:
             services.verify_signature(vendor, timestamp, sent, d.body, settings.ALARM_SIGNATURE_WINDOW_SECONDS)
             if problem:
                 raise services.IngestError(400, {"body": problem})
+            if remembered:
+                parsed = services.check_events(vendor, events, devices)
+                if any(e["kind"] == EventKind.FIRE for e, _, _ in parsed):
+                    return None
+                to_ingest.append((i, (vendor, parsed)))
+            else:
+                to_ingest.append((i, (vendor, events, devices)))
         except services.IngestError as exc:
+            if remembered:
+                return None
             answers[i] = exc.status, {"errors": exc.errors}
-            continue
-        to_ingest.append((i, (vendor, events, devices)))
-    results = services.ingest_many([request for _, request in to_ingest])
+    requests = [request for _, request in to_ingest]
+    results = services.store_checked(requests) if remembered else services.ingest_many(requests)
+    if results is None:  # a vendor or device changed since this process looked them up
+        REMEMBERED.forget(found)
+        return None
     for (i, _), result in zip(to_ingest, results, strict=True):
         if isinstance(result, services.IngestError):
             answers[i] = result.status, {"errors": result.errors}
         else:
             answers[i] = 200, {"accepted": result.accepted, "duplicates": result.duplicates}
     return answers
+
+
+class Remembered:
+    """The vendors and devices this process looked up, kept only to skip the lookup on the success path: a request is
+    checked against them, and its events are stored by a statement that checks them against the tables as they are
+    (services.store_checked). Whatever is refused, or does not match any more, is decided on a fresh lookup, so a
+    vendor deactivated, a secret changed or a device removed takes effect at once in every process. Bounded: past
+    MAX_DEVICES devices it starts again empty."""
+
+    MAX_DEVICES = 100_000
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.vendors: dict[str, tuple[services.VendorRef, dict[str, services.DeviceRef]]] = {}
+        self.size = 0
+
+    def get(self, wanted: dict[str, set[str]]):
+        with self.lock:
+            known = {}
+            for slug, codes in wanted.items():
+                vendor, devices = self.vendors.get(slug, (None, {}))
+                if vendor is None or not codes <= devices.keys():
+                    return None
+                known[slug] = vendor, devices
+            return known
+
+    def remember(self, found) -> None:
+        with self.lock:
+            for slug, (vendor, devices) in found.items():
+                mine = self.vendors.get(slug)
+                if mine is None or mine[0] != vendor:
+                    mine = self.vendors[slug] = vendor, {}
+                self.size += len(devices.keys() - mine[1].keys())
+                mine[1].update(devices)
+            if self.size > self.MAX_DEVICES:
+                self.vendors, self.size = {}, 0
+
+    def forget(self, wanted) -> None:
+        with self.lock:
+            for slug in wanted:
+                _, devices = self.vendors.pop(slug, (None, {}))
+                self.size -= len(devices)
+
+
+REMEMBERED = Remembered()
 
 
 def _decode(body: bytes) -> tuple[Any, str | None]:
