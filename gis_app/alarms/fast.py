@@ -3,8 +3,9 @@ request at a high rate: no session, CSRF, login, audit or template middleware ru
 cookie and changes no tracked row), only the shared handler (gis_app.alarms.webhook). Everything else goes to Django.
 The host is checked against ALLOWED_HOSTS and plain http is refused where Django would redirect it, as Django does.
 
-Requests that arrive together in one process are stored together (GroupCommit): one round trip for their vendors and
-devices, one statement and one commit for their events, each request answered as it would be alone."""
+Requests that arrive together in one process are stored together (GroupCommit): one statement and one commit for
+their events (and, for vendors or devices this process has not seen, one round trip to look them up), each request
+answered as it would be alone (gis_app.alarms.webhook)."""
 
 import json
 import logging
