@@ -133,7 +133,8 @@ class Remembered:
         with self.lock:
             for slug, (vendor, devices) in found.items():
                 mine = self.vendors.get(slug)
-                if mine is None or mine[0] != vendor:
+                if mine is None or mine[0] != vendor:  # new, or its secret changed: its devices are looked up again
+                    self.size -= len(mine[1]) if mine else 0
                     mine = self.vendors[slug] = vendor, {}
                 self.size += len(devices.keys() - mine[1].keys())
                 mine[1].update(devices)
