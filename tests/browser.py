@@ -22,11 +22,32 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
+def page(browser, live_server, django_db_blocker):
     """A fresh page; any request that leaves 127.0.0.1 is blocked and recorded in page.external_requests."""
     context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
     yield guarded_page(context, urlparse(live_server.url).hostname)
+    close(context, django_db_blocker)
+
+
+def close(context, django_db_blocker, wait_seconds: float = 15.0) -> None:
+    """Closes the browser, then waits until the web server has finished the requests it had in hand: closing the
+    page does not stop them, and a transactional test's flush (TRUNCATE of every table) racing a page's query that
+    joins two tables is a deadlock PostgreSQL may settle by cancelling the flush."""
+    import time
+
+    from django.db import connection
+
     context.close()
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        with django_db_blocker.unblock(), connection.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend' AND state = 'active'"
+            )
+            if cur.fetchone()[0] == 0:
+                return
+        time.sleep(0.05)
 
 
 def login(page, live_server, username: str, password: str = "demo12345") -> None:
@@ -57,21 +78,21 @@ def guarded_page(context, host: str):
 
 
 @pytest.fixture
-def tablet(browser, live_server):
+def tablet(browser, live_server, django_db_blocker):
     """A 1024×768 tablet with a touch screen (taps, not clicks)."""
     context = browser.new_context(viewport={"width": 1024, "height": 768}, has_touch=True, locale="zh-CN")
     yield guarded_page(context, urlparse(live_server.url).hostname)
-    context.close()
+    close(context, django_db_blocker)
 
 
 @pytest.fixture
-def phone(browser, live_server):
+def phone(browser, live_server, django_db_blocker):
     """A 390×844 phone with a touch screen."""
     context = browser.new_context(
         viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, locale="zh-CN"
     )
     yield guarded_page(context, urlparse(live_server.url).hostname)
-    context.close()
+    close(context, django_db_blocker)
 
 
 class Steps:
