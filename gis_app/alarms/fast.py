@@ -22,6 +22,7 @@ from .webhook import Delivery, read_limited, receive_many
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/api/alarms/webhook/([-a-zA-Z0-9_]+)/$")
+INTERNAL_ERROR = 500, {"errors": {"server": "internal error; send the events again"}}, []
 UNAVAILABLE = 503, {"errors": {"database": "unavailable; send the events again"}}, [("Retry-After", "5")]
 
 
@@ -46,10 +47,10 @@ class GroupCommit:
     MAX_BATCH = 64
 
     class Slot:
-        __slots__ = ("item", "answer", "ready", "lead")
+        __slots__ = ("item", "answer", "ready")
 
         def __init__(self, item):
-            self.item, self.answer, self.ready, self.lead = item, None, threading.Event(), False
+            self.item, self.answer, self.ready = item, None, threading.Event()
 
     def __init__(self, handle_many):
         self.handle_many = handle_many
@@ -61,10 +62,9 @@ class GroupCommit:
         slot = self.Slot(item)
         with self.lock:
             self.waiting.append(slot)
-            slot.lead = not self.busy
-            self.busy = True
-        if not slot.lead:
-            slot.ready.wait()  # answered, or told to lead the next batch
+            leads, self.busy = not self.busy, True
+        if not leads:
+            slot.ready.wait()  # answered, or woken unanswered to lead the next batch
         if slot.answer is None:
             self.lead()
         return slot.answer
@@ -81,13 +81,10 @@ class GroupCommit:
         finally:
             with self.lock:
                 successor = self.waiting[0] if self.waiting else None
-                if successor is None:
-                    self.busy = False
-                else:
-                    successor.lead = True
+                self.busy = successor is not None
             for slot in batch:
                 if slot.answer is None:  # handle_many raised: each answered as an internal error
-                    slot.answer = 500, {"errors": {"server": "internal error; send the events again"}}, []
+                    slot.answer = INTERNAL_ERROR
                 slot.ready.set()
             if successor is not None:
                 successor.ready.set()
@@ -151,7 +148,7 @@ class AlarmWebhookFastPath:
                     log.exception("alarm webhook: database error")
                     return [UNAVAILABLE]
                 log.exception("alarm webhook failed")
-                return [(500, {"errors": {"server": "internal error; send the events again"}}, [])]
+                return [INTERNAL_ERROR]
             finally:
                 signals.request_finished.send(sender=self.__class__)
             # it has just answered: Django need not ask it again before the next request's first statement
