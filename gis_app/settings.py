@@ -137,6 +137,11 @@ AXES_LOCKOUT_CALLABLE = "gis_app.lib.request.locked_out"
 # How many proxies stand in front (they append to X-Forwarded-For); 0: the peer address is the client's.
 PROXY_COUNT = env_int("PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "gis_app.lib.request.client_ip"
+# The audit trail's request context (user, address, path) is attached to the statements of requests that change
+# things. Attaching it to reads cost every page and tile a user lookup before the view and two set_config calls in
+# front of each of its queries; the one audited row a read writes (a token's last use, at most every 5 minutes) is
+# recorded without the request's context.
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 # Sessions live in PostgreSQL only: every web process on every machine sees a logout at once. (A per-process cache
 # in front of them let a logged-out session live on in the other processes.)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"

@@ -26,7 +26,19 @@ def policy(*, tile_hosts: list[str]) -> dict:
     }
 
 
+# What an answer that is not a page gets (tiles, JSON, files): it loads nothing and may not be framed. A constant,
+# where a page's policy is built per request around its nonce.
+NOT_A_PAGE = "default-src 'none'; frame-ancestors 'none'"
+
+
 class PlatformCSPMiddleware(CSPMiddleware):
+    def process_response(self, request, response):
+        content_type = response.get("Content-Type", "text/html")
+        if content_type.startswith(("text/html", "application/xhtml", "image/svg")):
+            return super().process_response(request, response)
+        response.headers.setdefault("Content-Security-Policy", NOT_A_PAGE)
+        return response
+
     def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         if request.path_info.startswith("/admin/") and not parts.nonce:
