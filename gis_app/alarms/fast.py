@@ -16,7 +16,8 @@ from http import HTTPStatus
 from django.conf import settings
 from django.core import signals
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections
-from django.http.request import split_domain_port, validate_host
+
+from gis_app.lib import wsgi
 
 from .webhook import Delivery, read_limited, receive_many
 
@@ -112,12 +113,10 @@ class AlarmWebhookFastPath:
         return [body]
 
     def handle(self, environ, slug: str) -> tuple[int, dict, list]:
-        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        domain, _ = split_domain_port(host)
-        if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        if not wsgi.host_allowed(environ):
             return 400, {"errors": {"Host": "not an allowed host"}}, []
-        if settings.SECURE_SSL_REDIRECT and not self.secure(environ):
-            location = f"https://{host}{environ.get('PATH_INFO', '')}"
+        if settings.SECURE_SSL_REDIRECT and not wsgi.secure(environ):
+            location = f"https://{wsgi.host(environ)}{environ.get('PATH_INFO', '')}"
             return 301, {"errors": {"scheme": "use https"}}, [("Location", location)]
         length = environ.get("CONTENT_LENGTH") or "0"
         body = read_limited(length, environ["wsgi.input"].read)
@@ -155,11 +154,3 @@ class AlarmWebhookFastPath:
             connection.health_check_done = connection.connection is not None
             return [(status, payload, []) for status, payload in answers]
         raise AssertionError("unreachable")
-
-    @staticmethod
-    def secure(environ) -> bool:
-        header = settings.SECURE_PROXY_SSL_HEADER
-        if header:
-            name, value = header
-            return environ.get(name, "").split(",")[0].strip() == value
-        return environ.get("wsgi.url_scheme") == "https"
