@@ -145,6 +145,19 @@ PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 # Sessions live in PostgreSQL only: every web process on every machine sees a logout at once. (A per-process cache
 # in front of them let a logged-out session live on in the other processes.)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# A tile answer to a signed-in request carries a ticket (layers/tickets.py) that lets that client's tile requests of the
+# next seconds skip the session and user lookups; a logout elsewhere reaches a replayed ticket when it expires. 0: off.
+TILE_TICKET_SECONDS = env_int("TILE_TICKET_SECONDS", 60)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Tiles under (layer, version, scope, address): a key names its content, so each process may keep its own copy
+    # and none ever needs invalidating. Bounded by count (a z14 tile is a few kB, at most a few hundred).
+    "tiles": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "tiles",
+        "OPTIONS": {"MAX_ENTRIES": env_int("TILE_CACHE_ENTRIES", 5000)},
+    },
+}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "my-work"
 LOGOUT_REDIRECT_URL = "login"

@@ -116,6 +116,7 @@ urlpatterns = [
     path("ogc/collections/<str:collection>/queryables", ogc.Queryables.as_view(), name="ogc-queryables"),
     path("ogc/collections/<str:collection>/items/<str:fid>", ogc.Item.as_view(), name="ogc-item"),
     path("tiles/<str:layer>/<int:z>/<int:x>/<int:y>.pbf", layers_tiles.TileView.as_view(), name="tile"),
+    path("tiles/<str:layer>.json", layers_tiles.TileJSONView.as_view(), name="tilejson"),
     path("layers/<str:layer>/download.<str:fmt>", layers_downloads.LayerDownload.as_view(), name="layer-download"),
     path(
         "carehomes/<int:pk>/layers.<str:fmt>",

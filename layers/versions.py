@@ -49,8 +49,11 @@ def install(using=None, **kwargs) -> None:
             cur.execute(triggers_sql(layer))
 
 
+CURRENT_SQL = "SELECT version FROM layers_tile_version WHERE layer = %s"
+
+
 def current(layer: Layer) -> int:
     with connection.cursor() as cur:
-        cur.execute("SELECT version FROM layers_tile_version WHERE layer = %s", [layer.key])
+        cur.execute(CURRENT_SQL, [layer.key])
         row = cur.fetchone()
     return row[0] if row else 0

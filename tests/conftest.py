@@ -7,6 +7,7 @@ through the same importers users run; each test then runs inside a transaction t
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import LineString, Point, Polygon
+from django.core.cache import caches
 
 from gis_app.carehomes.credit_code import check_character
 from gis_app.carehomes.demo import load_demo
@@ -34,6 +35,13 @@ def job_progress_in_the_test_transaction(settings):
     # Most tests run inside one rolled-back transaction, which a second connection cannot see into.
     # test_jobs.py proves the real second-connection behaviour with a transactional test.
     settings.JOB_PROGRESS_DATABASE = "default"
+
+
+@pytest.fixture(autouse=True)
+def empty_tile_cache():
+    """Tiles are kept per process by layer version; a rolled-back test's writes never advance the version, so a tile
+    kept by one test could otherwise be served to the next."""
+    caches["tiles"].clear()
 
 
 @pytest.fixture(scope="session")

@@ -226,6 +226,7 @@ MATRIX: dict[str, tuple[str, str, str | None]] = {
     "ogc-queryables": ("/ogc/collections/safety_exit/queryables", "U222222", None),
     "ogc-item": ("/ogc/collections/safety_exit/items/{exit}", "U22222N", "U22NNNN"),
     "tile": ("/tiles/safety_exit/14/13542/6213.pbf", "U222222", None),
+    "tilejson": ("/tiles/safety_exit.json", "U222222", None),
     "layer-download": ("/layers/safety_exit/download.geojson?care_home={home}", "U222222", "U222222"),
     "carehome-layers-download": ("/carehomes/{home}/layers.geojson", "U22222N", "U22NNNN"),
     "layers-legend": ("/layers/legend/", "3222222", None),

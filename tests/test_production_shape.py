@@ -73,10 +73,14 @@ def test_a_logout_on_one_server_is_honoured_by_the_other(live_server, second_ser
     # The same session cookie works on the other machine (cookies are per host name, not per port).
     status, final, _ = b.get(f"{second_server.url}/hazards/")
     assert status == 200 and "/accounts/login/" not in final
+    tile = f"{second_server.url}/tiles/hazard/14/13700/6200.pbf"
+    assert {b.get(tile)[0] for _ in range(6)} == {200}
+    assert any(c.name == "tiles" for c in b.jar)  # a tile ticket, bound to this session
     b.post(f"{live_server.url}/accounts/logout/", {}, referer=f"{live_server.url}/hazards/")
     for _ in range(6):  # whichever worker process of the second server answers
         status, final, _ = b.get(f"{second_server.url}/hazards/")
         assert "/accounts/login/" in final
+        assert b.get(tile)[0] == 401  # the ticket is kept, but the session it was bound to is gone
 
 
 def test_a_change_written_outside_the_web_processes_is_served_fresh_in_tiles(live_server, second_server):
