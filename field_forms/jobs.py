@@ -13,6 +13,7 @@ from django.utils import timezone
 from gis_app.jobs.models import Job
 from gis_app.jobs.registry import handler
 from gis_app.jobs.services import JobError, RunLater, enqueue
+from gis_app.lib import media
 from gis_app.lib.qgis import QgisError
 
 from .cloud import CloudError, check_packaging, pull, push
@@ -50,14 +51,11 @@ def _generate(job, progress) -> tuple[FieldProject, Path, dict]:
 def run_package(job, progress) -> dict:
     project, folder, result = _generate(job, progress)
     progress(3, 4, "打包 zip", force=True)
-    out = Path(settings.MEDIA_ROOT) / "field"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"qfield-{job.pk}.zip"
-    path.write_bytes(zip_folder(folder))
+    name = media.save(f"field/qfield-{job.pk}.zip", zip_folder(folder))
     summary = f"{result['homes']} 家机构，{result['layers']} 个图层，{result['features']} 个要素"
     progress(4, 4, summary, force=True)
     return {
-        "file": str(path.relative_to(settings.MEDIA_ROOT)),
+        "file": name,
         "filename": f"QField-{project.scope.replace(':', '-')}.zip",
         "summary": f"已生成 QField 项目：{summary}。解压到平板的 QField 目录即可离线使用。",
         "project": project.pk,

@@ -177,6 +177,24 @@ STORAGES = {
 }
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / ".data" / "media")))
+# Stored files (photos, attachments, exports, field packages) in an S3-compatible bucket instead of MEDIA_ROOT, for
+# several machines (django-storages). They are still served only through the platform's permission checks.
+MEDIA_S3_BUCKET = env_str("MEDIA_S3_BUCKET")
+if MEDIA_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": env_str("MEDIA_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("MEDIA_S3_REGION") or None,
+            "access_key": env_str("MEDIA_S3_ACCESS_KEY") or None,
+            "secret_key": env_str("MEDIA_S3_SECRET_KEY") or None,
+            "location": env_str("MEDIA_S3_PREFIX"),
+            "addressing_style": env_str("MEDIA_S3_ADDRESSING_STYLE", "path"),
+            "file_overwrite": False,
+            "default_acl": None,  # the bucket's own policy: private
+        },
+    }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 

@@ -20,14 +20,14 @@ def healthz(request):
 
 def protected_media(request, path: str):
     """Photos and exports are evidence about named homes: only a logged-in user whose scope covers the home gets them."""
-    from pathlib import Path
+    from pathlib import PurePosixPath
 
-    from django.conf import settings
     from django.http import FileResponse, Http404
 
     from gis_app.carehomes.scope import visible_carehomes
     from gis_app.hazards.models import HazardPhoto
     from gis_app.inspections.models import CheckResult
+    from gis_app.lib import media
     from gis_app.rating.models import DrillRecord
     from layers.models import FeaturePhoto
 
@@ -41,13 +41,13 @@ def protected_media(request, path: str):
         or FeaturePhoto.objects.filter(image=path, care_home__in=homes).exists()
         or DrillRecord.objects.filter(attachment=path, care_home__in=homes).exists()
     )
-    root = Path(settings.MEDIA_ROOT).resolve()
-    file = (root / path).resolve()
-    if not allowed or not file.is_relative_to(root) or not file.is_file():
+    # the name is one the storage gave a stored file (it equals a row's), never a path made up by the request
+    if not allowed or ".." in PurePosixPath(path).parts or not media.exists(path):
         raise Http404
     # Images are shown inline; anything else is downloaded, never rendered by the browser as a page of ours.
-    inline = file.suffix.lower() in (".jpg", ".jpeg", ".png")
-    response = FileResponse(open(file, "rb"), as_attachment=not inline, filename=file.name)
+    name = PurePosixPath(path).name
+    inline = PurePosixPath(name).suffix.lower() in (".jpg", ".jpeg", ".png")
+    response = FileResponse(media.open_file(path), as_attachment=not inline, filename=name)
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
     return response
 

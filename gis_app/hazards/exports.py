@@ -1,14 +1,15 @@
 """The three lists (三项清单) and the full ledger as .xlsx, for a home, a 街镇 or the district."""
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
+from django.core.files import File
 
 from gis_app.carehomes.models import CareHome, Role, Subdistrict
 from gis_app.carehomes.scope import role_of, visible_carehomes
 from gis_app.inspections.models import InspectionKind
-from gis_app.lib import clock
+from gis_app.lib import clock, media
 from gis_app.lib.excel import Column, Sheet, write_workbook
 
 from .models import OPEN_STATUSES, Category, Hazard, Severity, Status
@@ -139,9 +140,10 @@ def export_ledger_job(job, progress) -> dict:
     scope = Scope.parse(job.params["scope"], user)
     total = Hazard.objects.filter(care_home__in=scope.homes).count() * 3
     progress(0, total, "正在生成", force=True)
-    out_dir = Path(settings.MEDIA_ROOT) / "exports"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"ledger-{job.pk}.xlsx"
-    rows = export_ledger(path, scope, progress=lambda n: progress(n, total, f"已写入 {n} 行"))
-    return {"file": str(path.relative_to(settings.MEDIA_ROOT)), "rows": rows, "scope": scope.label,
-            "filename": f"三项清单-{scope.label}-{clock.today():%Y%m%d}.xlsx"}  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"ledger-{job.pk}.xlsx"
+        rows = export_ledger(path, scope, progress=lambda n: progress(n, total, f"已写入 {n} 行"))
+        with path.open("rb") as f:
+            name = media.save(f"exports/{path.name}", File(f))
+    filename = f"三项清单-{scope.label}-{clock.today():%Y%m%d}.xlsx"
+    return {"file": name, "rows": rows, "scope": scope.label, "filename": filename}

@@ -1,6 +1,5 @@
-from pathlib import Path
+from pathlib import PurePosixPath
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.gis.geos import Point
@@ -17,7 +16,7 @@ from gis_app.carehomes.scope import role_of, visible_carehomes, visible_subdistr
 from gis_app.jobs.models import JobStatus
 from gis_app.jobs.services import enqueue
 from gis_app.jobs.views import _visible_job
-from gis_app.lib import clock
+from gis_app.lib import clock, media
 from gis_app.lib.idempotency import new_form_token, submission_uuid
 from gis_app.lib.keyset import keyset_page
 
@@ -258,10 +257,12 @@ def job_download(request, pk: int):
     job = _visible_job(request, pk)
     if job.status != JobStatus.SUCCEEDED or not (job.result or {}).get("file"):
         raise Http404
-    path = (Path(settings.MEDIA_ROOT) / job.result["file"]).resolve()
-    if not path.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) or not path.exists():
+    name = job.result["file"]
+    if ".." in PurePosixPath(name).parts or not media.exists(name):
         raise Http404
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=job.result.get("filename", path.name))
+    return FileResponse(
+        media.open_file(name), as_attachment=True, filename=job.result.get("filename", PurePosixPath(name).name)
+    )
 
 
 def home_hazard_summary(homes) -> dict[int, dict]:

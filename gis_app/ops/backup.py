@@ -18,8 +18,10 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from django.conf import settings
+from django.core.files import File
 from django.db import connection
+
+from gis_app.lib import media
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 # Counted in the manifest and compared after a restore: the tables a bureau would miss first.
@@ -81,7 +83,6 @@ def backup(out_dir: Path, say=print) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     target = out_dir / f"gis_app-{stamp}.tar"
-    media = Path(settings.MEDIA_ROOT)
     with tempfile.TemporaryDirectory() as tmp:
         dump = Path(tmp) / "db.dump"
         say("导出数据库（pg_dump）…")
@@ -108,14 +109,14 @@ def backup(out_dir: Path, say=print) -> Path:
             cur.execute("COMMIT")
         if result.returncode != 0:
             raise BackupError(f"pg_dump 失败：{result.stderr.strip()[:500]}")
-        files = sorted(p for p in media.rglob("*") if p.is_file()) if media.exists() else []
+        files = list(media.walk())
         manifest = {
             "format": 1,
             "created_at": datetime.now().astimezone().isoformat(),
             "database": connection.settings_dict["NAME"],
             "counts": table_counts,
             "db_dump": {"name": "db.dump", "sha256": _sha256(dump), "bytes": dump.stat().st_size},
-            "media": {p.relative_to(media).as_posix(): _sha256(p) for p in files},
+            "media": {name: media.sha256(name) for name in files},
         }
         say(f"写入备份文件（数据库 {dump.stat().st_size // 1024} KB，附件 {len(files)} 个）…")
         with tarfile.open(target, "w") as tar:
@@ -124,23 +125,26 @@ def backup(out_dir: Path, say=print) -> Path:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
             tar.add(dump, arcname="db.dump")
-            for p in files:
-                tar.add(p, arcname=f"media/{p.relative_to(media).as_posix()}")
+            for name in files:
+                with media.open_file(name) as f:
+                    info = tarfile.TarInfo(f"media/{name}")
+                    info.size = f.size
+                    tar.addfile(info, f)
     target.chmod(0o600)
     return target
 
 
 def restore(archive: Path, say=print) -> dict:
-    """Into the (empty) database of the current settings and MEDIA_ROOT; returns the manifest after checking it."""
+    """Into the (empty) database and the (empty) file storage of the current settings (MEDIA_ROOT or the bucket);
+    returns the manifest after checking it."""
     with connection.cursor() as cur:
         cur.execute("SELECT to_regclass('django_migrations') IS NOT NULL")
         if cur.fetchone()[0]:
             raise BackupError(
                 f"数据库 {connection.settings_dict['NAME']} 不是空库（已有数据表）：请恢复到新建的空数据库"
             )
-    media = Path(settings.MEDIA_ROOT)
-    if media.exists() and any(media.iterdir()):
-        raise BackupError(f"附件目录 {media} 不是空的：请指定一个空目录（MEDIA_ROOT）")
+    if next(media.walk(), None) is not None:
+        raise BackupError(f"附件存储 {media.where()} 不是空的：请指定一个空目录（MEDIA_ROOT）或空的存储桶")
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(archive) as tar:
         tmp_path = Path(tmp)
         for member in tar.getmembers():
@@ -188,8 +192,10 @@ def restore(archive: Path, say=print) -> dict:
             source = tmp_path / "media" / rel
             if _sha256(source) != digest:
                 raise BackupError(f"附件 {rel} 的校验和不符")
-            (media / rel).parent.mkdir(parents=True, exist_ok=True)
-            source.replace(media / rel)
+            with source.open("rb") as f:
+                stored = media.save(rel, File(f))
+            if stored != rel:
+                raise BackupError(f"附件 {rel} 未能按原名恢复（存为 {stored}）")
     with connection.cursor() as cur:
         restored = counts(cur)
     if restored != manifest["counts"]:

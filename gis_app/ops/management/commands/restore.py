@@ -7,7 +7,7 @@ from gis_app.ops.backup import BackupError, restore
 
 
 class Command(BaseCommand):
-    help = "Restores a backup file into an empty database (DATABASE_URL) and an empty MEDIA_ROOT, then checks it."
+    help = "Restores a backup file into an empty database (DATABASE_URL) and empty file storage (MEDIA_ROOT or the bucket), then checks it."
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
