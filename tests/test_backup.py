@@ -47,6 +47,13 @@ def _psql(sql: str, db: str = "postgres") -> None:
     )
 
 
+def manage(*args: str, env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
+    """A management command in its own process, with the environment of the platform it acts on."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
 def test_a_backup_restores_into_an_empty_database_whole_and_serves(world, photo, settings, tmp_path):
     ensure_demo()
     hazard = report_hazard(
@@ -71,36 +78,15 @@ def test_a_backup_restores_into_an_empty_database_whole_and_serves(world, photo,
         DJANGO_INSECURE_HTTP="true",
     )
     try:
-        result = subprocess.run(
-            [sys.executable, "manage.py", "restore", str(archive)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = manage("restore", str(archive), env=env, timeout=300)
         assert result.returncode == 0, result.stderr
         assert "核对一致" in result.stdout
         elapsed = time.monotonic() - started
         assert (media / picture.name).read_bytes() == Path(settings.MEDIA_ROOT, picture.name).read_bytes()
-        again = subprocess.run(
-            [sys.executable, "manage.py", "restore", str(archive)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        again = manage("restore", str(archive), env=env, timeout=300)
         assert again.returncode != 0 and "不是空库" in again.stderr  # never over existing data
 
-        verify = subprocess.run(
-            [sys.executable, "manage.py", "verify_ledger"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        verify = manage("verify_ledger", env=env, timeout=120)
         assert verify.returncode == 0 and "链条完整" in verify.stdout  # the hash chains survive the round trip
         d = connection.settings_dict
         restored = psycopg.connect(host=d["HOST"], port=d["PORT"], user=d["USER"], dbname=name, autocommit=True)

@@ -23,9 +23,8 @@ from gis_app.jobs.services import enqueue, run_pending
 from gis_app.ops.backup import backup
 
 from .server import database_url
-from .test_backup import _psql
+from .test_backup import _psql, manage
 
-ROOT = Path(__file__).resolve().parent.parent
 KEYS = {"aws_access_key_id": "test-key", "aws_secret_access_key": "test-secret", "region_name": "us-east-1"}
 
 
@@ -144,14 +143,7 @@ def test_a_backup_of_the_bucket_restores_into_an_empty_bucket(world, photo, s3_e
         MEDIA_S3_SECRET_KEY=KEYS["aws_secret_access_key"],
     )
     try:
-        result = subprocess.run(
-            [sys.executable, "manage.py", "restore", str(archive)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = manage("restore", str(archive), env=env, timeout=300)
         assert result.returncode == 0, result.stderr
         assert keys(s3_endpoint, target_bucket) == keys(s3_endpoint, bucket) == [name]
         restored = s3(s3_endpoint).get_object(Bucket=target_bucket, Key=name)["Body"].read()
@@ -162,14 +154,7 @@ def test_a_backup_of_the_bucket_restores_into_an_empty_bucket(world, photo, s3_e
     # a bucket that holds files already is refused: a restore never mixes two platforms' evidence
     _psql(f"CREATE DATABASE {database}")
     try:
-        again = subprocess.run(
-            [sys.executable, "manage.py", "restore", str(archive)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        again = manage("restore", str(archive), env=env, timeout=300)
         assert again.returncode != 0 and "不是空的" in again.stderr
     finally:
         _psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
