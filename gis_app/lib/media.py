@@ -2,7 +2,6 @@
 S3-compatible bucket when MEDIA_S3_BUCKET is set. Nothing outside this module and the models' file fields assumes a
 directory."""
 
-import hashlib
 from collections.abc import Iterator
 
 from django.core.files.base import ContentFile, File
@@ -32,14 +31,6 @@ def walk(folder: str = "") -> Iterator[str]:
         yield f"{folder}/{name}" if folder else name
     for sub in sorted(folders):
         yield from walk(f"{folder}/{sub}" if folder else sub)
-
-
-def sha256(name: str) -> str:
-    digest = hashlib.sha256()
-    with open_file(name) as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def where() -> str:

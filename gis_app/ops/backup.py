@@ -61,6 +61,18 @@ def _libpq_env(db: dict) -> dict:
     return env
 
 
+class _Hashing:
+    """A file read through, hashing what passes."""
+
+    def __init__(self, file):
+        self.file, self.digest = file, hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.file.read(size)
+        self.digest.update(chunk)
+        return chunk
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -110,26 +122,29 @@ def backup(out_dir: Path, say=print) -> Path:
         if result.returncode != 0:
             raise BackupError(f"pg_dump 失败：{result.stderr.strip()[:500]}")
         files = list(media.walk())
-        manifest = {
-            "format": 1,
-            "created_at": datetime.now().astimezone().isoformat(),
-            "database": connection.settings_dict["NAME"],
-            "counts": table_counts,
-            "db_dump": {"name": "db.dump", "sha256": _sha256(dump), "bytes": dump.stat().st_size},
-            "media": {name: media.sha256(name) for name in files},
-        }
         say(f"写入备份文件（数据库 {dump.stat().st_size // 1024} KB，附件 {len(files)} 个）…")
         with tarfile.open(target, "w") as tar:
+            tar.add(dump, arcname="db.dump")
+            hashes = {}
+            for name in files:  # each file read once: hashed as it goes into the archive (a bucket: one download)
+                with media.open_file(name) as f:
+                    info = tarfile.TarInfo(f"media/{name}")
+                    info.size = f.size
+                    reader = _Hashing(f)
+                    tar.addfile(info, reader)
+                    hashes[name] = reader.digest.hexdigest()
+            manifest = {
+                "format": 1,
+                "created_at": datetime.now().astimezone().isoformat(),
+                "database": connection.settings_dict["NAME"],
+                "counts": table_counts,
+                "db_dump": {"name": "db.dump", "sha256": _sha256(dump), "bytes": dump.stat().st_size},
+                "media": hashes,
+            }
             data = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
             info = tarfile.TarInfo("manifest.json")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-            tar.add(dump, arcname="db.dump")
-            for name in files:
-                with media.open_file(name) as f:
-                    info = tarfile.TarInfo(f"media/{name}")
-                    info.size = f.size
-                    tar.addfile(info, f)
     target.chmod(0o600)
     return target
 
