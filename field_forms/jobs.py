@@ -8,9 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
-from gis_app.jobs.models import Job
 from gis_app.jobs.registry import handler
 from gis_app.jobs.services import JobError, RunLater, enqueue
 from gis_app.lib import media
@@ -71,10 +69,13 @@ def run_push(job, progress) -> dict:
         raise JobError(str(exc)) from None
     if pushed["packaging"]:
         title = f"等待云端打包：{project.title}"
-        watch = enqueue(
-            kind="field_forms.package_watch", title=title, params={"project": project.pk}, created_by=_user(job)
+        enqueue(
+            kind="field_forms.package_watch",
+            title=title,
+            params={"project": project.pk},
+            created_by=_user(job),
+            delay=_poll(),
         )
-        Job.objects.filter(pk=watch.pk).update(run_after=timezone.now() + _poll())
     return {
         "summary": (
             f"已上传到 QFieldCloud（项目 {pushed['cloud_project_id']}，{len(pushed['uploaded'])} 个文件）；"

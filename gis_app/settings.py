@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "axes",
     "pgtrigger",
     "pghistory",
+    "procrastinate.contrib.django",
     "gis_app.jobs",
     "gis_app.notifications",
     "gis_app.carehomes",
@@ -281,9 +282,20 @@ LAYER_MAX_DISTANCE_M = env_int("LAYER_MAX_DISTANCE_M", 500)
 CAREHOME_DISTRICT_TOLERANCE_M = env_int("CAREHOME_DISTRICT_TOLERANCE_M", 0)
 # The longest free text (a note, a description) anyone may store.
 MAX_TEXT_LENGTH = env_int("MAX_TEXT_LENGTH", 5000)
-JOB_WORKER_POLL_SECONDS = env_int("JOB_WORKER_POLL_SECONDS", 2)
-JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 300)
-JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 30)  # must stay well below JOB_STALE_AFTER_SECONDS
+# The job queue is Procrastinate's (PostgreSQL: LISTEN/NOTIFY, SKIP LOCKED, worker heartbeats); gis_app.jobs keeps
+# what users see of a job (its page, progress, result files and the reason of a failure).
+JOB_WORKER_POLL_SECONDS = env_int("JOB_WORKER_POLL_SECONDS", 2)  # a fallback: LISTEN/NOTIFY wakes a worker at once
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)  # each worker's heartbeat, however long its job waits
+JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 60)  # a worker this long silent is gone; its job retried
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "concurrency": 1,  # handlers are blocking code: one job per worker process, more processes for more jobs
+    "fetch_job_polling_interval": JOB_WORKER_POLL_SECONDS,
+    "abort_job_polling_interval": max(JOB_WORKER_POLL_SECONDS, 5),
+    "update_heartbeat_interval": JOB_HEARTBEAT_SECONDS,
+    "stalled_worker_timeout": JOB_STALE_AFTER_SECONDS,
+    "delete_jobs": "successful",  # the queue keeps what is left to do or failed; the Job rows keep the history
+}
 JOB_PROGRESS_DATABASE = "progress"  # the second connection above; tests inside one transaction use "default"
 
 # gis.W001: GDAL 3.6 cannot block file/network access from spatial references. We never hand GDAL an SRS text from
@@ -321,7 +333,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},  # not a line per login; lock-outs are still logged
+    "loggers": {
+        "axes": {"level": "WARNING"},  # not a line per login; lock-outs are still logged
+        "procrastinate": {"level": "WARNING"},  # not a line per job deferred or task registered...
+        "procrastinate.worker": {"level": "INFO"},  # ...but a worker says which job it started and how it ended
+    },
 }
 
 # Geocoding homes listed with an address only (carehomes/geocoder.py): 天地图 when TIANDITU_KEY (above) is set.

@@ -98,7 +98,7 @@ def test_a_push_does_not_wait_for_the_servers_packaging_which_is_followed_and_sh
     surveyed_home, bureau, standin, tmp_path, settings, client
 ):
     from gis_app.jobs.models import Job
-    from gis_app.jobs.services import enqueue
+    from gis_app.jobs.services import enqueue, run_now
 
     settings.FIELD_PROJECTS_DIR = tmp_path / "field"
     settings.QFIELDCLOUD_PACKAGE_POLL_SECONDS = 3600  # the follow-up comes back much later: the test moves it along
@@ -116,7 +116,7 @@ def test_a_push_does_not_wait_for_the_servers_packaging_which_is_followed_and_sh
     assert watch.status == "queued" and watch.run_after > timezone.now()  # comes back later, holds no worker
 
     def follow():
-        Job.objects.filter(pk=watch.pk).update(run_after=timezone.now())
+        run_now(watch)
         run_pending()
         watch.refresh_from_db()
         project.refresh_from_db()

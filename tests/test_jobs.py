@@ -1,13 +1,13 @@
-from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from gis_app.carehomes.models import SafetyServiceProvider
 from gis_app.jobs import registry
 from gis_app.jobs.models import Job, JobStatus
-from gis_app.jobs.services import JobError, claim_next, enqueue, requeue_stale, run_pending
+from gis_app.jobs.services import JobError, claim, enqueue, recover_stalled, run_now, run_pending
 
 from .test_import_carehomes import row, xlsx
 
@@ -51,10 +51,12 @@ def test_a_failing_job_is_retried_with_backoff_then_succeeds(db, handlers):
     run_pending()
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED and "将重试" in job.error and job.run_after > timezone.now()
-    Job.objects.filter(pk=job.pk).update(run_after=timezone.now())
+    assert run_pending() == 0  # not before its back-off
+    run_now(job)
     run_pending()
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
+    assert _queue(job) == [("succeeded", 2)]  # one place in Procrastinate's queue, run twice
 
 
 def test_a_user_error_fails_at_once_and_is_shown(db, handlers):
@@ -69,13 +71,48 @@ def test_unknown_kinds_are_refused_when_enqueued(db):
         enqueue(kind="no.such", title="t")
 
 
-def test_a_job_whose_worker_died_is_requeued(db, handlers):
+def _queue(job) -> list[tuple[str, int]]:
+    """The job's entries in Procrastinate's queue: (status, attempts)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT status, attempts FROM procrastinate_jobs WHERE (args ->> 'job_id')::bigint = %s ORDER BY id",
+            [job.pk],
+        )
+        return cursor.fetchall()
+
+
+def _taken_by_a_worker_that_died(job) -> None:
+    """As a worker leaves a job when it is killed: the job started, its queue entry `doing` for a worker whose last
+    heartbeat is an hour old."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour') RETURNING id"
+        )
+        worker = cursor.fetchone()[0]
+        cursor.execute("SELECT id FROM procrastinate_fetch_job_v2(NULL, %s)", [worker])
+        assert cursor.fetchone()[0] is not None
+    assert claim(job.pk).pk == job.pk and claim(job.pk) is None  # started once; a second start is refused
+
+
+def test_a_job_whose_worker_died_is_run_again(db, handlers):
     job = enqueue(kind="test.ok", title="t")
-    claimed = claim_next()
-    assert claimed.pk == job.pk and claim_next() is None  # one worker holds it
-    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    assert requeue_stale() == 1
+    _taken_by_a_worker_that_died(job)
+    assert run_pending() == 0  # a job in hand is nobody else's
+    assert recover_stalled() == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and job.message == "工作进程中断，已重新排队"
+    run_now(job)  # due from the recovery's moment on, which a test's transaction (its now() fixed) never reaches
     assert run_pending() == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2 and handlers == [{}]
+
+
+def test_a_job_whose_outcome_was_stored_is_never_run_again_by_the_recovery(db, handlers):
+    job = enqueue(kind="test.ok", title="t")
+    _taken_by_a_worker_that_died(job)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)  # stored; the queue entry was not closed
+    assert recover_stalled() == 1
+    assert _queue(job) == [("succeeded", 1)] and run_pending() == 0 and handlers == []
 
 
 def test_web_import_runs_as_a_job_and_shows_its_report(client, world):
@@ -142,35 +179,24 @@ def test_progress_is_visible_to_others_while_the_jobs_own_transaction_is_open(se
     connections["progress"].close()
 
 
-def test_a_stale_job_without_attempts_left_fails_with_the_reason_instead_of_running_again(db, handlers):
+def test_a_stalled_job_without_attempts_left_fails_with_the_reason_instead_of_running_again(db, handlers):
     job = enqueue(kind="test.ok", title="t", max_attempts=1)
-    claim_next()
-    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    assert requeue_stale() == 1
+    _taken_by_a_worker_that_died(job)
+    assert recover_stalled() == 1
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and "最多尝试次数" in job.error
+    assert _queue(job) == [("failed", 1)]
     assert run_pending() == 0 and handlers == []
 
 
-def test_a_long_job_keeps_its_heartbeat_so_it_is_not_taken_for_dead(transactional_db, handlers, monkeypatch):
-    from gis_app.jobs import services
-
-    monkeypatch.setattr(services, "HEARTBEAT_SECONDS", 0.05)
-    beats = []
-
-    def slow(job, progress):
-        import time
-
-        first = Job.objects.get(pk=job.pk).heartbeat_at
-        time.sleep(0.4)
-        beats.append((first, Job.objects.get(pk=job.pk).heartbeat_at))
-        return None
-
-    monkeypatch.setitem(registry.HANDLERS, "test.slow", slow)
-    enqueue(kind="test.slow", title="t")
-    run_pending()
-    first, later = beats[0]
-    assert later > first  # stamped by the heartbeat thread while the handler never reported progress
+def test_a_live_workers_job_is_not_taken_for_stalled(db, handlers):
+    job = enqueue(kind="test.ok", title="t")
+    _taken_by_a_worker_that_died(job)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE procrastinate_workers SET last_heartbeat = now()")  # it beats: a long job, not a dead one
+    assert recover_stalled() == 0
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING
 
 
 def test_a_result_with_nul_bytes_and_thousands_of_rows_is_stored_clean_and_bounded(db, handlers, monkeypatch):
@@ -195,34 +221,6 @@ def test_a_job_whose_result_cannot_be_stored_fails_alone_and_the_next_job_runs(d
     good.refresh_from_db()
     assert bad.status == JobStatus.FAILED and "无法保存" in bad.error
     assert good.status == JobStatus.SUCCEEDED
-
-
-def test_the_worker_loop_survives_a_database_error_and_stops_on_request(transactional_db, handlers, monkeypatch):
-    import threading
-
-    from django.db import OperationalError
-
-    from gis_app.jobs import services
-
-    stop = threading.Event()
-    calls = {"n": 0}
-    real = services.claim_next
-
-    def flaky_claim():
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise OperationalError("server closed the connection unexpectedly")
-        job = real()
-        if job is None:
-            stop.set()
-        return job
-
-    monkeypatch.setattr(services, "claim_next", flaky_claim)
-    monkeypatch.setattr(services, "schedule_daily", lambda: 0)
-    monkeypatch.setattr(services, "schedule_frequent", lambda: 0)
-    enqueue(kind="test.ok", title="t", params={"y": 2})
-    services.work_forever(0.01, stop)
-    assert handlers == [{"y": 2}] and calls["n"] >= 3
 
 
 def test_an_unexpected_failure_tells_the_user_what_failed_but_not_the_programs_insides(db, handlers, monkeypatch):

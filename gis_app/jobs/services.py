@@ -1,24 +1,36 @@
-"""Enqueue, claim and run background jobs.
+"""Background jobs: what users see of a job (the Job row) and how it runs (Procrastinate's queue, in PostgreSQL).
 
-A worker claims the oldest due job with SELECT ... FOR UPDATE SKIP LOCKED, so any number of workers on any number
-of machines share one queue. The handler's own writes run in its own transaction; progress is written through the
-separate "progress" connection so the UI sees it while that transaction is still open. A failed attempt is retried
-with back-off up to max_attempts. While a job runs, a heartbeat thread stamps it every HEARTBEAT_SECONDS, however long
-the handler waits (a QFieldCloud job may take 15 minutes), so a job without a heartbeat means its worker is gone: it is
-put back in the queue if it has attempts left, and failed with the reason otherwise. Results are cleaned and bounded
-before they are stored, so no result can make a job unsavable.
+`enqueue` writes the Job and defers Procrastinate's `jobs.run` task for it in one transaction, so a job is never
+queued half-way. A Procrastinate worker (`manage.py run_worker`, any number on any number of machines) takes it with
+SKIP LOCKED, woken at once by LISTEN/NOTIFY, and `execute` runs the job's handler: the handler's own writes run in its
+own transaction; progress is written through the separate "progress" connection so the UI sees it while that
+transaction is still open. A failed attempt is retried with back-off (Procrastinate's retry, asked for by raising
+Retry) up to the Job's max_attempts; a user error (JobError) fails at once. Each worker beats its heart every
+JOB_HEARTBEAT_SECONDS however long its handler waits (a QFieldCloud job may take 15 minutes), so a job whose worker
+is silent for JOB_STALE_AFTER_SECONDS is a job whose worker is gone: the housekeeping task (every 15 seconds) runs it again
+if it has attempts left, and fails it with the reason otherwise. The Job row, not the queue, says whether a job ran:
+a job is started only from "queued", so no job runs twice beyond its attempts. Results are cleaned and bounded before
+they are stored, so no result can make a job unsavable.
 """
 
-import contextlib
+import json
 import logging
-import threading
 import time
 from datetime import timedelta
 
-import psycopg
+from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, close_old_connections, connections, models, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    models,
+    transaction,
+)
 from django.utils import timezone
+from procrastinate.contrib.django import app as procrastinate_app
 
 from gis_app.lib import clock
 
@@ -26,6 +38,8 @@ from .models import Job, JobStatus
 from .registry import DAILY, FREQUENT, discover, get_handler
 
 log = logging.getLogger(__name__)
+
+RUN_TASK = "jobs.run"  # the Procrastinate task that runs one Job (gis_app/jobs/tasks.py)
 
 
 class JobError(Exception):
@@ -41,18 +55,39 @@ class RunLater(Exception):  # noqa: N818 - an instruction, not an error
         self.seconds, self.message = seconds, message
 
 
+class Retry(Exception):  # noqa: N818 - an instruction to the queue, not an error of its own
+    """Raised from a failed attempt that has attempts left: Procrastinate runs the job again in `seconds`."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"retry in {seconds} s")
+        self.seconds = seconds
+
+
 def enqueue(*, kind: str, title: str, params: dict | None = None, created_by=None, payload: bytes | None = None,
-            payload_name: str = "", max_attempts: int = 3) -> Job:  # fmt: skip
+            payload_name: str = "", max_attempts: int = 3, delay: timedelta | None = None) -> Job:  # fmt: skip
+    """The Job and its place in the queue, in one transaction; `delay` puts off its start."""
     get_handler(kind)  # refuse unknown kinds at once, not in the worker
-    return Job.objects.create(
-        kind=kind,
-        title=title,
-        params=params or {},
-        created_by=created_by,
-        payload=payload,
-        payload_name=payload_name,
-        max_attempts=max_attempts,
-    )
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind,
+            title=title,
+            params=params or {},
+            created_by=created_by,
+            payload=payload,
+            payload_name=payload_name,
+            max_attempts=max_attempts,
+        )
+        if delay:
+            Job.objects.filter(pk=job.pk).update(run_after=job.run_after + delay)
+            job.refresh_from_db(fields=["run_after"])
+        _defer(job.pk, delay)
+    return job
+
+
+def _defer(job_pk: int, delay: timedelta | None = None) -> None:
+    """Puts the job in Procrastinate's queue, on the caller's connection (so inside the caller's transaction)."""
+    options = {"schedule_in": {"seconds": delay.total_seconds()}} if delay else {}
+    procrastinate_app.configure_task(RUN_TASK, allow_unknown=False, **options).defer(job_id=job_pk)
 
 
 class Progress:
@@ -75,64 +110,54 @@ class Progress:
         Job.objects.using(settings.JOB_PROGRESS_DATABASE).filter(pk=self.job.pk).update(**fields)
 
 
-HEARTBEAT_SECONDS = settings.JOB_HEARTBEAT_SECONDS
 MAX_LIST_ITEMS = 500
 MAX_TEXT = 20_000
 
-
-class Heartbeat(threading.Thread):
-    """Stamps the running job every HEARTBEAT_SECONDS on its own connection, until stopped."""
-
-    def __init__(self, job: Job):
-        super().__init__(name=f"heartbeat-{job.pk}", daemon=True)
-        self.job_pk = job.pk
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.stopped.wait(HEARTBEAT_SECONDS):
-                try:
-                    Job.objects.using(settings.JOB_PROGRESS_DATABASE).filter(pk=self.job_pk).update(
-                        heartbeat_at=timezone.now()
-                    )
-                except DatabaseError:
-                    log.warning("heartbeat of job %s not written (database unavailable)", self.job_pk)
-        finally:
-            connections.close_all()  # this thread's own connections
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.join(timeout=5)
+STALLED_FAILED = "工作进程在运行本任务时中断，已达最多尝试次数，不再重试。"
+STALLED_REQUEUED = "工作进程中断，已重新排队"
 
 
-def requeue_stale() -> int:
-    """Jobs whose worker is gone (no heartbeat for JOB_STALE_AFTER_SECONDS): again if attempts are left, else failed."""
-    cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    return _requeue(
-        Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff),
-        "工作进程在运行本任务时中断，已达最多尝试次数，不再重试。",
-        "工作进程中断，已重新排队",
-    )
+def recover_stalled() -> int:
+    """The jobs of workers gone silent (no heartbeat for JOB_STALE_AFTER_SECONDS: killed, machine lost, cut off from
+    the database): run again if attempts are left, else failed with the reason. A job whose outcome was stored but
+    whose queue entry was not closed (the database went away in between) is only closed: it never runs again."""
+    manager = _manager()
+    stalled = async_to_sync(manager.get_stalled_jobs)(seconds_since_heartbeat=settings.JOB_STALE_AFTER_SECONDS)
+    for entry in stalled:
+        job = Job.objects.filter(pk=entry.task_kwargs.get("job_id")).first() if entry.task_name == RUN_TASK else None
+        if job is None:  # housekeeping (it runs again next minute anyway) or a job deleted meanwhile
+            async_to_sync(manager.finish_job)(job=entry, status=_status("failed"), delete_job=False)
+            continue
+        with transaction.atomic():
+            running = Job.objects.select_for_update().filter(pk=job.pk, status=JobStatus.RUNNING)
+            if running.filter(attempts__gte=models.F("max_attempts")).update(
+                status=JobStatus.FAILED, finished_at=timezone.now(), error=STALLED_FAILED
+            ):
+                job.status = JobStatus.FAILED
+            elif running.update(status=JobStatus.QUEUED, message=STALLED_REQUEUED):
+                job.status = JobStatus.QUEUED
+            else:
+                job.refresh_from_db(fields=["status"])
+        if job.status == JobStatus.QUEUED:
+            log.warning("job %s: its worker is gone; queued again", job.pk)
+            async_to_sync(manager.retry_job)(job=entry)
+        else:
+            log.warning("job %s: its worker is gone; %s", job.pk, job.status)
+            async_to_sync(manager.finish_job)(job=entry, status=_status(job.status), delete_job=False)
+    return len(stalled)
 
 
-def release(pk: int) -> int:
-    """The job in hand when the database went away (its outcome could not be written): back in the queue at once if
-    it has attempts left, else failed, without waiting for its heartbeat to go stale."""
-    return _requeue(
-        Job.objects.filter(pk=pk, status=JobStatus.RUNNING),
-        "运行本任务时数据库中断，已达最多尝试次数，不再重试。",
-        "运行时数据库中断，已重新排队",
-    )
+def _manager():
+    """Procrastinate's job manager on this thread's Django connection (in a worker as in a test's transaction)."""
+    from procrastinate.manager import JobManager
+
+    return JobManager(_ThisConnection())
 
 
-def _requeue(running, failed_reason: str, requeued_message: str) -> int:
-    failed = running.filter(attempts__gte=models.F("max_attempts")).update(
-        status=JobStatus.FAILED, finished_at=timezone.now(), error=failed_reason
-    )
-    requeued = running.filter(attempts__lt=models.F("max_attempts")).update(
-        status=JobStatus.QUEUED, message=requeued_message
-    )
-    return failed + requeued
+def _status(status: str):
+    from procrastinate.jobs import Status
+
+    return Status.SUCCEEDED if status == JobStatus.SUCCEEDED else Status.FAILED
 
 
 def clean(value):
@@ -151,63 +176,58 @@ def clean(value):
     return value
 
 
-def claim_next() -> Job | None:
-    """The oldest due job, taken for this worker in one statement (no other worker can take it: SKIP LOCKED)."""
-    now = timezone.now()
+def claim(job_pk: int) -> Job | None:
+    """Starts the job if it is queued (one statement: another worker's or an earlier attempt's claim makes this one
+    a no-op); None when it is running elsewhere, finished or gone."""
     table = Job._meta.db_table
+    now = timezone.now()
     claimed = Job.objects.raw(
         f"""
         UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = %s, heartbeat_at = %s, error = ''
-        WHERE id = (
-            SELECT id FROM {table} WHERE status = %s AND run_after <= %s
-            ORDER BY run_after, id
-            FOR UPDATE SKIP LOCKED
-            LIMIT 1
-        )
+        WHERE id = %s AND status = %s
         RETURNING *
         """,
-        [JobStatus.RUNNING, now, now, JobStatus.QUEUED, now],
+        [JobStatus.RUNNING, now, now, job_pk, JobStatus.QUEUED],
     )
     return next(iter(claimed), None)
 
 
-def run(job: Job) -> Job:
-    progress = Progress(job)
-    heartbeat = Heartbeat(job)
-    heartbeat.start()
-    try:
-        _run(job, progress)
-    finally:
-        heartbeat.stop()
-    job.refresh_from_db()
-    return job
+def execute(job_pk: int) -> None:
+    """What Procrastinate's worker runs for a job (the `jobs.run` task)."""
+    job = claim(job_pk)
+    if job is None:
+        log.warning("job %s is not queued (finished, running elsewhere or deleted): not run again", job_pk)
+        return
+    _run(job, Progress(job))
 
 
 def _run(job: Job, progress: Progress) -> None:
     try:
         result = get_handler(job.kind)(job, progress)
     except RunLater as later:
-        Job.objects.filter(pk=job.pk).update(
-            status=JobStatus.QUEUED,
-            run_after=timezone.now() + timedelta(seconds=later.seconds),
-            attempts=models.F("attempts") - 1,
-            message=later.message[:300],
-        )
+        with transaction.atomic():
+            Job.objects.filter(pk=job.pk).update(
+                status=JobStatus.QUEUED,
+                run_after=timezone.now() + timedelta(seconds=later.seconds),
+                attempts=models.F("attempts") - 1,
+                message=later.message[:300],
+            )
+            _defer(job.pk, timedelta(seconds=later.seconds))
     except JobError as exc:
         _finish(job, JobStatus.FAILED, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure is recorded and shown, never lost
         log.exception("job %s (%s) failed", job.pk, job.kind)
         if job.attempts < job.max_attempts:
-            job.status = JobStatus.QUEUED
-            job.run_after = timezone.now() + timedelta(seconds=5 * 2**job.attempts)
-            job.error = f"第{job.attempts}次尝试失败，将重试：{_reason(exc)}"
-            job.save(update_fields=["status", "run_after", "error"])
-        else:
-            # the traceback is in the server log (above); the page says what failed, not the program's insides
-            error = (
-                f"任务出错（已尝试 {job.attempts} 次）：{_reason(exc)}。详细信息已记入服务器日志（任务编号 {job.pk}）。"
+            seconds = 5 * 2**job.attempts
+            Job.objects.filter(pk=job.pk).update(
+                status=JobStatus.QUEUED,
+                run_after=timezone.now() + timedelta(seconds=seconds),
+                error=clean(f"第{job.attempts}次尝试失败，将重试：{_reason(exc)}"),
             )
-            _finish(job, JobStatus.FAILED, error=error)
+            raise Retry(seconds) from exc
+        # the traceback is in the server log (above); the page says what failed, not the program's insides
+        error = f"任务出错（已尝试 {job.attempts} 次）：{_reason(exc)}。详细信息已记入服务器日志（任务编号 {job.pk}）。"
+        _finish(job, JobStatus.FAILED, error=error)
     else:
         _finish(job, JobStatus.SUCCEEDED, result=result)
 
@@ -228,6 +248,8 @@ def _finish(job: Job, status: str, *, result=None, error: str = "") -> None:
                 finished_at=timezone.now(),
                 heartbeat_at=timezone.now(),
             )
+    except (InterfaceError, OperationalError):
+        raise  # the database is gone, not the result: the job is taken up again (recover_stalled)
     except (DatabaseError, TypeError, ValueError) as exc:
         log.exception("job %s: result not storable", job.pk)
         Job.objects.filter(pk=job.pk).update(
@@ -238,16 +260,74 @@ def _finish(job: Job, status: str, *, result=None, error: str = "") -> None:
         )
 
 
-def run_pending(limit: int | None = None) -> int:
-    """Run due jobs until none is left (or `limit`); returns how many ran. Used by the worker and by tests."""
-    count = 0
-    while limit is None or count < limit:
-        job = claim_next()
-        if job is None:
-            break
-        run(job)
-        count += 1
-    return count
+def run_now(job: Job) -> None:
+    """A job waiting for its time (a retry's back-off, a delayed start) is due at once."""
+    Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(run_after=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET scheduled_at = NULL"
+            " WHERE status = 'todo' AND task_name = %s AND (args ->> 'job_id')::bigint = %s",
+            [RUN_TASK, job.pk],
+        )
+
+
+def discard(job_pks: list[int]) -> int:
+    """Queued jobs nobody took (a probe without workers): removed with their places in the queue."""
+    with transaction.atomic():
+        deleted, _ = Job.objects.filter(pk__in=job_pks, status=JobStatus.QUEUED).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE procrastinate_jobs SET status = 'cancelled'"
+                " WHERE status = 'todo' AND task_name = %s AND (args ->> 'job_id')::bigint = ANY(%s)",
+                [RUN_TASK, list(job_pks)],
+            )
+    return deleted
+
+
+def run_pending() -> int:
+    """Runs the due jobs with a Procrastinate worker in this thread, on this thread's connection, until none is left;
+    returns how many of the platform's jobs it ran. For `run_worker --once` and for tests (whose data lives in a
+    transaction only this connection sees). No periodic scheduling: housekeeping() is called first instead."""
+    import procrastinate
+    from procrastinate import utils as procrastinate_utils
+
+    lean = procrastinate.App(connector=_ThisConnection())  # the queue's tasks, without the periodic ones
+    lean.tasks = {name: task for name, task in procrastinate_app.tasks.items() if name == RUN_TASK}
+    ran = Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]).count()
+    in_this_thread = procrastinate_utils.sync_to_async
+    procrastinate_utils.sync_to_async = _in_this_thread
+    try:
+        async_to_sync(lean.run_worker_async)(
+            wait=False, listen_notify=False, install_signal_handlers=False, task_middleware=[], concurrency=1
+        )
+    finally:
+        procrastinate_utils.sync_to_async = in_this_thread
+    return Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]).count() - ran
+
+
+def _this_connection_class():
+    from procrastinate.contrib.django.django_connector import DjangoConnector
+
+    class ThisConnection(DjangoConnector):
+        """Procrastinate on Django's connection, with jsonb decoded (Django leaves it as text for its JSONField)."""
+
+        def _dictfetch(self, cursor):
+            for row in super()._dictfetch(cursor):
+                if isinstance(row.get("args"), str):
+                    row["args"] = json.loads(row["args"])
+                yield row
+
+    return ThisConnection
+
+
+def _ThisConnection():  # noqa: N802 - a class, built when first used (Procrastinate's Django app must be ready)
+    return _this_connection_class()()
+
+
+async def _in_this_thread(func, *args, **kwargs):
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(func, thread_sensitive=True)(*args, **kwargs)
 
 
 def enqueue_once(*, kind: str, title: str, key: str, params: dict | None = None, max_attempts: int = 3) -> bool:
@@ -257,19 +337,18 @@ def enqueue_once(*, kind: str, title: str, key: str, params: dict | None = None,
         return False
     try:
         with transaction.atomic():
-            Job.objects.create(kind=kind, title=title, unique_key=key, params=params or {}, max_attempts=max_attempts)
+            job = Job.objects.create(
+                kind=kind, title=title, unique_key=key, params=params or {}, max_attempts=max_attempts
+            )
+            _defer(job.pk)
     except IntegrityError:
         return False
     return True
 
 
-def _discover() -> None:
-    discover()
-
-
 def schedule_daily(now=None) -> int:
     """Enqueue today's run of every daily job once, from DAILY_JOBS_HOUR on."""
-    _discover()
+    discover()
     now = timezone.localtime(now or clock.now())
     if now.hour < settings.DAILY_JOBS_HOUR:
         return 0
@@ -287,7 +366,7 @@ def schedule_daily(now=None) -> int:
 
 def schedule_frequent(now=None) -> int:
     """Enqueue each frequent job once per its interval (keyed by the interval's start)."""
-    _discover()
+    discover()
     now = timezone.localtime(now or clock.now())
     created = 0
     for kind, (title, minutes) in FREQUENT.items():
@@ -296,70 +375,9 @@ def schedule_frequent(now=None) -> int:
     return created
 
 
-class Wakeup:
-    """Waits until a job is queued (PostgreSQL NOTIFY from the jobs table's trigger) or `timeout` passes, on a
-    connection of its own that LISTENs; reconnects after a database restart. Polling stays the fallback, so a missed
-    notification delays a job by one poll at most."""
-
-    CHANNEL = "gis_app_jobs"
-    OWN_KEYS = ("dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "sslcert", "sslkey", "options")
-
-    def __init__(self):
-        self.conn = None
-
-    def listen(self) -> None:
-        params = connections["default"].get_connection_params()
-        self.conn = psycopg.connect(**{k: v for k, v in params.items() if k in self.OWN_KEYS}, autocommit=True)
-        self.conn.execute(f"LISTEN {self.CHANNEL}")
-
-    def wait(self, timeout: float, stop: threading.Event) -> None:
-        try:
-            if self.conn is None or self.conn.closed:
-                self.listen()
-            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-                pass
-        except psycopg.Error:
-            self.close()
-            stop.wait(timeout)
-
-    def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                self.conn.close()
-        self.conn = None
-
-
-def work_forever(poll_seconds: float, stop: threading.Event | None = None) -> None:
-    """The worker loop: takes a queued job at once (LISTEN/NOTIFY), survives a database restart (it waits and
-    reconnects) and, once `stop` is set (SIGTERM), finishes the job in hand and returns."""
-    stop = stop or threading.Event()
-    wakeup = Wakeup()
-    in_hand = None  # a job whose outcome the database did not take
-    log.info("job worker started")
-    housekeeping_due = 0.0  # stale jobs and schedules: looked at once per poll, not before every job
-    while not stop.is_set():
-        try:
-            close_old_connections()
-            if in_hand is not None:
-                release(in_hand)
-                in_hand = None
-            if time.monotonic() >= housekeeping_due:
-                requeue_stale()
-                schedule_daily()
-                schedule_frequent()
-                housekeeping_due = time.monotonic() + poll_seconds
-            job = claim_next()
-            if job is not None:
-                in_hand = job.pk
-                run(job)
-                in_hand = None
-                continue
-        except DatabaseError as exc:
-            log.warning("database unavailable (%s); retrying in %s s", str(exc).strip()[:200], poll_seconds)
-            connections.close_all()
-            wakeup.close()
-            stop.wait(poll_seconds)
-            continue
-        wakeup.wait(poll_seconds, stop)
-    wakeup.close()
-    log.info("job worker stopped")
+def housekeeping() -> None:
+    """Every 15 seconds (Procrastinate's periodic task, deferred once across all workers): the jobs of vanished workers,
+    today's daily jobs and the frequent ones."""
+    recover_stalled()
+    schedule_daily()
+    schedule_frequent()

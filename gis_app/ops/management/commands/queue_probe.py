@@ -4,7 +4,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from gis_app.jobs.models import Job, JobStatus
-from gis_app.jobs.services import enqueue
+from gis_app.jobs.services import discard, enqueue
 from gis_app.lib.progress import progress_bar
 
 
@@ -41,5 +41,5 @@ class Command(BaseCommand):
         if waited:
             self.stdout.write(f"排队等待：中位数 {statistics.median(waited):.0f} 毫秒，最长 {max(waited)} 毫秒")
         if len(ok) < count:
-            Job.objects.filter(pk__in=jobs, status=JobStatus.QUEUED).delete()  # nobody took them: do not leave them
+            discard(jobs)  # nobody took them: do not leave them
             raise CommandError(f"{count - len(ok)} 个自检任务未在 {timeout:.0f} 秒内完成：工作进程是否在运行？")
