@@ -1,4 +1,3 @@
-
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -193,7 +192,9 @@ def test_a_live_workers_job_is_not_taken_for_stalled(db, handlers):
     job = enqueue(kind="test.ok", title="t")
     _taken_by_a_worker_that_died(job)
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE procrastinate_workers SET last_heartbeat = now()")  # it beats: a long job, not a dead one
+        cursor.execute(
+            "UPDATE procrastinate_workers SET last_heartbeat = now()"
+        )  # it beats: a long job, not a dead one
     assert recover_stalled() == 0
     job.refresh_from_db()
     assert job.status == JobStatus.RUNNING
