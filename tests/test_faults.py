@@ -4,6 +4,8 @@ every job ran no more often than its attempts and finished (or failed with a rea
 without anyone restarting anything."""
 
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -112,6 +114,33 @@ def test_two_servers_and_two_workers_share_one_database(live_server, second_serv
     pids = {f":{w.proc.pid}" for w in workers}
     seen = {r["result"]["worker"][r["result"]["worker"].rindex(":") :] for r in rows}
     assert seen == pids  # both workers took jobs, and nobody else
+
+
+def _wait_running(pk: int, seconds: float = 30) -> Job:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = Job.objects.get(pk=pk)
+        if job.status == JobStatus.RUNNING and job.message.startswith("运行于"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {pk} not taken by a worker within {seconds} s")
+
+
+def test_a_job_worker_killed_mid_job_leaves_its_job_to_another_and_a_long_job_is_not_taken_for_dead(workers):
+    """The workers here are silent-after 8 s: a 12 s job on a living worker keeps its heartbeat and runs once; a job
+    whose worker is killed (SIGKILL: no goodbye) runs again on the other, once."""
+    long = enqueue(kind="ops.probe", title="长任务", params={"seconds": 12})
+    first = _wait_running(long.pk)
+    victim = enqueue(kind="ops.probe", title="被中断的任务", params={"seconds": 20})
+    held = _wait_running(victim.pk)
+    killed = int(held.message.rsplit(":", 1)[1])
+    assert killed != int(first.message.rsplit(":", 1)[1]) and killed in {w.proc.pid for w in workers}
+    os.kill(killed, signal.SIGKILL)
+    rows = {r["pk"]: r for r in _wait_for_jobs([long.pk, victim.pk], 150)}
+    assert rows[long.pk]["status"] == JobStatus.SUCCEEDED and rows[long.pk]["attempts"] == 1, rows[long.pk]
+    assert rows[victim.pk]["status"] == JobStatus.SUCCEEDED and rows[victim.pk]["attempts"] == 2, rows[victim.pk]
+    survivor = next(w.proc.pid for w in workers if w.proc.pid != killed)
+    assert rows[victim.pk]["result"]["worker"].endswith(f":{survivor}")
 
 
 def test_postgresql_restarted_under_load_loses_nothing_and_everything_comes_back(live_server, workers):

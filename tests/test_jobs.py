@@ -89,8 +89,8 @@ def _taken_by_a_worker_that_died(job) -> None:
         )
         worker = cursor.fetchone()[0]
         cursor.execute("SELECT id FROM procrastinate_fetch_job_v2(NULL, %s)", [worker])
-        assert cursor.fetchone()[0] is not None
-    assert claim(job.pk).pk == job.pk and claim(job.pk) is None  # started once; a second start is refused
+        entry = cursor.fetchone()[0]
+    assert claim(job.pk, entry).pk == job.pk and claim(job.pk, entry + 1) is None  # another entry cannot start it
 
 
 def test_a_job_whose_worker_died_is_run_again(db, handlers):
@@ -236,3 +236,39 @@ def test_an_unexpected_failure_tells_the_user_what_failed_but_not_the_programs_i
         job.status == JobStatus.FAILED and "任务出错（已尝试 1 次）" in job.error and f"任务编号 {job.pk}" in job.error
     )
     assert "Traceback" not in job.error and 'File "' not in job.error
+
+
+def test_an_outcome_the_database_did_not_take_runs_the_job_again_as_a_counted_attempt(db, handlers, monkeypatch):
+    from django.db import OperationalError
+
+    from gis_app.jobs import services
+
+    real, lost = services._finish, []
+
+    def finish_once_lost(*args, **kwargs):
+        if not lost:
+            lost.append(1)
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_finish", finish_once_lost)
+    job = enqueue(kind="test.ok", title="t")
+    run_pending()
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and _queue(job) == [("todo", 1)]  # Procrastinate runs the entry again
+    run_now(job)
+    run_pending()
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2 and len(handlers) == 2
+
+
+def test_a_queue_entry_run_again_ends_when_the_jobs_attempts_are_spent(db, handlers):
+    job = enqueue(kind="test.ok", title="t", max_attempts=2)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM procrastinate_jobs WHERE (args ->> 'job_id')::bigint = %s", [job.pk])
+        entry = cursor.fetchone()[0]
+    assert claim(job.pk, entry).attempts == 1  # an attempt whose outcome the database did not take
+    assert claim(job.pk, entry).attempts == 2  # the same entry run again: the job's second attempt
+    assert claim(job.pk, entry) is None  # none left
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "数据库中断" in job.error

@@ -35,6 +35,9 @@ class Job(models.Model):
     max_attempts = models.PositiveSmallIntegerField("最多尝试次数", default=3)
     run_after = models.DateTimeField("计划时间", auto_now_add=True)
     heartbeat_at = models.DateTimeField("心跳", null=True, blank=True)
+    queue_entry = models.BigIntegerField(
+        "队列条目", null=True, blank=True, editable=False, help_text="运行本任务的 Procrastinate 队列条目编号"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="提交人", null=True, blank=True, on_delete=models.SET_NULL
     )

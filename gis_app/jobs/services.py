@@ -85,9 +85,13 @@ def enqueue(*, kind: str, title: str, params: dict | None = None, created_by=Non
 
 
 def _defer(job_pk: int, delay: timedelta | None = None) -> None:
-    """Puts the job in Procrastinate's queue, on the caller's connection (so inside the caller's transaction)."""
+    """Puts the job in Procrastinate's queue on Django's connection, so inside the caller's transaction: in a worker
+    too, whose Procrastinate app has a connection pool of its own (a job deferred there could be taken before the
+    Job row it names is committed, or stay queued for a Job row rolled back)."""
+    from procrastinate.tasks import configure_task
+
     options = {"schedule_in": {"seconds": delay.total_seconds()}} if delay else {}
-    procrastinate_app.configure_task(RUN_TASK, allow_unknown=False, **options).defer(job_id=job_pk)
+    configure_task(name=RUN_TASK, job_manager=_manager(), **options).defer(job_id=job_pk)
 
 
 class Progress:
@@ -176,25 +180,36 @@ def clean(value):
     return value
 
 
-def claim(job_pk: int) -> Job | None:
-    """Starts the job if it is queued (one statement: another worker's or an earlier attempt's claim makes this one
-    a no-op); None when it is running elsewhere, finished or gone."""
+DATABASE_LOST_FAILED = "运行本任务时数据库中断，已达最多尝试次数，不再重试。"
+
+
+def claim(job_pk: int, entry: int | None = None) -> Job | None:
+    """Starts the job if it is queued, or if it is running for this very queue entry, which Procrastinate runs again
+    when the attempt before could not record its outcome (the database went away mid-job) and which then counts as an
+    attempt. One statement each: another worker's claim makes this one a no-op. None when the job is running
+    elsewhere, finished or gone, or has no attempts left (then failed with the reason)."""
     table = Job._meta.db_table
     now = timezone.now()
-    claimed = Job.objects.raw(
-        f"""
-        UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = %s, heartbeat_at = %s, error = ''
-        WHERE id = %s AND status = %s
-        RETURNING *
-        """,
-        [JobStatus.RUNNING, now, now, job_pk, JobStatus.QUEUED],
-    )
-    return next(iter(claimed), None)
+    with transaction.atomic():
+        if entry is not None:
+            Job.objects.filter(
+                pk=job_pk, status=JobStatus.RUNNING, queue_entry=entry, attempts__gte=models.F("max_attempts")
+            ).update(status=JobStatus.FAILED, finished_at=now, error=DATABASE_LOST_FAILED)
+        claimed = Job.objects.raw(
+            f"""
+            UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = %s, heartbeat_at = %s, error = '',
+                               queue_entry = %s
+            WHERE id = %s AND (status = %s OR (status = %s AND queue_entry = %s AND attempts < max_attempts))
+            RETURNING *
+            """,
+            [JobStatus.RUNNING, now, now, entry, job_pk, JobStatus.QUEUED, JobStatus.RUNNING, entry],
+        )
+        return next(iter(claimed), None)
 
 
-def execute(job_pk: int) -> None:
-    """What Procrastinate's worker runs for a job (the `jobs.run` task)."""
-    job = claim(job_pk)
+def execute(job_pk: int, entry: int | None = None) -> None:
+    """What Procrastinate's worker runs for a job (the `jobs.run` task; `entry` is its queue entry's id)."""
+    job = claim(job_pk, entry)
     if job is None:
         log.warning("job %s is not queued (finished, running elsewhere or deleted): not run again", job_pk)
         return
@@ -291,7 +306,7 @@ def run_pending() -> int:
     import procrastinate
     from procrastinate import utils as procrastinate_utils
 
-    lean = procrastinate.App(connector=_ThisConnection())  # the queue's tasks, without the periodic ones
+    lean = procrastinate.App(connector=_ThisConnection())  # the queue's task, without the periodic one
     lean.tasks = {name: task for name, task in procrastinate_app.tasks.items() if name == RUN_TASK}
     ran = Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]).count()
     in_this_thread = procrastinate_utils.sync_to_async

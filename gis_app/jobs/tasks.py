@@ -8,18 +8,25 @@ from . import services
 
 
 class WhenAsked(BaseRetryStrategy):
-    """A job is retried only when `execute` asks (services.Retry, raised while attempts are left), after the back-off
-    it names; anything else that escapes it (the database gone mid-job) is left to the stalled-job recovery."""
+    """A handler's failure is retried when `execute` asks (services.Retry, raised while the Job has attempts left),
+    after the back-off it names. Anything else that escapes `execute` means the Job's outcome could not be recorded
+    (the database went away mid-job): the entry runs again shortly, and `claim` counts that as an attempt of the Job,
+    failing it once they are spent; a few such rounds at most, in case the fault is not the database's."""
+
+    AFTER_A_LOST_DATABASE = 5  # seconds
+    ROUNDS = 10
 
     def get_retry_decision(self, *, exception: BaseException, job) -> RetryDecision | None:
         if isinstance(exception, services.Retry):
             return RetryDecision(retry_in={"seconds": exception.seconds})
+        if isinstance(exception, Exception) and job.attempts < self.ROUNDS:
+            return RetryDecision(retry_in={"seconds": self.AFTER_A_LOST_DATABASE})
         return None
 
 
-@app.task(name=services.RUN_TASK, retry=WhenAsked())
-def run(job_id: int) -> None:
-    services.execute(job_id)
+@app.task(name=services.RUN_TASK, retry=WhenAsked(), pass_context=True)
+def run(context, job_id: int) -> None:
+    services.execute(job_id, context.job.id)
 
 
 @app.periodic(cron="* * * * * */15", periodic_id="housekeeping")  # croniter's sixth field: seconds

@@ -13,12 +13,14 @@ from gis_app.jobs.registry import handler
 def probe(job, progress):
     """任务队列自检: a job that does nothing but say who ran it, after `seconds` of (interruptible) work."""
     started = timezone.now()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
     seconds = min(float(job.params.get("seconds", 0)), 60.0)
     steps = max(1, int(seconds * 10))
+    progress(0, steps, f"运行于 {worker}", force=True)
     for step in range(steps):
         time.sleep(seconds / steps)
         progress(step + 1, steps)
     return {
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "worker": worker,
         "waited_ms": round((started - job.created_at).total_seconds() * 1000),
     }

@@ -4,7 +4,7 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import connections
+from django.db import close_old_connections, connections
 from procrastinate.contrib.django import app
 
 from gis_app.jobs.services import housekeeping, run_pending
@@ -33,6 +33,8 @@ class Command(BaseCommand):
         with app.replace_connector(app.connector.get_worker_connector()):
             while True:
                 try:
+                    close_old_connections()
+                    housekeeping()  # at once, not at the next period: a restarted worker may find jobs left behind
                     asyncio.run(self._work())
                     break  # stopped on request
                 except Exception as exc:  # noqa: BLE001 - whatever stopped the worker, it is started again
