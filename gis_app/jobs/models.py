@@ -10,7 +10,8 @@ class JobStatus(models.TextChoices):
 
 
 class Job(models.Model):
-    """A durable background job. Lives in PostgreSQL, so no extra service; workers claim with SKIP LOCKED."""
+    """What users see of a background job (its page, progress, result, the reason of a failure); its place in the
+    queue is a Procrastinate entry (queue_entry), taken by the workers with SKIP LOCKED."""
 
     kind = models.CharField("类型", max_length=60)
     unique_key = models.CharField(
