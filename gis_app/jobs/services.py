@@ -13,8 +13,10 @@ a job is started only from "queued", so no job runs twice beyond its attempts. R
 they are stored, so no result can make a job unsavable.
 """
 
+import asyncio
 import json
 import logging
+import threading
 import time
 from datetime import timedelta
 
@@ -26,6 +28,7 @@ from django.db import (
     InterfaceError,
     OperationalError,
     connection,
+    connections,
     models,
     transaction,
 )
@@ -302,7 +305,32 @@ def discard(job_pks: list[int]) -> int:
 def run_pending() -> int:
     """Runs the due jobs with a Procrastinate worker in this thread, on this thread's connection, until none is left;
     returns how many of the platform's jobs it ran. For `run_worker --once` and for tests (whose data lives in a
-    transaction only this connection sees). No periodic scheduling: housekeeping() is called first instead."""
+    transaction only this connection sees). No periodic scheduling: housekeeping() is called first instead. A thread
+    that already runs an event loop (a browser test's Playwright) cannot wait on another: the worker then runs in a
+    thread of its own, on a connection of its own, and sees committed data only."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_pending()
+    outcome: dict = {}
+
+    def in_a_thread() -> None:
+        try:
+            outcome["ran"] = _run_pending()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=in_a_thread, name="run_pending")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["ran"]
+
+
+def _run_pending() -> int:
     import procrastinate
     from procrastinate import utils as procrastinate_utils
 
