@@ -272,3 +272,17 @@ def test_a_queue_entry_run_again_ends_when_the_jobs_attempts_are_spent(db, handl
     assert claim(job.pk, entry) is None  # none left
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and "数据库中断" in job.error
+
+
+def test_the_late_outcome_of_an_attempt_whose_job_was_taken_up_again_is_dropped(db, handlers):
+    from gis_app.jobs import services
+
+    job = enqueue(kind="test.ok", title="t")
+    _taken_by_a_worker_that_died(job)
+    first_attempt = Job.objects.get(pk=job.pk)  # its worker only seemed gone: it still runs, and will finish
+    recover_stalled()
+    run_now(job)
+    run_pending()  # the second attempt runs and records its outcome
+    services._finish(first_attempt, JobStatus.FAILED, error="迟到的结果")
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2 and job.error == ""

@@ -132,7 +132,7 @@ def recover_stalled() -> int:
     stalled = async_to_sync(manager.get_stalled_jobs)(seconds_since_heartbeat=settings.JOB_STALE_AFTER_SECONDS)
     for entry in stalled:
         job = Job.objects.filter(pk=entry.task_kwargs.get("job_id")).first() if entry.task_name == RUN_TASK else None
-        if job is None:  # housekeeping (it runs again next minute anyway) or a job deleted meanwhile
+        if job is None:  # housekeeping (it runs again within 15 s anyway) or a job deleted meanwhile
             async_to_sync(manager.finish_job)(job=entry, status=_status("failed"), delete_job=False)
             continue
         with transaction.atomic():
@@ -257,20 +257,27 @@ def _reason(exc: Exception) -> str:
 
 
 def _finish(job: Job, status: str, *, result=None, error: str = "") -> None:
+    """Records the outcome of this attempt, unless the job was taken up again meanwhile (its worker was silent long
+    enough to be taken for gone): the attempt that now holds it records its own."""
+    this_attempt = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts)
     try:
         with transaction.atomic():
-            Job.objects.filter(pk=job.pk).update(
+            recorded = this_attempt.update(
                 status=status,
                 result=clean(result),
                 error=clean(error),
                 finished_at=timezone.now(),
                 heartbeat_at=timezone.now(),
             )
+        if not recorded:
+            log.warning(
+                "job %s: attempt %s ended after the job was taken up again; outcome dropped", job.pk, job.attempts
+            )
     except (InterfaceError, OperationalError):
         raise  # the database is gone, not the result: the job is taken up again (recover_stalled)
     except (DatabaseError, TypeError, ValueError) as exc:
         log.exception("job %s: result not storable", job.pk)
-        Job.objects.filter(pk=job.pk).update(
+        this_attempt.update(
             status=JobStatus.FAILED,
             result=None,
             finished_at=timezone.now(),

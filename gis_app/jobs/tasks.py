@@ -30,6 +30,6 @@ def run(context, job_id: int) -> None:
 
 
 @app.periodic(cron="* * * * * */15", periodic_id="housekeeping")  # croniter's sixth field: seconds
-@app.task(name="jobs.housekeeping", queueing_lock="jobs.housekeeping")
+@app.task(name="jobs.housekeeping", queueing_lock="jobs.housekeeping", lock="jobs.housekeeping")  # one at a time
 def housekeeping(timestamp: int) -> None:
     services.housekeeping()
