@@ -66,8 +66,17 @@ class Retry(Exception):  # noqa: N818 - an instruction to the queue, not an erro
         self.seconds = seconds
 
 
-def enqueue(*, kind: str, title: str, params: dict | None = None, created_by=None, payload: bytes | None = None,
-            payload_name: str = "", max_attempts: int = 3, delay: timedelta | None = None) -> Job:  # fmt: skip
+def enqueue(
+    *,
+    kind: str,
+    title: str,
+    params: dict | None = None,
+    created_by=None,
+    payload: bytes | None = None,
+    payload_name: str = "",
+    max_attempts: int = 3,
+    delay: timedelta | None = None,
+) -> Job:
     """The Job and its place in the queue, in one transaction; `delay` puts off its start."""
     get_handler(kind)  # refuse unknown kinds at once, not in the worker
     with transaction.atomic():
