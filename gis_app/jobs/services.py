@@ -20,7 +20,7 @@ import threading
 import time
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import (
     DatabaseError,
@@ -34,6 +34,7 @@ from django.db import (
 )
 from django.utils import timezone
 from procrastinate.contrib.django import app as procrastinate_app
+from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from gis_app.lib import clock
 
@@ -43,6 +44,16 @@ from .registry import DAILY, FREQUENT, discover, get_handler
 log = logging.getLogger(__name__)
 
 RUN_TASK = "jobs.run"  # the Procrastinate task that runs one Job (gis_app/jobs/tasks.py)
+
+
+class _ThisConnection(DjangoConnector):
+    """Procrastinate on this thread's Django connection, with jsonb decoded (Django leaves it as text for JSONField)."""
+
+    def _dictfetch(self, cursor):
+        for row in super()._dictfetch(cursor):
+            if isinstance(row.get("args"), str):
+                row["args"] = json.loads(row["args"])
+            yield row
 
 
 class JobError(Exception):
@@ -364,28 +375,7 @@ def _run_pending() -> int:
     return Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]).count() - ran
 
 
-def _this_connection_class():
-    from procrastinate.contrib.django.django_connector import DjangoConnector
-
-    class ThisConnection(DjangoConnector):
-        """Procrastinate on Django's connection, with jsonb decoded (Django leaves it as text for its JSONField)."""
-
-        def _dictfetch(self, cursor):
-            for row in super()._dictfetch(cursor):
-                if isinstance(row.get("args"), str):
-                    row["args"] = json.loads(row["args"])
-                yield row
-
-    return ThisConnection
-
-
-def _ThisConnection():  # noqa: N802 - a class, built when first used (Procrastinate's Django app must be ready)
-    return _this_connection_class()()
-
-
 async def _in_this_thread(func, *args, **kwargs):
-    from asgiref.sync import sync_to_async
-
     return await sync_to_async(func, thread_sensitive=True)(*args, **kwargs)
 
 
